@@ -1,0 +1,48 @@
+//! # pltap-core
+//!
+//! Linux TAP/TUN devices for user-space switches, tunnels and emulators: a Rust
+//! re-implementation of the `pltap` netdev of sliver-openvswitch (PlanetLab), with the
+//! original's defects fixed. It has no Node.js dependency; `pltap-napi` wraps it.
+//!
+//! The layers, bottom up:
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`sys`] | every raw system call, each behind one safe wrapper |
+//! | [`ifname`], [`frame`] | pure types: interface names, `tun_pi` framing |
+//! | [`iface`] | interface ioctls by name (flags, MTU, MAC, ifindex, IPv4, counters) |
+//! | [`tap`] | an open device: allocation, adoption, nonblocking frame I/O |
+//! | [`vsys`] | the PlanetLab vsys client: `fd_tuntap` allocation and FIFO scripts |
+//! | [`state`] | configuration parsing and flag reconciliation, as plain logic |
+//!
+//! ```no_run
+//! use pltap_core::{Tap, TapOptions, Mode, IfName};
+//! let tap = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap%d")?), packet_info: false })?;
+//! let iface = tap.iface();
+//! iface.set_flags(Some(true), None)?;
+//! println!("{} is up with MAC {}", tap.name(), tap.hwaddr()?);
+//! # Ok::<(), pltap_core::Error>(())
+//! ```
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod error;
+pub mod frame;
+pub mod iface;
+pub mod ifname;
+pub mod state;
+pub mod sys;
+pub mod tap;
+pub mod vsys;
+
+pub use error::{Errno, Error, Result};
+pub use iface::{IfFlags, Iface, Ipv4Net, KernelCounters, MacAddr};
+pub use ifname::IfName;
+pub use tap::{Burst, Mode, Tap, TapOptions};
+
+/// Moves the calling thread into a new, empty network namespace (with `lo` down).
+/// Threads and processes it starts afterwards inherit the namespace; it disappears
+/// when the last of them is gone. Meant for tests, demos and benchmarks that must not
+/// touch the host's network.
+pub fn enter_new_network_namespace() -> Result<()> {
+    sys::unshare_network_namespace().map_err(|e| Error::os("unshare(CLONE_NEWNET)", "unshare", e))
+}

@@ -1,0 +1,143 @@
+//! The PlanetLab vsys client: device allocation over `fd_tuntap.control` and the
+//! `vif_up`, `vif_down` and `promisc` scripts over FIFO pairs.
+//!
+//! vsys passes no exit status, and a script that failed to run looks exactly like one
+//! that succeeded silently (S5). So [`Vsys`] never trusts the reply: after each script
+//! it reads the interface back from the kernel and succeeds only if the kernel shows
+//! what was asked (address present and UP; not UP; PROMISC as asked). A non-empty
+//! reply on success is returned as a warning.
+
+mod fifo;
+mod proto;
+mod tuntap;
+
+pub use fifo::{Reply, TransactOptions, transact};
+pub use proto::{VifOption, check_script_name, is_benign_output, promisc_request, vif_down_request, vif_up_request};
+pub use tuntap::{CONTROL_SOCKET, allocate};
+
+use crate::error::{Error, Result};
+use crate::iface::{Iface, IfFlags, Ipv4Net};
+use crate::tap::{Mode, Tap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The outcome of a successful script: any text it printed that is worth showing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScriptOutcome {
+    /// Non-benign output of a script whose post-condition held.
+    pub warning: Option<String>,
+}
+
+/// A client for one vsys root (`/vsys` inside a PlanetLab sliver).
+///
+/// ```no_run
+/// use pltap_core::{Mode, vsys::Vsys};
+/// let vsys = Vsys::new("/vsys");
+/// let tap = vsys.allocate(Mode::Tap)?;
+/// vsys.vif_up(&tap.iface(), "198.18.0.1".parse().unwrap(), 24, &[])?;
+/// vsys.promisc(&tap.iface(), true)?;
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Vsys {
+    root: PathBuf,
+    opts: TransactOptions,
+    /// How long to wait for the kernel to show a script's effect.
+    settle: Duration,
+}
+
+impl Vsys {
+    /// A client for `root` with default limits.
+    pub fn new(root: impl Into<PathBuf>) -> Vsys {
+        Vsys { root: root.into(), opts: TransactOptions::default(), settle: Duration::from_millis(500) }
+    }
+
+    /// Replaces the transaction limits.
+    pub fn with_options(mut self, opts: TransactOptions) -> Vsys {
+        self.opts = opts;
+        self
+    }
+
+    /// The vsys root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The transaction limits.
+    pub fn options(&self) -> &TransactOptions {
+        &self.opts
+    }
+
+    /// Allocates a device through `fd_tuntap` (see [`allocate`]).
+    pub fn allocate(&self, mode: Mode) -> Result<Tap> {
+        allocate(&self.root, mode, self.opts.deadline)
+    }
+
+    /// Runs `vif_up`, then checks that the interface is UP with `addr/prefix`.
+    pub fn vif_up(&self, iface: &Iface, addr: std::net::Ipv4Addr, prefix: u8, options: &[VifOption]) -> Result<ScriptOutcome> {
+        let req = vif_up_request(iface.name(), addr, prefix, options)?;
+        let want = Ipv4Net { addr, prefix };
+        self.run("vif_up", &req, || {
+            let flags = iface.flags()?;
+            let have = iface.ipv4()?;
+            Ok(match (flags.up, have) {
+                (true, Some(net)) if net == want => None,
+                (up, net) => Some(format!(
+                    "the kernel shows {} {}, not UP with {want}",
+                    iface.name(),
+                    describe(up, net)
+                )),
+            })
+        })
+    }
+
+    /// Runs `vif_down`, then checks that the interface is not UP.
+    pub fn vif_down(&self, iface: &Iface) -> Result<ScriptOutcome> {
+        let req = vif_down_request(iface.name())?;
+        self.run("vif_down", &req, || {
+            Ok(iface.flags()?.up.then(|| format!("the kernel still shows {} UP", iface.name())))
+        })
+    }
+
+    /// Runs `promisc`, then checks that `IFF_PROMISC` is as asked.
+    pub fn promisc(&self, iface: &Iface, on: bool) -> Result<ScriptOutcome> {
+        let req = promisc_request(iface.name(), on)?;
+        self.run("promisc", &req, || {
+            let IfFlags { promisc, .. } = iface.flags()?;
+            Ok((promisc != on).then(|| format!("the kernel shows {} with PROMISC {}", iface.name(), if promisc { "on" } else { "off" })))
+        })
+    }
+
+    /// Transact, then poll `check` (which returns the failed post-condition, if any)
+    /// for up to `settle`.
+    fn run(&self, script: &str, req: &[u8], check: impl Fn() -> Result<Option<String>>) -> Result<ScriptOutcome> {
+        let reply = transact(&self.root, script, req, &self.opts)?;
+        let until = Instant::now() + self.settle;
+        loop {
+            let failed = match check() {
+                Ok(f) => f,
+                Err(e) => Some(e.to_string()),
+            };
+            match failed {
+                None => {
+                    let text = reply.output.trim();
+                    let warning = (!is_benign_output(text)).then(|| text.to_string());
+                    return Ok(ScriptOutcome { warning });
+                }
+                // A script that printed an error has failed; otherwise give the kernel a moment.
+                Some(detail) if Instant::now() >= until || !is_benign_output(&reply.output) => {
+                    return Err(Error::Script { script: script.to_string(), reply: reply.output, detail });
+                }
+                Some(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+fn describe(up: bool, net: Option<Ipv4Net>) -> String {
+    let state = if up { "UP" } else { "DOWN" };
+    match net {
+        Some(n) => format!("{state} with {n}"),
+        None => format!("{state} without an IPv4 address"),
+    }
+}
