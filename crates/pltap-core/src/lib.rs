@@ -29,6 +29,7 @@ pub mod error;
 pub mod frame;
 pub mod iface;
 pub mod ifname;
+pub mod netdev;
 pub mod state;
 pub mod sys;
 pub mod tap;

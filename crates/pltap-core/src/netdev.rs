@@ -1,0 +1,344 @@
+//! [`Netdev`]: a port backed by one device, the way the original `pltap` netdev was:
+//! an open [`Tap`], the backend that changes its link state (vsys scripts or direct
+//! ioctls), the desired/observed state, and the port's own counters.
+//!
+//! Every method is synchronous. Slow ones ([`Netdev::open`] through vsys,
+//! [`Netdev::sync`]) are meant to run off the caller's event loop.
+
+use crate::error::{Error, Result};
+use crate::iface::{Iface, KernelCounters, MacAddr};
+use crate::ifname::IfName;
+use crate::state::{Action, Config, Observed, PortCounters, Reconciler};
+use crate::tap::{Mode, Tap, TapOptions};
+use crate::vsys::{TransactOptions, Vsys};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+/// Where the device comes from.
+#[derive(Debug)]
+pub enum Allocator {
+    /// `/dev/net/tun` in this process (needs `CAP_NET_ADMIN`).
+    Direct {
+        /// Exact name or `%d` template; `None` for `tap%d` / `tun%d`.
+        ifname: Option<IfName>,
+    },
+    /// A vsys helper's `fd_tuntap.control`; link changes through its scripts.
+    Vsys {
+        /// The vsys root (`/vsys` in a sliver).
+        root: PathBuf,
+        /// Transaction limits.
+        options: TransactOptions,
+    },
+    /// A descriptor the caller already holds; link changes by direct ioctls.
+    Fd(OwnedFd),
+}
+
+/// How to open a [`Netdev`].
+#[derive(Debug)]
+pub struct OpenSpec {
+    /// The device source.
+    pub allocator: Allocator,
+    /// TAP or TUN.
+    pub mode: Mode,
+    /// `tun_pi` framing. `None` means: off for direct devices, on for vsys devices
+    /// (PlanetLab's `fd_tuntap` always sets it); required for adopted descriptors.
+    pub packet_info: Option<bool>,
+}
+
+/// Counters from both sides: the port's own, and the kernel's seen from the port
+/// (rx and tx swapped, as Open vSwitch does for tap devices).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// What this process read and wrote.
+    pub port: PortCounters,
+    /// The kernel's interface counters with rx and tx swapped; `None` if the interface
+    /// is not visible from this namespace.
+    pub kernel: Option<KernelCounters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    rx_packets: AtomicU64,
+    rx_bytes: AtomicU64,
+    rx_errors: AtomicU64,
+    rx_dropped: AtomicU64,
+    tx_packets: AtomicU64,
+    tx_bytes: AtomicU64,
+    tx_errors: AtomicU64,
+    tx_dropped: AtomicU64,
+}
+
+/// An open port.
+///
+/// ```no_run
+/// use pltap_core::netdev::{Netdev, OpenSpec, Allocator};
+/// use pltap_core::{Mode, state::Config};
+/// let dev = Netdev::open(OpenSpec { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?;
+/// dev.set_config(Config { local_ip: Some("198.18.0.1".parse().unwrap()), local_netmask: Some(24) });
+/// dev.sync()?; // runs the pending actions: address, then UP
+/// assert!(dev.observed().flags.up);
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Netdev {
+    tap: RwLock<Option<Arc<Tap>>>,
+    name: IfName,
+    vsys: Option<Vsys>,
+    state: Mutex<Reconciler>,
+    sync_lock: Mutex<()>,
+    counters: Counters,
+}
+
+impl Netdev {
+    /// Allocates or adopts the device and reads its state.
+    pub fn open(spec: OpenSpec) -> Result<Netdev> {
+        let (tap, vsys) = match spec.allocator {
+            Allocator::Direct { ifname } => {
+                let opts = TapOptions { mode: spec.mode, name: ifname, packet_info: spec.packet_info.unwrap_or(false) };
+                (Tap::open(&opts)?, None)
+            }
+            Allocator::Vsys { root, options } => {
+                if spec.packet_info == Some(false) {
+                    return Err(Error::invalid("packetInfo", "vsys devices always carry tun_pi framing (fd_tuntap cannot set IFF_NO_PI)"));
+                }
+                let vsys = Vsys::new(root).with_options(options);
+                (vsys.allocate(spec.mode)?, Some(vsys))
+            }
+            Allocator::Fd(fd) => {
+                let Some(pi) = spec.packet_info else {
+                    return Err(Error::invalid("packetInfo", "must be given for an adopted descriptor: TUNGETIFF cannot tell"));
+                };
+                let tap = Tap::adopt(fd, pi)?;
+                if tap.mode() != spec.mode {
+                    return Err(Error::invalid("mode", format!("the descriptor is a {} device, not {}", tap.mode().as_str(), spec.mode.as_str())));
+                }
+                (tap, None)
+            }
+        };
+        let name = tap.name().clone();
+        let dev = Netdev {
+            tap: RwLock::new(Some(Arc::new(tap))),
+            name,
+            vsys,
+            state: Mutex::new(Reconciler::default()),
+            sync_lock: Mutex::new(()),
+            counters: Counters::default(),
+        };
+        let observed = dev.read_kernel().unwrap_or_default();
+        *dev.state() = Reconciler::new(observed);
+        Ok(dev)
+    }
+
+    fn state(&self) -> MutexGuard<'_, Reconciler> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The open device, or [`Error::Closed`].
+    pub fn tap(&self) -> Result<Arc<Tap>> {
+        self.tap.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::Closed)
+    }
+
+    /// The kernel's interface name.
+    pub fn name(&self) -> &IfName {
+        &self.name
+    }
+
+    /// Whether link changes go through vsys scripts.
+    pub fn uses_vsys(&self) -> bool {
+        self.vsys.is_some()
+    }
+
+    /// Closes the descriptor (once; later calls return `false`). Threads still using
+    /// the device keep it until they drop their `Arc<Tap>`.
+    pub fn close(&self) -> bool {
+        self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some()
+    }
+
+    /// Whether [`Netdev::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.tap.read().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
+
+    fn iface(&self) -> Result<Iface> {
+        Ok(self.tap()?.iface())
+    }
+
+    fn read_kernel(&self) -> Result<Observed> {
+        let iface = self.iface()?;
+        Ok(Observed { flags: iface.flags()?, addr: iface.ipv4()? })
+    }
+
+    /// Reads flags and address from the kernel; returns whether they changed.
+    pub fn refresh(&self) -> Result<bool> {
+        let observed = self.read_kernel()?;
+        Ok(self.state().observe(observed))
+    }
+
+    /// The last observed state.
+    pub fn observed(&self) -> Observed {
+        self.state().observed()
+    }
+
+    /// The change counter (moves on every observed change, never 0).
+    pub fn change_seq(&self) -> u64 {
+        self.state().change_seq()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> Config {
+        self.state().config()
+    }
+
+    /// Replaces the configuration; once complete, the device is wanted UP.
+    /// Takes effect at the next [`Netdev::sync`].
+    pub fn set_config(&self, config: Config) {
+        self.state().set_config(config);
+    }
+
+    /// Wants the interface UP or DOWN (at the next [`Netdev::sync`]).
+    pub fn set_want_up(&self, up: bool) {
+        self.state().set_want_up(up);
+    }
+
+    /// Wants promiscuous mode on or off (at the next [`Netdev::sync`]).
+    pub fn set_want_promisc(&self, on: bool) {
+        self.state().set_want_promisc(on);
+    }
+
+    /// The last failure of a link change, kept until one succeeds.
+    pub fn last_error(&self) -> Option<String> {
+        self.state().last_error().map(str::to_string)
+    }
+
+    /// When the reconciler will retry after a failure.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.state().retry_at()
+    }
+
+    /// Runs every pending action now (ignoring backoff), in order, until the kernel
+    /// shows the desired state or one fails. Returns the scripts' warnings. Concurrent
+    /// calls are serialized. Under vsys, bringing the device up needs a complete config.
+    pub fn sync(&self) -> Result<Vec<String>> {
+        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut warnings = Vec::new();
+        // Each action changes the observed state; bound the loop by the action count.
+        for _ in 0..4 {
+            self.refresh()?;
+            let Some(action) = self.state().pending().into_iter().next() else {
+                return Ok(warnings);
+            };
+            let result = self.apply(action);
+            self.refresh()?;
+            match result {
+                Ok(w) => {
+                    self.state().finish(Ok(()), Instant::now());
+                    warnings.extend(w);
+                }
+                Err(e) => {
+                    self.state().finish(Err(e.to_string()), Instant::now());
+                    return Err(e);
+                }
+            }
+        }
+        match self.state().pending().first() {
+            None => Ok(warnings),
+            Some(a) => Err(Error::Script { script: format!("{a:?}"), reply: String::new(), detail: "the kernel state keeps changing".into() }),
+        }
+    }
+
+    fn apply(&self, action: Action) -> Result<Option<String>> {
+        let iface = self.iface()?;
+        match (&self.vsys, action) {
+            (Some(vsys), Action::Up(Some(net))) => Ok(vsys.vif_up(&iface, net.addr, net.prefix, &[])?.warning),
+            (Some(_), Action::Up(None)) => Err(Error::NotConfigured {
+                detail: "bringing a vsys device up runs vif_up, which needs localIp and localNetmask".into(),
+            }),
+            (Some(vsys), Action::Down) => Ok(vsys.vif_down(&iface)?.warning),
+            (Some(vsys), Action::Promisc(on)) => Ok(vsys.promisc(&iface, on)?.warning),
+            (None, Action::Up(net)) => {
+                if let Some(net) = net {
+                    iface.set_ipv4(net)?;
+                }
+                iface.set_flags(Some(true), None).map(|_| None)
+            }
+            (None, Action::Down) => iface.set_flags(Some(false), None).map(|_| None),
+            (None, Action::Promisc(on)) => iface.set_flags(None, Some(on)).map(|_| None),
+        }
+    }
+
+    /// The MAC address, read on the descriptor (works before the interface is visible).
+    pub fn hwaddr(&self) -> Result<MacAddr> {
+        self.tap()?.hwaddr()
+    }
+
+    /// Sets the MAC address on the descriptor (TAP only; `ENOTSUP` for TUN).
+    pub fn set_hwaddr(&self, mac: MacAddr) -> Result<()> {
+        self.tap()?.set_hwaddr(mac)
+    }
+
+    /// `SIOCGIFMTU`.
+    pub fn mtu(&self) -> Result<u32> {
+        self.iface()?.mtu()
+    }
+
+    /// `SIOCSIFMTU`.
+    pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        self.iface()?.set_mtu(mtu)
+    }
+
+    /// `SIOCGIFINDEX`.
+    pub fn ifindex(&self) -> Result<u32> {
+        self.iface()?.ifindex()
+    }
+
+    /// Writes one frame and counts it. `Ok(false)` if the kernel queue is full.
+    pub fn send(&self, frame: &[u8]) -> Result<bool> {
+        let c = &self.counters;
+        match self.tap()?.send(frame) {
+            Ok(true) => {
+                c.tx_packets.fetch_add(1, Relaxed);
+                c.tx_bytes.fetch_add(frame.len() as u64, Relaxed);
+                Ok(true)
+            }
+            Ok(false) => {
+                c.tx_dropped.fetch_add(1, Relaxed);
+                Ok(false)
+            }
+            Err(e) => {
+                if !matches!(e, Error::InvalidArgument { .. }) {
+                    c.tx_errors.fetch_add(1, Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Counts frames received by a reader of this device.
+    pub fn count_rx(&self, frames: u64, bytes: u64, dropped: u64, errors: u64) {
+        let c = &self.counters;
+        c.rx_packets.fetch_add(frames, Relaxed);
+        c.rx_bytes.fetch_add(bytes, Relaxed);
+        c.rx_dropped.fetch_add(dropped, Relaxed);
+        c.rx_errors.fetch_add(errors, Relaxed);
+    }
+
+    /// The port's counters and the kernel's (swapped to the port's point of view).
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.counters;
+        let port = PortCounters {
+            rx_packets: c.rx_packets.load(Relaxed),
+            rx_bytes: c.rx_bytes.load(Relaxed),
+            rx_errors: c.rx_errors.load(Relaxed),
+            rx_dropped: c.rx_dropped.load(Relaxed),
+            tx_packets: c.tx_packets.load(Relaxed),
+            tx_bytes: c.tx_bytes.load(Relaxed),
+            tx_errors: c.tx_errors.load(Relaxed),
+            tx_dropped: c.tx_dropped.load(Relaxed),
+        };
+        let kernel = self.iface()?.kernel_counters().ok().map(KernelCounters::swapped);
+        Ok(Stats { port, kernel })
+    }
+}
