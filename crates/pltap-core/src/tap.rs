@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Layer of the device.
@@ -181,12 +182,21 @@ impl Tap {
     /// Errors: [`Error::Truncated`] when the frame was larger than `buf` (the frame is
     /// consumed); `EBADFD` when the device is gone; other errnos as the kernel says.
     pub fn recv(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        thread_local! {
+            // Takes the part of an oversized frame that does not fit `buf`. The tun
+            // driver's read returns min(frame length, buffer size) (`tun_chr_read_iter`),
+            // so without room past `buf` a cut frame would look like one that fits
+            // exactly, and its true length would be lost.
+            static OVERFLOW: RefCell<Vec<u8>> = RefCell::new(vec![0; frame::MAX_FRAME]);
+        }
         let mut pi = [0u8; TUN_PI_LEN];
-        let res = if self.packet_info {
-            (&self.file).read_vectored(&mut [IoSliceMut::new(&mut pi), IoSliceMut::new(buf)])
-        } else {
-            (&self.file).read(buf)
-        };
+        let res = OVERFLOW.with_borrow_mut(|overflow| {
+            if self.packet_info {
+                (&self.file).read_vectored(&mut [IoSliceMut::new(&mut pi), IoSliceMut::new(buf), IoSliceMut::new(overflow)])
+            } else {
+                (&self.file).read_vectored(&mut [IoSliceMut::new(buf), IoSliceMut::new(overflow)])
+            }
+        });
         let n = match res {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
@@ -200,7 +210,9 @@ impl Tap {
         } else {
             (n, false)
         };
-        // The kernel returns the full length even when it copied less.
+        // Bytes past `buf` went to the overflow buffer: the frame was cut, and `len` is
+        // its true length (a lower bound only if it overran the overflow buffer too,
+        // which `TUN_PKT_STRIP` then reports).
         if stripped || len > buf.len() {
             return Err(Error::Truncated { len, capacity: buf.len() });
         }
