@@ -257,3 +257,12 @@ fn termination_set() -> libc::sigset_t {
         set
     }
 }
+
+/// `fcntl(raw, F_DUPFD_CLOEXEC)`: an owned, close-on-exec duplicate of a descriptor
+/// number someone else owns (and keeps). An invalid number gives `EBADF`.
+pub fn duplicate_raw_fd(raw: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; it neither closes nor
+    // takes ownership of `raw`, and fails with EBADF if `raw` is not open.
+    let fd = cvt(unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 0) })?;
+    Ok(owned(fd))
+}

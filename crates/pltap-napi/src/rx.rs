@@ -1,0 +1,195 @@
+//! The receive path: one reader thread per `Rx` that drains bursts of frames off the
+//! JS thread and crosses into JS once per burst through a thread-safe function.
+//!
+//! Backpressure: at most [`MAX_INFLIGHT`] bursts wait for the JS thread; the facade
+//! can also `pause()` the reader when its own queue is full. While the reader waits,
+//! frames stay in (and, when it is full, are dropped by) the kernel's queue.
+
+use crate::error::{IntoNapi, to_napi};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use pltap_core::netdev::Netdev;
+use pltap_core::sys;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Bursts delivered but not yet handled by the JS thread.
+pub const MAX_INFLIGHT: usize = 4;
+
+/// Arguments of the JS callback: an encoded error, or a burst (frames back to back,
+/// and their lengths).
+pub type RxCallArgs = (Option<String>, Option<Buffer>, Option<Uint32Array>);
+
+enum RxEvent {
+    Burst(Vec<u8>, Vec<u32>),
+    Failed(String),
+}
+
+struct Shared {
+    wake: File,
+    stop: AtomicBool,
+    paused: AtomicBool,
+    inflight: AtomicUsize,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let _ = (&self.wake).write(&1u64.to_ne_bytes());
+    }
+
+    fn clear_wake(&self) {
+        let mut b = [0u8; 8];
+        let _ = (&self.wake).read(&mut b);
+    }
+}
+
+type Tsfn = ThreadsafeFunction<RxEvent, (), RxCallArgs, Status, false, true>;
+
+/// A running reader (`NativeRx` in JS).
+#[napi(js_name = "NativeRx")]
+pub struct JsRx {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl JsRx {
+    pub(crate) fn start(dev: Arc<Netdev>, callback: Function<'_, RxCallArgs, ()>, max_batch: u32) -> Result<JsRx> {
+        let batch = max_batch.clamp(1, 1024) as usize;
+        let tap = dev.tap().into_napi()?;
+        let wake = sys::eventfd().map_err(|e| to_napi(pltap_core::Error::os("eventfd", "eventfd", e)))?;
+        let shared = Arc::new(Shared {
+            wake: File::from(wake),
+            stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            inflight: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        let on_js = shared.clone();
+        let tsfn: Tsfn = callback
+            .build_threadsafe_function::<RxEvent>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(move |ctx| {
+                if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
+                    on_js.wake();
+                }
+                Ok(match ctx.value {
+                    RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
+                    RxEvent::Failed(msg) => (Some(msg), None, None),
+                })
+            })?;
+        let for_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("pltap-rx-{}", dev.name()))
+            .spawn(move || reader(&dev, &tap, &for_thread, &tsfn, batch))
+            .map_err(|e| to_napi(pltap_core::Error::os("spawn the reader thread", "pthread_create", e)))?;
+        Ok(JsRx { shared, thread: Mutex::new(Some(thread)) })
+    }
+
+    fn stop(&self) {
+        self.shared.stop.store(true, SeqCst);
+        self.shared.wake();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, batch: usize) {
+    let mut stride = tap.rx_capacity().unwrap_or(pltap_core::frame::MAX_FRAME);
+    let mut slab = vec![0u8; stride * batch];
+    let mut lens = vec![0usize; batch];
+    let mut rev = [0i16; 2];
+    while !shared.stop.load(SeqCst) {
+        let blocked = shared.paused.load(SeqCst) || shared.inflight.load(SeqCst) >= MAX_INFLIGHT;
+        let wait_on: &[_] = if blocked {
+            &[(shared.wake.as_fd(), sys::POLLIN)]
+        } else {
+            &[(shared.wake.as_fd(), sys::POLLIN), (tap.fd(), sys::POLLIN)]
+        };
+        rev[1] = 0;
+        if let Err(e) = sys::poll(wait_on, &mut rev, -1) {
+            tsfn.call(RxEvent::Failed(to_napi(pltap_core::Error::os("poll", "poll", e)).reason), ThreadsafeFunctionCallMode::NonBlocking);
+            return;
+        }
+        if rev[0] != 0 {
+            shared.clear_wake();
+            continue;
+        }
+        if rev[1] == 0 {
+            continue;
+        }
+        match tap.recv_burst(&mut slab, stride, &mut lens) {
+            Ok(burst) => {
+                if burst.truncated > 0 {
+                    shared.dropped.fetch_add(burst.truncated as u64, SeqCst);
+                    dev.count_rx(0, 0, burst.truncated as u64, 0);
+                    // The MTU may have grown: size the slab again.
+                    stride = tap.rx_capacity().unwrap_or(pltap_core::frame::MAX_FRAME);
+                    slab = vec![0u8; stride * batch];
+                }
+                if burst.frames == 0 {
+                    continue;
+                }
+                let total: usize = lens[..burst.frames].iter().sum();
+                let mut data = Vec::with_capacity(total);
+                for (i, len) in lens[..burst.frames].iter().enumerate() {
+                    data.extend_from_slice(&slab[i * stride..i * stride + len]);
+                }
+                dev.count_rx(burst.frames as u64, total as u64, 0, 0);
+                let lengths = lens[..burst.frames].iter().map(|l| *l as u32).collect();
+                shared.inflight.fetch_add(1, SeqCst);
+                if tsfn.call(RxEvent::Burst(data, lengths), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                    return; // the environment is going away
+                }
+            }
+            Err(e) => {
+                dev.count_rx(0, 0, 0, 1);
+                tsfn.call(RxEvent::Failed(to_napi(e).reason), ThreadsafeFunctionCallMode::NonBlocking);
+                return;
+            }
+        }
+    }
+}
+
+#[napi]
+impl JsRx {
+    /// Stops reading from the device until `resume()`.
+    #[napi]
+    pub fn pause(&self) {
+        self.shared.paused.store(true, SeqCst);
+        self.shared.wake();
+    }
+
+    /// Resumes reading.
+    #[napi]
+    pub fn resume(&self) {
+        self.shared.paused.store(false, SeqCst);
+        self.shared.wake();
+    }
+
+    /// Frames the reader discarded because they did not fit its buffer.
+    #[napi(getter)]
+    pub fn truncated(&self) -> f64 {
+        self.shared.dropped.load(SeqCst) as f64
+    }
+
+    /// Stops and joins the reader thread (idempotent).
+    #[napi]
+    pub fn close(&self) {
+        self.stop();
+    }
+}
+
+impl Drop for JsRx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
