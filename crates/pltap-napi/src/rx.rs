@@ -23,7 +23,7 @@ pub const MAX_INFLIGHT: usize = 4;
 
 /// Arguments of the JS callback: an encoded error, or a burst (frames back to back,
 /// and their lengths).
-pub type RxCallArgs = (Option<String>, Option<Buffer>, Option<Uint32Array>);
+pub type RxCallArgs = FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>)>;
 
 enum RxEvent {
     Burst(Vec<u8>, Vec<u32>),
@@ -79,10 +79,10 @@ impl JsRx {
                 if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
                     on_js.wake();
                 }
-                Ok(match ctx.value {
+                Ok(FnArgs::from(match ctx.value {
                     RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
                     RxEvent::Failed(msg) => (Some(msg), None, None),
-                })
+                }))
             })?;
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()

@@ -1,0 +1,38 @@
+/**
+ * # pltap
+ *
+ * Real Linux TAP and TUN devices for TypeScript services, with a Rust core. A
+ * re-implementation for Node.js of the `pltap` netdev of sliver-openvswitch (PlanetLab),
+ * including devices handed over by a privileged vsys helper.
+ *
+ * - {@link Netdev}: open, configure and write to a device.
+ * - {@link Rx}: receive frames (batched off the JS thread, pulled with `read()` or `for await`).
+ * - {@link PltapError}: every error code, in one place.
+ *
+ * @example
+ * ```ts
+ * import { Netdev } from 'pltap'
+ *
+ * await using dev = await Netdev.open({ name: 'port0', allocator: 'direct' })
+ * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 })
+ * await using rx = dev.rxOpen()
+ * for await (const frame of rx) dev.send(frame) // a (very) simple reflector
+ * ```
+ *
+ * @module
+ */
+export { Netdev } from './netdev.js'
+export type {
+  Allocator,
+  Counters,
+  NetdevChange,
+  NetdevConfig,
+  NetdevEvents,
+  NetdevFlags,
+  NetdevOptions,
+  NetdevStats,
+} from './netdev.js'
+export { Rx } from './rx.js'
+export type { ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
+export { PltapError } from './errors.js'
+export type { ErrorCode, PltapErrorCode } from './errors.js'

@@ -1,0 +1,593 @@
+import { EventEmitter } from 'node:events'
+import { type NativeNetdev, openNetdev } from '../binding.js'
+import { PltapError, closedError, native, nativeAsync } from './errors.js'
+import { Rx, type RxOptions } from './rx.js'
+import * as v from './validate.js'
+
+/** Where a {@link Netdev}'s device comes from. */
+export type Allocator =
+  /** `/dev/net/tun` in this process (needs `CAP_NET_ADMIN`). Link changes by ioctl. */
+  | 'direct'
+  /** A vsys helper's `fd_tuntap.control` under `vsysRoot`; link changes through its `vif_up`, `vif_down` and `promisc` scripts. */
+  | 'vsys'
+  /** A tun/tap descriptor you already hold (it is duplicated: you keep yours). Link changes by ioctl. */
+  | { fd: number }
+
+/** Options of {@link Netdev.open}. */
+export interface NetdevOptions {
+  /** The port name: your name for the device, unique among open `Netdev`s of this thread. */
+  name: string
+  /** Where the device comes from. */
+  allocator: Allocator
+  /** The vsys directory (default `/vsys`). Only with `allocator: 'vsys'`. */
+  vsysRoot?: string
+  /** Layer 2 (`'tap'`, the default) or layer 3 (`'tun'`). */
+  mode?: 'tap' | 'tun'
+  /** Kernel name or `%d` template for `allocator: 'direct'` (default `tap%d` / `tun%d`). */
+  ifname?: string
+  /**
+   * Whether frames carry the 4-byte `tun_pi` header on the descriptor. pltap strips and
+   * adds it for you. Default: `false` for direct devices, `true` (and required) for vsys
+   * devices; must be given for `{ fd }`, because the kernel cannot tell.
+   */
+  packetInfo?: boolean
+  /** Deadline for the helper and each vsys script, in ms (default 10000). */
+  timeoutMs?: number
+  /** Aborts the open: the promise rejects with `signal.reason` and nothing is left open. */
+  signal?: AbortSignal
+}
+
+/** The port's configuration, as in the original's `local_ip` / `local_netmask` options. */
+export interface NetdevConfig {
+  /** The IPv4 address of the device (dotted quad). */
+  localIp?: string
+  /** Its prefix length (1 to 32), reported back exactly as given. */
+  localNetmask?: number
+}
+
+/** Interface flags as last observed from the kernel. */
+export interface NetdevFlags {
+  /** Administratively up (`IFF_UP`). */
+  up: boolean
+  /** Promiscuous (`IFF_PROMISC`). */
+  promisc: boolean
+  /** Operationally up (`IFF_RUNNING`). */
+  running: boolean
+}
+
+/** The payload of the `'change'` event. */
+export interface NetdevChange {
+  /** The new flags. */
+  flags: NetdevFlags
+  /** The primary IPv4 address as `a.b.c.d/len`, if any. */
+  address: string | null
+  /** The new {@link Netdev.changeSeq}. */
+  changeSeq: number
+}
+
+/** One direction's counters. */
+export interface Counters {
+  rxPackets: number
+  rxBytes: number
+  rxErrors: number
+  rxDropped: number
+  txPackets: number
+  txBytes: number
+  txErrors: number
+  txDropped: number
+}
+
+/** Counters from {@link Netdev.stats}. */
+export interface NetdevStats {
+  /** What this process read from and wrote to the device. */
+  port: Counters
+  /**
+   * The kernel's interface counters seen from the port (rx and tx swapped, as Open
+   * vSwitch does for tap devices: what the kernel transmits, the port receives), or
+   * `null` when the interface is not visible from this network namespace.
+   */
+  kernel: Counters | null
+}
+
+/** Events of a {@link Netdev}. */
+export interface NetdevEvents {
+  /** The kernel shows different flags or address than before. */
+  change: [NetdevChange]
+}
+
+const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
+const registry = new Map<string, Netdev>()
+/** Port names reserved by opens in progress. */
+const opening = new Set<string>()
+
+/**
+ * A TAP (or TUN) device: the `pltap` netdev of sliver-openvswitch, for Node.js.
+ *
+ * Open it directly, through a PlanetLab-style vsys helper, or from a descriptor you
+ * hold; configure it; send frames synchronously; receive them through {@link Rx}.
+ * Link changes ({@link Netdev.up}, {@link Netdev.down}, {@link Netdev.setPromisc},
+ * {@link Netdev.setConfig}) settle only once the kernel shows the change.
+ *
+ * Close it with {@link Netdev.close} (or `await using`). A process with open devices
+ * still exits normally; the device disappears with the process.
+ *
+ * @example
+ * ```ts
+ * import { Netdev } from 'pltap'
+ *
+ * await using dev = await Netdev.open({ name: 'port0', allocator: 'direct', ifname: 'pltap%d' })
+ * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 }) // address, then UP
+ * console.log(dev.realName, dev.etheraddr, dev.flags)
+ * dev.on('change', (c) => console.log('now', c.flags))
+ * ```
+ */
+export class Netdev extends EventEmitter<NetdevEvents> {
+  #native: NativeNetdev
+  #closed = false
+  #rxs = new Set<Rx>()
+  #seenSeq: number
+  #poll: NodeJS.Timeout | undefined
+  /** The port name given to {@link Netdev.open}. */
+  readonly name: string
+  /** The kernel's interface name (the original's `netdev-pltap/get-tapname`). */
+  readonly realName: string
+
+  private constructor(name: string, nativeDev: NativeNetdev) {
+    super()
+    this.name = name
+    this.#native = nativeDev
+    this.realName = nativeDev.realName
+    this.#seenSeq = nativeDev.changeSeq()
+    const untyped = this as EventEmitter
+    untyped.on('newListener', (event: string | symbol) => {
+      if (event === 'change') this.#startPolling()
+    })
+    untyped.on('removeListener', () => {
+      if (this.listenerCount('change') === 0) this.#stopPolling()
+    })
+  }
+
+  /**
+   * Opens a device. Argument errors throw synchronously, before anything is created.
+   *
+   * @throws `TypeError` / `RangeError` for bad options (synchronously).
+   * @throws {@link PltapError} (rejection) `EPERM`/`EACCES` without privileges, `ENOENT` /
+   *   `ECONNREFUSED` when no vsys helper listens, `ERR_VSYS_REFUSED`, `ERR_VSYS_PROTOCOL`,
+   *   `ERR_VSYS_TIMEOUT`, `ERR_PLTAP_NAME_IN_USE`; `signal.reason` when aborted.
+   * @example
+   * ```ts
+   * // Unprivileged, through a helper (see `pltap vsysd`):
+   * const dev = await Netdev.open({ name: 'p1', allocator: 'vsys', vsysRoot: '/vsys' })
+   * // From a descriptor received from elsewhere:
+   * const dev2 = await Netdev.open({ name: 'p2', allocator: { fd }, packetInfo: true })
+   * ```
+   */
+  static open(options: NetdevOptions): Promise<Netdev> {
+    v.checkObject('options', options)
+    v.checkKnownKeys('options', options as unknown as Record<string, unknown>, OPEN_KEYS)
+    v.checkPortName('options.name', options.name)
+    const { allocator } = options
+    let fd: number | undefined
+    if (typeof allocator === 'object' && allocator !== null && !Array.isArray(allocator)) {
+      v.checkKnownKeys('options.allocator', allocator as unknown as Record<string, unknown>, ['fd'])
+      v.checkInt('options.allocator.fd', allocator.fd, 0, 2 ** 31 - 1)
+      fd = allocator.fd
+    } else {
+      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const)
+    }
+    const kind = fd !== undefined ? 'fd' : (allocator as 'direct' | 'vsys')
+    const mode = options.mode ?? 'tap'
+    v.checkOneOf('options.mode', mode, ['tap', 'tun'] as const)
+    if (options.vsysRoot !== undefined) {
+      v.checkPath('options.vsysRoot', options.vsysRoot)
+      if (kind !== 'vsys') throw new TypeError('options.vsysRoot is only valid with allocator "vsys"')
+    }
+    if (options.ifname !== undefined) {
+      v.checkIfname('options.ifname', options.ifname)
+      if (kind !== 'direct') throw new TypeError('options.ifname is only valid with allocator "direct"')
+    }
+    if (options.packetInfo !== undefined) v.checkBoolean('options.packetInfo', options.packetInfo)
+    if (kind === 'vsys' && options.packetInfo === false) {
+      throw new RangeError('options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi')
+    }
+    if (kind === 'fd' && options.packetInfo === undefined) {
+      throw new TypeError('options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on')
+    }
+    if (options.timeoutMs !== undefined) v.checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
+    v.checkSignal('options.signal', options.signal)
+    const { name, signal } = options
+    if (registry.has(name) || opening.has(name)) {
+      return Promise.reject(new PltapError('ERR_PLTAP_NAME_IN_USE', `a Netdev named ${JSON.stringify(name)} is already open`))
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+
+    opening.add(name)
+    const pending = nativeAsync(
+      openNetdev({
+        allocator: kind,
+        fd,
+        vsysRoot: options.vsysRoot ?? '/vsys',
+        mode,
+        ifname: options.ifname,
+        packetInfo: options.packetInfo,
+        timeoutMs: options.timeoutMs,
+      }),
+    )
+    return new Promise<Netdev>((resolve, reject) => {
+      let settled = false
+      const onAbort = (): void => {
+        settled = true
+        reject(signal?.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      pending.then(
+        (nativeDev) => {
+          signal?.removeEventListener('abort', onAbort)
+          opening.delete(name)
+          if (settled) {
+            nativeDev.close() // aborted meanwhile: leave nothing open
+            return
+          }
+          const dev = new Netdev(name, nativeDev)
+          registry.set(name, dev)
+          resolve(dev)
+        },
+        (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort)
+          opening.delete(name)
+          if (!settled) reject(err)
+        },
+      )
+    })
+  }
+
+  /**
+   * The open device with this port name, if any.
+   *
+   * @example
+   * ```ts
+   * Netdev.get('port0')?.realName // 'tap0'
+   * ```
+   */
+  static get(name: string): Netdev | undefined {
+    v.checkPortName('name', name)
+    return registry.get(name)
+  }
+
+  /** Whether {@link Netdev.close} was called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  #check(): NativeNetdev {
+    if (this.#closed) throw closedError(`Netdev ${this.name} (${this.realName})`)
+    return this.#native
+  }
+
+  /** `'tap'` or `'tun'`. */
+  get mode(): 'tap' | 'tun' {
+    return native(() => this.#check().mode) as 'tap' | 'tun'
+  }
+
+  /** Whether the descriptor carries `tun_pi` (pltap strips and adds it for you either way). */
+  get packetInfo(): boolean {
+    return native(() => this.#check().packetInfo)
+  }
+
+  /** Whether link changes go through vsys scripts (`allocator: 'vsys'`). */
+  get usesVsys(): boolean {
+    return this.#check().usesVsys
+  }
+
+  /**
+   * The configuration set with {@link Netdev.setConfig}.
+   *
+   * @example
+   * ```ts
+   * dev.getConfig() // { localIp: '198.18.0.1', localNetmask: 24 }
+   * ```
+   */
+  getConfig(): NetdevConfig {
+    this.#check()
+    return { ...this.#config }
+  }
+
+  #config: NetdevConfig = {}
+
+  /**
+   * Sets `localIp` and/or `localNetmask` (omitted fields keep their value). Once both are
+   * set the device is brought up with that address, as in the original: through `vif_up`
+   * under vsys, by ioctl otherwise. Changing the address of an UP device re-applies it.
+   * The promise settles when the kernel shows the result.
+   *
+   * @throws `TypeError` / `RangeError` synchronously for a bad address or prefix.
+   * @throws {@link PltapError} (rejection) `ERR_VSYS_SCRIPT` with the script's `reply`, `ERR_VSYS_TIMEOUT`, OS errors.
+   * @example
+   * ```ts
+   * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 })
+   * ```
+   */
+  setConfig(config: NetdevConfig): Promise<void> {
+    v.checkObject('config', config)
+    v.checkKnownKeys('config', config as Record<string, unknown>, ['localIp', 'localNetmask'])
+    if (config.localIp !== undefined) v.checkIpv4('config.localIp', config.localIp)
+    if (config.localNetmask !== undefined) v.checkPrefix('config.localNetmask', config.localNetmask)
+    const nativeDev = this.#check()
+    const next = { ...this.#config, ...config }
+    native(() => nativeDev.setConfig(next.localIp, next.localNetmask))
+    this.#config = next
+    return this.#sync()
+  }
+
+  /**
+   * Flags as last observed (refreshed by every link change and, while there are
+   * `'change'` listeners, polled every 250 ms).
+   */
+  get flags(): NetdevFlags {
+    const o = this.#check().observed()
+    return { up: o.up, promisc: o.promisc, running: o.running }
+  }
+
+  /** A counter that moves whenever the observed flags or address change; never 0. */
+  get changeSeq(): number {
+    return this.#check().changeSeq()
+  }
+
+  /** The last failure of a link change, or `null` once one succeeds. */
+  get lastError(): string | null {
+    return this.#check().lastError()
+  }
+
+  /**
+   * Brings the interface up: `vif_up` under vsys (needs {@link Netdev.setConfig} first),
+   * `SIOCSIFFLAGS` otherwise. Settles when the kernel shows it UP.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_NOT_CONFIGURED` under vsys without an address; `ERR_VSYS_SCRIPT`; OS errors.
+   * @example
+   * ```ts
+   * await dev.up()
+   * ```
+   */
+  up(): Promise<void> {
+    native(() => this.#check().setWantUp(true))
+    return this.#sync()
+  }
+
+  /**
+   * Brings the interface down (`vif_down` under vsys). Settles when the kernel shows it down.
+   *
+   * @example
+   * ```ts
+   * await dev.down()
+   * ```
+   */
+  down(): Promise<void> {
+    native(() => this.#check().setWantUp(false))
+    return this.#sync()
+  }
+
+  /**
+   * Turns promiscuous mode on or off (`promisc` under vsys, which needs the address set).
+   *
+   * @example
+   * ```ts
+   * await dev.setPromisc(true)
+   * ```
+   */
+  setPromisc(on: boolean): Promise<void> {
+    v.checkBoolean('on', on)
+    native(() => this.#check().setWantPromisc(on))
+    return this.#sync()
+  }
+
+  async #sync(): Promise<void> {
+    const nativeDev = this.#native
+    try {
+      const warnings = await nativeAsync(nativeDev.sync())
+      for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
+    } finally {
+      if (!this.#closed) this.#refresh()
+    }
+  }
+
+  /** Re-reads the kernel state and emits `'change'` if it moved since the last event. */
+  #refresh(): void {
+    try {
+      this.#native.refresh()
+    } catch {
+      return // the interface may have vanished; the next call will say so
+    }
+    const seq = this.#native.changeSeq()
+    if (seq !== this.#seenSeq) {
+      this.#seenSeq = seq
+      const o = this.#native.observed()
+      this.emit('change', {
+        flags: { up: o.up, promisc: o.promisc, running: o.running },
+        address: o.address != null ? `${o.address}/${o.prefix}` : null,
+        changeSeq: seq,
+      })
+    }
+  }
+
+  #startPolling(): void {
+    if (this.#poll !== undefined || this.#closed) return
+    this.#poll = setInterval(() => this.#refresh(), 250)
+    this.#poll.unref()
+  }
+
+  #stopPolling(): void {
+    if (this.#poll !== undefined) clearInterval(this.#poll)
+    this.#poll = undefined
+  }
+
+  /** The MAC address (`'02:ab:...'`), read on the descriptor (works before the interface is visible). */
+  get etheraddr(): string {
+    return native(() => this.#check().hwaddr())
+  }
+
+  /**
+   * Sets the MAC address (on the descriptor, so it also works under vsys).
+   *
+   * @throws `TypeError` synchronously for a malformed or multicast address.
+   * @throws {@link PltapError} (rejection) `ENOTSUP` on a TUN device, which has no MAC.
+   * @example
+   * ```ts
+   * await dev.setEtheraddr('02:00:5e:10:00:01')
+   * ```
+   */
+  setEtheraddr(mac: string): Promise<void> {
+    v.checkMac('mac', mac)
+    try {
+      native(() => this.#check().setHwaddr(mac))
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** The MTU (`SIOCGIFMTU`). */
+  get mtu(): number {
+    return native(() => this.#check().mtu())
+  }
+
+  /**
+   * Sets the MTU (`SIOCSIFMTU`; needs `CAP_NET_ADMIN` in the device's namespace).
+   *
+   * @example
+   * ```ts
+   * dev.setMtu(9000)
+   * ```
+   */
+  setMtu(mtu: number): void {
+    v.checkInt('mtu', mtu, 68, 65535)
+    native(() => this.#check().setMtu(mtu))
+  }
+
+  /** The interface index (`SIOCGIFINDEX`). */
+  get ifindex(): number {
+    return native(() => this.#check().ifindex())
+  }
+
+  /**
+   * The port's counters and the kernel's.
+   *
+   * @example
+   * ```ts
+   * const { port, kernel } = dev.stats()
+   * console.log(port.txPackets, kernel?.rxPackets)
+   * ```
+   */
+  stats(): NetdevStats {
+    const s = native(() => this.#check().stats())
+    return { port: s.port, kernel: s.kernel ?? null }
+  }
+
+  /**
+   * Writes one frame now. Synchronous; the `tun_pi` header, if any, is added for you.
+   * Returns `false` when the kernel cannot take it (queue full), `true` otherwise.
+   *
+   * @throws `TypeError` / `RangeError` for a non-buffer or a length outside 1..65535.
+   * @throws {@link PltapError} `EIO` while the interface is down, `EBADFD` when the device is gone, `ERR_PLTAP_CLOSED`.
+   * @example
+   * ```ts
+   * if (!dev.send(frame)) await dev.write(frame)
+   * ```
+   */
+  send(frame: Uint8Array): boolean {
+    v.checkFrame('frame', frame)
+    return native(() => this.#check().send(frame))
+  }
+
+  /**
+   * Writes frames in order until one does not fit; returns how many were written. An
+   * error on the first frame is thrown; after that the count so far is returned.
+   *
+   * @example
+   * ```ts
+   * const n = dev.sendBatch([f1, f2, f3])
+   * ```
+   */
+  sendBatch(frames: readonly Uint8Array[]): number {
+    if (!Array.isArray(frames)) throw new TypeError('The "frames" argument must be an array of Buffer or Uint8Array')
+    frames.forEach((f, i) => v.checkFrame(`frames[${i}]`, f))
+    if (frames.length === 0) return 0
+    return native(() => this.#check().sendBatch(frames as Uint8Array[]))
+  }
+
+  /**
+   * Writes one frame, waiting for room if the kernel queue is full (the original's
+   * `send_wait`).
+   *
+   * @example
+   * ```ts
+   * await dev.write(frame)
+   * ```
+   */
+  async write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    v.checkFrame('frame', frame)
+    v.checkObject('options', options)
+    v.checkSignal('options.signal', options.signal)
+    for (;;) {
+      options.signal?.throwIfAborted()
+      if (this.send(frame)) return
+      await nativeAsync(this.#check().waitWritable(100))
+    }
+  }
+
+  /**
+   * Opens a receive queue. Several may be open; each frame goes to one of them.
+   *
+   * @example
+   * ```ts
+   * const rx = dev.rxOpen({ batch: 128 })
+   * const frame = await rx.read()
+   * ```
+   */
+  rxOpen(options: RxOptions = {}): Rx {
+    v.checkObject('options', options)
+    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark'])
+    if (options.batch !== undefined) v.checkInt('options.batch', options.batch, 1, 1024)
+    if (options.highWaterMark !== undefined) v.checkInt('options.highWaterMark', options.highWaterMark, 16, 1_000_000)
+    const nativeDev = this.#check()
+    const rx = new Rx({ native: nativeDev, realName: this.realName, onClose: (r) => this.#rxs.delete(r) }, options)
+    this.#rxs.add(rx)
+    return rx
+  }
+
+  /**
+   * Discards every frame queued in the kernel for this device. Returns how many.
+   *
+   * @example
+   * ```ts
+   * dev.drain()
+   * ```
+   */
+  drain(): number {
+    return native(() => this.#check().drain())
+  }
+
+  /**
+   * Closes every {@link Rx}, then the device (which disappears unless another process
+   * holds it). Idempotent: later calls resolve at once. Every other method then throws
+   * `ERR_PLTAP_CLOSED`.
+   *
+   * @example
+   * ```ts
+   * await dev.close()
+   * dev.closed // true
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#stopPolling()
+    await Promise.all([...this.#rxs].map((rx) => rx.close()))
+    this.#native.close()
+    if (registry.get(this.name) === this) registry.delete(this.name)
+  }
+
+  /** Same as {@link Netdev.close}. @hidden */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}

@@ -1,0 +1,300 @@
+import type { NativeNetdev, NativeRx } from '../binding.js'
+import { PltapError, closedError, fromNative, native } from './errors.js'
+import { checkInt, checkObject, checkSignal } from './validate.js'
+
+/** Options of {@link Rx.read} and {@link Rx.readBatch}. */
+export interface ReadOptions {
+  /** Aborts the wait: the promise rejects with `signal.reason` (an `AbortError` by default). */
+  signal?: AbortSignal
+}
+
+/** Options of {@link Rx.readBatch}. */
+export interface ReadBatchOptions extends ReadOptions {
+  /** At most this many frames (default 64, 1 to 4096). */
+  max?: number
+}
+
+/** Tuning of the receive queue, passed to {@link Netdev.rxOpen}. */
+export interface RxOptions {
+  /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 64, 1 to 1024). */
+  batch?: number
+  /**
+   * Frames buffered in JS before the reader pauses (default 1024, 16 to 1,000,000). While paused,
+   * frames wait in the kernel's queue, which drops them when it is full.
+   */
+  highWaterMark?: number
+}
+
+type Waiter = { resolve: (frame: Buffer) => void; reject: (err: unknown) => void }
+
+/** @internal The owner's hooks. */
+export interface RxOwner {
+  native: NativeNetdev
+  realName: string
+  onClose(rx: Rx): void
+}
+
+/**
+ * A receive queue on a {@link Netdev}: pull frames one at a time, in batches, or with
+ * `for await`.
+ *
+ * Frames are read by a native thread in bursts (up to `batch` frames per crossing into
+ * JS, never one Promise per frame) into a bounded queue. When the queue reaches its
+ * high-water mark the thread pauses and frames wait in the kernel. The thread starts at
+ * the first asynchronous read; until then {@link Rx.recv} reads the device directly.
+ *
+ * @example
+ * ```ts
+ * await using rx = netdev.rxOpen()
+ * for await (const frame of rx) {
+ *   console.log(`${frame.length} bytes, EtherType 0x${frame.readUInt16BE(12).toString(16)}`)
+ * }
+ * ```
+ */
+export class Rx implements AsyncIterable<Buffer> {
+  #owner: RxOwner
+  #reader: NativeRx | undefined
+  #queue: Buffer[] = []
+  #head = 0
+  #waiters: Waiter[] = []
+  #closed = false
+  #failure: unknown
+  #dropped = 0
+  #paused = false
+  #keepAlive: NodeJS.Timeout | undefined
+  readonly #batch: number
+  readonly #highWaterMark: number
+
+  /** @internal Use {@link Netdev.rxOpen}. */
+  constructor(owner: RxOwner, options: RxOptions = {}) {
+    this.#owner = owner
+    this.#batch = options.batch ?? 64
+    this.#highWaterMark = options.highWaterMark ?? 1024
+  }
+
+  /** Whether {@link Rx.close} was called (or the owning {@link Netdev} closed). */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Frames received but discarded: cut short by a too-small buffer, or beyond the queue's hard limit. */
+  get dropped(): number {
+    return this.#dropped + (this.#reader?.truncated ?? 0)
+  }
+
+  /** Frames waiting in the JS queue. */
+  get queued(): number {
+    return this.#queue.length - this.#head
+  }
+
+  #check(): void {
+    if (this.#closed) throw closedError(`Rx on ${this.#owner.realName}`)
+  }
+
+  /**
+   * Returns the next frame, or `null` if none is queued. Synchronous and never waits.
+   * Before the reader thread runs this reads the device directly (one nonblocking `read`).
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close; an OS error (e.g. `EBADFD`) if the device is gone.
+   * @example
+   * ```ts
+   * let frame
+   * while ((frame = rx.recv()) !== null) handle(frame)
+   * ```
+   */
+  recv(): Buffer | null {
+    this.#check()
+    if (this.queued > 0) return this.#shift()
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#reader !== undefined) return null
+    return native(() => this.#owner.native.recv())
+  }
+
+  /**
+   * Waits for the next frame.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` if the `Rx` is closed before a frame comes;
+   *   `signal.reason` when aborted.
+   * @example
+   * ```ts
+   * const frame = await rx.read({ signal: AbortSignal.timeout(1000) })
+   * ```
+   */
+  read(options: ReadOptions = {}): Promise<Buffer> {
+    checkObject('options', options)
+    checkSignal('options.signal', options.signal)
+    this.#check()
+    const { signal } = options
+    if (this.queued > 0) return Promise.resolve(this.#shift())
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    this.#start()
+    return new Promise<Buffer>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.#waiters.indexOf(waiter)
+        if (i >= 0) this.#waiters.splice(i, 1)
+        this.#updateKeepAlive()
+        reject(signal?.reason)
+      }
+      const waiter: Waiter = {
+        resolve: (f) => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(f)
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#waiters.push(waiter)
+      this.#updateKeepAlive()
+    })
+  }
+
+  /**
+   * Waits for at least one frame, then returns every queued frame up to `max`: one await
+   * per batch for heavy consumers.
+   *
+   * @example
+   * ```ts
+   * const frames = await rx.readBatch({ max: 256 })
+   * ```
+   */
+  async readBatch(options: ReadBatchOptions = {}): Promise<Buffer[]> {
+    checkObject('options', options)
+    const max = options.max ?? 64
+    checkInt('options.max', max, 1, 4096)
+    const first = await this.read({ signal: (options as ReadBatchOptions).signal })
+    const out = [first]
+    while (out.length < max && this.queued > 0) out.push(this.#shift())
+    return out
+  }
+
+  /**
+   * Discards every queued frame, in JS and in the kernel. Returns how many.
+   *
+   * @example
+   * ```ts
+   * const stale = rx.drain()
+   * ```
+   */
+  drain(): number {
+    this.#check()
+    const inJs = this.queued
+    this.#queue = []
+    this.#head = 0
+    this.#resumeIfLow()
+    return inJs + native(() => this.#owner.native.drain())
+  }
+
+  /**
+   * Iterates over frames until the `Rx` (or its `Netdev`) is closed. Leaving the loop
+   * early (`break`, `return`, an exception) closes the `Rx`.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        if (this.#closed) return { done: true, value: undefined }
+        try {
+          return { done: false, value: await this.read() }
+        } catch (err) {
+          if (err instanceof PltapError && err.code === 'ERR_PLTAP_CLOSED') return { done: true, value: undefined }
+          throw err
+        }
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        await this.close()
+        return { done: true, value: undefined }
+      },
+    }
+  }
+
+  /**
+   * Stops the reader thread and ends pending reads (they reject with `ERR_PLTAP_CLOSED`;
+   * `for await` loops end). Idempotent.
+   *
+   * @example
+   * ```ts
+   * await rx.close()
+   * await rx.close() // no-op
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#reader?.close()
+    this.#reader = undefined
+    this.#queue = []
+    this.#head = 0
+    const err = closedError(`Rx on ${this.#owner.realName}`)
+    for (const w of this.#waiters.splice(0)) w.reject(err)
+    this.#updateKeepAlive()
+    this.#owner.onClose(this)
+  }
+
+  /** Same as {@link Rx.close}. @hidden */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #shift(): Buffer {
+    const f = this.#queue[this.#head++]!
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+    this.#resumeIfLow()
+    return f
+  }
+
+  #start(): void {
+    if (this.#reader !== undefined || this.#failure !== undefined) return
+    this.#reader = native(() =>
+      this.#owner.native.rxStart((err, frames, lengths) => this.#onBurst(err, frames, lengths), this.#batch),
+    )
+  }
+
+  #onBurst(err: string | null, frames: Buffer | null, lengths: Uint32Array | null): void {
+    if (this.#closed) return
+    if (err !== null) {
+      this.#failure = fromNative(new Error(err))
+      for (const w of this.#waiters.splice(0)) w.reject(this.#failure)
+      this.#updateKeepAlive()
+      return
+    }
+    if (frames === null || lengths === null) return
+    let offset = 0
+    const hardLimit = this.#highWaterMark + 8 * this.#batch
+    for (const len of lengths) {
+      const frame = frames.subarray(offset, offset + len)
+      offset += len
+      const waiter = this.#waiters.shift()
+      if (waiter !== undefined) waiter.resolve(frame)
+      else if (this.queued < hardLimit) this.#queue.push(frame)
+      else this.#dropped++
+    }
+    this.#updateKeepAlive()
+    if (!this.#paused && this.queued >= this.#highWaterMark) {
+      this.#paused = true
+      this.#reader?.pause()
+    }
+  }
+
+  #resumeIfLow(): void {
+    if (this.#paused && this.queued <= this.#highWaterMark / 4) {
+      this.#paused = false
+      this.#reader?.resume()
+    }
+  }
+
+  /** Keeps the event loop alive while someone waits for a frame (the reader itself does not). */
+  #updateKeepAlive(): void {
+    if (this.#waiters.length > 0 && this.#keepAlive === undefined) {
+      this.#keepAlive = setInterval(() => {}, 1 << 30)
+    } else if (this.#waiters.length === 0 && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive)
+      this.#keepAlive = undefined
+    }
+  }
+}

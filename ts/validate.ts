@@ -1,0 +1,133 @@
+/**
+ * Argument checks. Each throws a `TypeError` or `RangeError` carrying Node's `code`
+ * (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`), before any
+ * native call is made.
+ * @internal
+ * @module
+ */
+
+type ArgError = (TypeError | RangeError) & { code: string }
+
+function typeError(name: string, expected: string, value: unknown): ArgError {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`) as ArgError
+  e.code = 'ERR_INVALID_ARG_TYPE'
+  return e
+}
+
+function valueError(name: string, value: unknown, reason: string): ArgError {
+  const e = new TypeError(`The "${name}" argument ${reason}. Received ${describe(value)}`) as ArgError
+  e.code = 'ERR_INVALID_ARG_VALUE'
+  return e
+}
+
+function rangeError(name: string, range: string, value: unknown): ArgError {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`) as ArgError
+  e.code = 'ERR_OUT_OF_RANGE'
+  return e
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`
+  if (typeof value === 'function') return 'function'
+  return `type ${typeof value} (${String(value)})`
+}
+
+// Control characters (C0, DEL, C1) and whitespace anywhere make a field unsafe to put on a vsys line.
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
+
+/** A plain object (or undefined, when optional). */
+export function checkObject(name: string, value: unknown, optional = false): asserts value is Record<string, unknown> {
+  if (optional && value === undefined) return
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(name, 'an object', value)
+}
+
+/** A non-empty port name: at most 256 characters, no control characters. */
+export function checkPortName(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  if (value.length === 0 || value.length > 256) throw valueError(name, value, 'must be 1 to 256 characters long')
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw valueError(name, value, 'must not contain control characters')
+}
+
+/**
+ * A Linux interface name: 1-15 bytes, no NUL, '/', ':', whitespace or control
+ * characters, not '.' or '..', and at most one `%d` template.
+ */
+export function checkIfname(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  const bytes = Buffer.byteLength(value)
+  if (bytes === 0 || bytes > 15) throw valueError(name, value, `must be 1 to 15 bytes long (it is ${bytes})`)
+  if (CONTROL_OR_SPACE.test(value) || value.includes('/') || value.includes(':')) {
+    throw valueError(name, value, "must not contain whitespace, control characters, '/' or ':'")
+  }
+  if (value === '.' || value === '..') throw valueError(name, value, 'is reserved')
+  const percents = value.split('%').length - 1
+  if (percents > 1 || (percents === 1 && !value.includes('%d'))) throw valueError(name, value, 'may contain only a single %d template')
+}
+
+/** A strict dotted-quad IPv4 address (no leading zeros, no shorthand). */
+export function checkIpv4(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  const parts = value.split('.')
+  const ok = parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
+  if (!ok) throw valueError(name, value, 'must be a dotted-quad IPv4 address such as "198.18.0.1"')
+}
+
+/** An integer prefix length, 1 to 32. */
+export function checkPrefix(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw typeError(name, 'of type number', value)
+  if (!Number.isInteger(value) || value < 1 || value > 32) throw rangeError(name, 'an integer >= 1 and <= 32', value)
+}
+
+/** A unicast MAC address written as six hex octets separated by ':'. */
+export function checkMac(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw valueError(name, value, 'must be six hex octets separated by ":"')
+  if ((parseInt(value.slice(0, 2), 16) & 1) === 1) throw valueError(name, value, 'must be a unicast address (the group bit is set)')
+}
+
+/** A frame: a Uint8Array (Buffer) of 1 to 65535 bytes. */
+export function checkFrame(name: string, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw typeError(name, 'an instance of Buffer or Uint8Array', value)
+  if (value.length === 0 || value.length > 65535) throw rangeError(`${name}.length`, '>= 1 and <= 65535', value.length)
+}
+
+/** An integer in [min, max]. */
+export function checkInt(name: string, value: unknown, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number') throw typeError(name, 'of type number', value)
+  if (!Number.isInteger(value) || value < min || value > max) throw rangeError(name, `an integer >= ${min} and <= ${max}`, value)
+}
+
+/** A boolean. */
+export function checkBoolean(name: string, value: unknown): asserts value is boolean {
+  if (typeof value !== 'boolean') throw typeError(name, 'of type boolean', value)
+}
+
+/** A non-empty string path without NUL. */
+export function checkPath(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  if (value.length === 0 || value.includes('\u0000')) throw valueError(name, value, 'must be a non-empty path without NUL')
+}
+
+/** One of the given strings. */
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw valueError(name, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`)
+  }
+}
+
+/** An AbortSignal, or undefined. */
+export function checkSignal(name: string, value: unknown): asserts value is AbortSignal | undefined {
+  if (value === undefined) return
+  if (!(value instanceof AbortSignal)) throw typeError(name, 'an instance of AbortSignal', value)
+}
+
+/** Rejects keys the options object does not know, to catch typos. */
+export function checkKnownKeys(name: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw valueError(name, value, `has an unknown property "${key}"`)
+  }
+}
