@@ -87,8 +87,10 @@ fn open_writer_retrying(path: &Path, give_up: Instant) -> Result<File> {
     loop {
         match open_fifo(path, true) {
             Ok(f) => return Ok(f),
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() + pause < give_up => {
-                std::thread::sleep(pause);
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < give_up => {
+                // Never sleep past `give_up`, and try once more there: the whole window
+                // is used, not cut short by the last pause.
+                std::thread::sleep(pause.min(give_up.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(e) => {

@@ -1,0 +1,560 @@
+//! Fault injection for the vsys client, with test doubles of the helper and the
+//! scripts in a temporary vsys root. Doubles are used only because the real `fd_tuntap`
+//! and vsys daemon cannot produce these faults on demand.
+//!
+//! Tests that need a real device run in a network namespace of their own.
+
+mod common;
+
+use common::*;
+use pltap_core::sys::{self, POLLIN};
+use pltap_core::vsys::{self, CONTROL_SOCKET, Reply, TransactOptions};
+use pltap_core::{Error, IfName, Mode, Tap, TapOptions};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a double waits for the client before giving up (only reached if a test is
+/// broken; keeps a failing test from hanging).
+const DOUBLE_PATIENCE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------
+// A fake `fd_tuntap` helper.
+
+/// Binds `<dir>/fd_tuntap.control` now (so the client cannot connect too early) and
+/// serves `connections` connections on a thread: each gets the 4-byte request read and
+/// checked, then `answer` decides what to send.
+fn fake_helper<F>(dir: &Path, connections: usize, answer: F) -> JoinHandle<Vec<[u8; 4]>>
+where
+    F: Fn(UnixStream) + Send + 'static,
+{
+    let listener = UnixListener::bind(dir.join(CONTROL_SOCKET)).expect("bind the fake control socket");
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..connections {
+            let end = Instant::now() + DOUBLE_PATIENCE;
+            let stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < end => {
+                        let mut rev = [0];
+                        sys::poll(&[(listener.as_fd(), POLLIN)], &mut rev, 100).unwrap();
+                    }
+                    Err(e) => panic!("fake helper: accept: {e}"),
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(DOUBLE_PATIENCE)).unwrap();
+            let mut req = [0u8; 4];
+            (&stream).read_exact(&mut req).expect("fake helper: read the 4-byte request");
+            requests.push(req);
+            answer(stream);
+        }
+        requests
+    })
+}
+
+fn tap_request() -> [u8; 4] {
+    2i32.to_ne_bytes() // IFF_TAP, native-endian int
+}
+
+fn allocate(dir: &Path, timeout: Duration) -> pltap_core::Result<Tap> {
+    vsys::allocate(dir, Mode::Tap, timeout)
+}
+
+fn open_tap(name: &str, packet_info: bool) -> Tap {
+    Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new(name).unwrap()), packet_info }).expect("Tap::open")
+}
+
+fn device_exists(name: &str) -> bool {
+    pltap_core::Iface::new(IfName::new(name).unwrap()).unwrap().flags().is_ok()
+}
+
+/// Waits until `name` is gone (a concurrent test's fork may hold a descriptor copy for
+/// a moment before its exec closes it).
+fn wait_gone(name: &str) -> bool {
+    poll_until(Duration::from_secs(5), || (!device_exists(name)).then_some(())).is_some()
+}
+
+#[test]
+fn helper_socket_absent_is_enoent_from_connect() {
+    let _g = shared();
+    let dir = TempDir::new("nosock");
+    let err = allocate(dir.path(), Duration::from_secs(2)).unwrap_err();
+    match &err {
+        Error::Os { syscall, errno, op } => {
+            assert_eq!((*syscall, errno.0), ("connect", libc::ENOENT), "{err}");
+            assert!(op.contains(CONTROL_SOCKET), "{op}");
+        }
+        other => panic!("expected Error::Os, got {other:?}"),
+    }
+}
+
+#[test]
+fn helper_socket_without_listener_is_econnrefused() {
+    let _g = shared();
+    let dir = TempDir::new("refused");
+    // A bound but closed socket leaves the path behind with no one listening, as when
+    // the vsys daemon is down.
+    drop(UnixListener::bind(dir.path().join(CONTROL_SOCKET)).unwrap());
+    let err = allocate(dir.path(), Duration::from_secs(2)).unwrap_err();
+    assert_eq!((err.syscall(), err.code().as_str()), (Some("connect"), "ECONNREFUSED"), "{err}");
+}
+
+#[test]
+fn helper_closing_without_a_device_is_refused() {
+    let _g = shared();
+    let dir = TempDir::new("close");
+    let helper = fake_helper(dir.path(), 2, drop);
+    let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(err, Error::HelperRefused { .. }), "{err:?}");
+    assert_eq!(err.code(), "ERR_VSYS_REFUSED");
+    assert!(err.to_string().contains("vsys ACL"), "{err}");
+    // TUN asks with IFF_TUN = 1.
+    let err = vsys::allocate(dir.path(), Mode::Tun, Duration::from_secs(5)).unwrap_err();
+    assert_eq!(err.code(), "ERR_VSYS_REFUSED");
+    assert_eq!(helper.join().unwrap(), vec![tap_request(), 1i32.to_ne_bytes()], "the request is a native-endian int");
+}
+
+#[test]
+fn helper_sending_a_name_but_no_descriptor_is_a_protocol_error() {
+    let _g = shared();
+    let dir = TempDir::new("noname");
+    let helper = fake_helper(dir.path(), 1, |s| {
+        (&s).write_all(b"tap754-0\0").unwrap();
+    });
+    let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(err, Error::HelperProtocol { .. }), "{err:?}");
+    assert_eq!(err.code(), "ERR_VSYS_PROTOCOL");
+    assert!(err.to_string().contains("no descriptor"), "{err}");
+    // A name without its NUL, then EOF: also a protocol error, not a hang.
+    helper.join().unwrap();
+    let dir = TempDir::new("nonul");
+    let helper = fake_helper(dir.path(), 1, |s| {
+        (&s).write_all(b"tap754-0").unwrap();
+    });
+    let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
+    assert_eq!(err.code(), "ERR_VSYS_PROTOCOL", "{err:?}");
+    helper.join().unwrap();
+}
+
+#[test]
+fn helper_that_never_answers_times_out() {
+    let _g = shared();
+    let dir = TempDir::new("silent");
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    // Accepts, reads the request, and keeps the connection open until released.
+    let helper = fake_helper(dir.path(), 1, move |s| {
+        let _ = wait.lock().unwrap().recv_timeout(DOUBLE_PATIENCE);
+        drop(s);
+    });
+    let timeout = Duration::from_millis(300);
+    let start = Instant::now();
+    let err = allocate(dir.path(), timeout).unwrap_err();
+    let took = start.elapsed();
+    release.send(()).unwrap();
+    match &err {
+        Error::Timeout { after, .. } => assert_eq!(*after, timeout),
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert_eq!(err.code(), "ERR_VSYS_TIMEOUT");
+    assert!(took >= timeout, "gave up after {took:?}, before the {timeout:?} deadline");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(helper.join().unwrap(), vec![tap_request()]);
+}
+
+#[test]
+fn helper_sending_two_descriptors_is_a_protocol_error_and_both_are_closed() {
+    if !require_root() {
+        return;
+    }
+    let _g = exclusive();
+    in_netns(|| {
+        let dir = TempDir::new("twofds");
+        let before = fd_count();
+        let tap = open_tap("tap754-0", true);
+        let dup: OwnedFd = tap.fd().try_clone_to_owned().unwrap();
+        let helper = fake_helper(dir.path(), 1, move |s| {
+            let sent = sys::send_with_fds(s.as_fd(), b"tap754-0\0", &[tap.fd(), dup.as_fd()]).unwrap();
+            assert_eq!(sent, 9);
+            // The helper's copies close here, as when the real one exits.
+        });
+        let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(err, Error::HelperProtocol { .. }), "{err:?}");
+        assert!(err.to_string().contains("2 descriptors"), "{err}");
+        helper.join().unwrap();
+        drop(dir);
+        // Had the client kept either received descriptor, the device would live on.
+        assert!(wait_gone("tap754-0"), "a received descriptor was leaked: the device still exists");
+        assert_eq!(fd_count(), before, "descriptor count changed");
+    });
+}
+
+#[test]
+fn helper_sending_a_real_tap_is_adopted() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dir = TempDir::new("real");
+        let tap = open_tap("tap754-0", true);
+        // The name in two writes, with the descriptor on the second (a stream may split
+        // it anywhere); the client must put it together.
+        let helper = fake_helper(dir.path(), 1, move |s| {
+            (&s).write_all(b"tap7").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            sys::send_with_fds(s.as_fd(), b"54-0\0", &[tap.fd()]).unwrap();
+            // Stay connected briefly: the client must not need the EOF.
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        let start = Instant::now();
+        let got = allocate(dir.path(), Duration::from_secs(5)).expect("allocate from the fake helper");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(helper.join().unwrap(), vec![tap_request()]);
+        assert_eq!(got.name().as_str(), "tap754-0");
+        assert_eq!(got.mode(), Mode::Tap);
+        assert!(got.packet_info(), "vsys devices carry tun_pi");
+        assert_eq!(got.query().unwrap(), (IfName::new("tap754-0").unwrap(), Mode::Tap), "TUNGETIFF agrees");
+        assert!(sys::is_nonblocking(got.fd()).unwrap());
+        assert_ne!(fdinfo_flags(got.fd()) & FDINFO_CLOEXEC, 0, "received descriptor is not close-on-exec");
+        // The helper's copy is gone; ours keeps the device alive, and it works.
+        assert!(device_exists("tap754-0"));
+        let iface = got.iface();
+        iface.set_flags(Some(true), None).unwrap();
+        assert!(got.send(&arp_request_frame([2, 0, 0, 0, 0, 9], "198.18.0.9".parse().unwrap(), "198.18.0.1".parse().unwrap())).unwrap());
+        assert_eq!(iface.kernel_counters().unwrap().rx_packets, 1);
+        drop(got);
+        assert!(wait_gone("tap754-0"), "the adopted device outlived its descriptor");
+    });
+}
+
+#[test]
+fn helper_naming_the_device_wrongly_is_a_protocol_error() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dir = TempDir::new("wrongname");
+        let tap = open_tap("tap754-0", true);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let helper = fake_helper(dir.path(), 2, move |s| {
+            // First a wrong name, then the right one (for the mode check below).
+            let name: &[u8] = if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 { b"tap754-1\0" } else { b"tap754-0\0" };
+            sys::send_with_fds(s.as_fd(), name, &[tap.fd()]).unwrap();
+        });
+        let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(err, Error::HelperProtocol { .. }), "{err:?}");
+        assert!(err.to_string().contains("tap754-1") && err.to_string().contains("tap754-0"), "{err}");
+        // Right name, wrong mode: the client asked for TUN.
+        let err = vsys::allocate(dir.path(), Mode::Tun, Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(err, Error::HelperProtocol { .. }), "{err:?}");
+        assert!(err.to_string().contains("(tun), but TUNGETIFF says tap754-0 (tap)"), "{err}");
+        assert_eq!(helper.join().unwrap(), vec![tap_request(), 1i32.to_ne_bytes()]);
+        assert!(wait_gone("tap754-0"), "the rejected descriptor was not closed");
+    });
+}
+
+#[test]
+fn helper_allocations_leak_no_descriptors() {
+    if !require_root() {
+        return;
+    }
+    let _g = exclusive();
+    in_netns(|| {
+        let dir = TempDir::new("allocleak");
+        let tap = open_tap("tap754-0", true);
+        let before_helper = fd_count();
+        let cycles = 200;
+        let helper = fake_helper(dir.path(), cycles, move |s| {
+            sys::send_with_fds(s.as_fd(), b"tap754-0\0", &[tap.fd()]).unwrap();
+        });
+        let with_helper = fd_count();
+        assert_eq!(with_helper, before_helper + 1, "the listener");
+        for i in 0..cycles {
+            let got = allocate(dir.path(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("cycle {i}: {e}"));
+            assert_eq!(got.name().as_str(), "tap754-0");
+            drop(got);
+            if i + 1 == cycles {
+                break; // the helper's thread ends now, closing the listener and its tap
+            }
+            // The helper closes its end of the connection a moment after sending (the
+            // client does not wait for that), so allow it that moment.
+            let settled = poll_until(Duration::from_secs(5), || (fd_count() == with_helper).then_some(()));
+            assert!(settled.is_some(), "cycle {i} leaked a descriptor: {} open, {with_helper} expected", fd_count());
+        }
+        helper.join().unwrap();
+        assert!(wait_gone("tap754-0"));
+        assert_eq!(fd_count(), before_helper - 1, "only the helper's tap descriptor is gone");
+    });
+}
+
+// ---------------------------------------------------------------------------------
+// FIFO transactions against a fake script.
+
+const SCRIPT: &str = "fake_script";
+
+fn fifos(dir: &Path) -> (PathBuf, PathBuf) {
+    let i = dir.join(format!("{SCRIPT}.in"));
+    let o = dir.join(format!("{SCRIPT}.out"));
+    sys::mkfifo(&i, 0o600).unwrap();
+    sys::mkfifo(&o, 0o600).unwrap();
+    (i, o)
+}
+
+fn opts(dir: &Path) -> TransactOptions {
+    TransactOptions { lock_dir: Some(dir.to_path_buf()), deadline: Duration::from_secs(10), ..TransactOptions::default() }
+}
+
+/// What vsys does before a client comes: hold `S.in` open for reading (nonblocking, so
+/// the open does not wait for a writer).
+fn open_reader(path: &Path) -> File {
+    OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).expect("open S.in for reading")
+}
+
+/// Reads a request to EOF, i.e. until the client has written and closed `S.in`. A FIFO
+/// reader that never saw a writer polls as not ready, so this waits for the client.
+fn read_request(reader: &mut File) -> Vec<u8> {
+    let end = Instant::now() + DOUBLE_PATIENCE;
+    let mut req = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let mut rev = [0];
+        if sys::poll(&[(reader.as_fd(), POLLIN)], &mut rev, 100).unwrap() == 0 {
+            assert!(Instant::now() < end, "fake script: no request");
+            continue;
+        }
+        loop {
+            match reader.read(&mut chunk) {
+                // Readiness was reported, so a writer came: 0 is its close.
+                Ok(0) => return req,
+                Ok(n) => req.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("fake script: read: {e}"),
+            }
+        }
+    }
+}
+
+/// What vsys does once a client opened `S.in`: open `S.out` for writing (the client
+/// already holds it for reading) and hand it to the script as a blocking stdout.
+fn open_writer(path: &Path) -> File {
+    let f = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).expect("open S.out for writing");
+    sys::set_nonblocking(f.as_fd(), false).unwrap();
+    f
+}
+
+/// A fake script serving `n` transactions: it reads each request to EOF, reopens `S.in`
+/// (as vsys does after each script), then writes `reply(request)` and closes `S.out`.
+fn fake_script(dir: &Path, n: usize, reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> JoinHandle<Vec<Vec<u8>>> {
+    let (in_path, out_path) = (dir.join(format!("{SCRIPT}.in")), dir.join(format!("{SCRIPT}.out")));
+    let mut reader = open_reader(&in_path);
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let req = read_request(&mut reader);
+            reader = open_reader(&in_path);
+            let mut out = open_writer(&out_path);
+            let answer = reply(&req);
+            // A client that gave up closes its end: EPIPE then, which the test reports.
+            let _ = out.write_all(&answer);
+            drop(out);
+            seen.push(req);
+        }
+        seen
+    })
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+#[test]
+fn script_that_never_answers_times_out() {
+    let _g = shared();
+    let dir = TempDir::new("noanswer");
+    let (in_path, _) = fifos(dir.path());
+    // The "daemon" holds S.in open for reading but never opens S.out for writing (its
+    // stdout fallback, §1.2 step 3): the client must not hang.
+    let mut reader = open_reader(&in_path);
+    let deadline = Duration::from_millis(300);
+    let start = Instant::now();
+    let err = vsys::transact(dir.path(), SCRIPT, b"tap754-0\n", &TransactOptions { deadline, ..opts(dir.path()) }).unwrap_err();
+    let took = start.elapsed();
+    match &err {
+        Error::Timeout { after, op } => {
+            assert_eq!(*after, deadline);
+            assert!(op.contains(SCRIPT), "{op}");
+        }
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert!(took >= deadline, "gave up after {took:?}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // The request was written and S.in closed all the same.
+    assert_eq!(read_request(&mut reader), b"tap754-0\n");
+}
+
+#[test]
+fn oversized_reply_is_capped_without_off_by_one() {
+    let _g = shared();
+    let dir = TempDir::new("bigreply");
+    fifos(dir.path());
+    let cap = 1024;
+    let cases = [(200 * 1024, true), (cap, false), (cap + 1, true), (cap - 1, false), (0, false)];
+    for (len, truncated) in cases {
+        let script = fake_script(dir.path(), 1, move |_| pattern(len));
+        let reply = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { reply_cap: cap, ..opts(dir.path()) })
+            .unwrap_or_else(|e| panic!("reply of {len}: {e}"));
+        assert_eq!(reply.truncated, truncated, "reply of {len} bytes");
+        assert_eq!(reply.output.len(), len.min(cap), "reply of {len} bytes");
+        assert_eq!(reply.output.as_bytes(), &pattern(len.min(cap))[..], "reply of {len} bytes: content");
+        assert_eq!(script.join().unwrap(), vec![b"x\n".to_vec()]);
+    }
+}
+
+#[test]
+fn script_entry_without_reader_is_enxio_after_the_retry_window() {
+    let _g = shared();
+    let dir = TempDir::new("noreader");
+    fifos(dir.path());
+    let open_retry = Duration::from_millis(300);
+    let deadline = Duration::from_secs(5);
+    let start = Instant::now();
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { open_retry, deadline, ..opts(dir.path()) }).unwrap_err();
+    let took = start.elapsed();
+    match &err {
+        Error::Os { syscall, errno, op } => {
+            assert_eq!((*syscall, errno.0), ("open", libc::ENXIO), "{err}");
+            assert!(op.contains(&format!("{SCRIPT}.in")), "{op}");
+        }
+        other => panic!("expected Error::Os, got {other:?}"),
+    }
+    assert!(took >= open_retry, "gave up after {took:?}, before the {open_retry:?} retry window");
+    assert!(took < deadline, "took {took:?}");
+}
+
+#[test]
+fn a_reader_appearing_within_the_retry_window_is_used() {
+    let _g = shared();
+    let dir = TempDir::new("latereader");
+    let (in_path, out_path) = fifos(dir.path());
+    // vsys's reopen window: no reader for 150 ms, then the script runs.
+    let script = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        let mut reader = open_reader(&in_path);
+        let req = read_request(&mut reader);
+        open_writer(&out_path).write_all(b"done\n").unwrap();
+        req
+    });
+    let reply = vsys::transact(dir.path(), SCRIPT, b"late\n", &opts(dir.path())).unwrap();
+    assert_eq!(reply, Reply { output: "done\n".into(), truncated: false });
+    assert_eq!(script.join().unwrap(), b"late\n");
+}
+
+#[test]
+fn request_bytes_arrive_exactly_and_end_with_eof() {
+    let _g = shared();
+    let dir = TempDir::new("request");
+    fifos(dir.path());
+    // A small request, and one larger than a pipe buffer (64 KiB) so the client must
+    // wait for the script to read while writing.
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    for request in [b"tap754-0\n198.18.0.1\n24\ntxqueuelen=500\n".to_vec(), big] {
+        let script = fake_script(dir.path(), 1, |req| format!("got {} bytes\n", req.len()).into_bytes());
+        let reply = vsys::transact(dir.path(), SCRIPT, &request, &opts(dir.path())).unwrap();
+        // The script only answers after EOF on S.in: the reply proves S.in was closed.
+        assert_eq!(reply.output, format!("got {} bytes\n", request.len()));
+        assert!(!reply.truncated);
+        let seen = script.join().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0] == request, "the request arrived altered ({} bytes instead of {})", seen[0].len(), request.len());
+    }
+}
+
+#[test]
+fn concurrent_transactions_are_serialized() {
+    let _g = shared();
+    let dir = TempDir::new("concurrent");
+    fifos(dir.path());
+    // The script takes its time after reading; were the clients not serialized, the
+    // second would write into S.in or read S.out meanwhile and the requests or replies
+    // would mix.
+    let script = fake_script(dir.path(), 2, |req| {
+        std::thread::sleep(Duration::from_millis(200));
+        [b"reply to ".as_slice(), req].concat()
+    });
+    let root = dir.path().to_path_buf();
+    let clients: Vec<_> = ["first\nrequest\n", "second\nrequest\n"]
+        .into_iter()
+        .map(|req| {
+            let root = root.clone();
+            std::thread::spawn(move || (req, vsys::transact(&root, SCRIPT, req.as_bytes(), &opts(&root)).unwrap()))
+        })
+        .collect();
+    for c in clients {
+        let (req, reply) = c.join().unwrap();
+        assert_eq!(reply.output, format!("reply to {req}"));
+    }
+    let mut seen = script.join().unwrap();
+    seen.sort();
+    assert_eq!(seen, vec![b"first\nrequest\n".to_vec(), b"second\nrequest\n".to_vec()], "two separate, whole requests");
+    // The cross-process lock file stayed in the lock directory.
+    let locks: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert!(locks[0].contains(SCRIPT), "{locks:?}");
+}
+
+#[test]
+fn missing_out_fifo_is_enoent() {
+    let _g = shared();
+    let dir = TempDir::new("noout");
+    let in_path = dir.path().join(format!("{SCRIPT}.in"));
+    sys::mkfifo(&in_path, 0o600).unwrap();
+    let _reader = open_reader(&in_path);
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts(dir.path())).unwrap_err();
+    match &err {
+        Error::Os { syscall, errno, op } => {
+            assert_eq!((*syscall, errno.0), ("open", libc::ENOENT), "{err}");
+            assert!(op.contains(&format!("{SCRIPT}.out")), "{op}");
+        }
+        other => panic!("expected Error::Os, got {other:?}"),
+    }
+    // A bad script name is refused before any I/O.
+    assert_eq!(vsys::transact(dir.path(), "../x", b"", &opts(dir.path())).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+}
+
+#[test]
+fn transactions_leak_no_descriptors() {
+    let _g = exclusive();
+    let dir = TempDir::new("fifoleak");
+    fifos(dir.path());
+    let cycles = 200;
+    let before = fd_count();
+    let script = fake_script(dir.path(), cycles, |req| req.to_vec());
+    for i in 0..cycles {
+        let req = format!("request {i}\n");
+        let reply = vsys::transact(dir.path(), SCRIPT, req.as_bytes(), &opts(dir.path())).unwrap();
+        assert_eq!(reply.output, req);
+    }
+    assert_eq!(script.join().unwrap().len(), cycles);
+    // The fake's S.in reader is closed with its thread.
+    assert_eq!(fd_count(), before, "descriptors leaked over {cycles} transactions");
+    // A failing transaction leaks nothing either.
+    std::fs::remove_file(dir.path().join(format!("{SCRIPT}.in"))).unwrap();
+    for _ in 0..cycles {
+        assert!(vsys::transact(dir.path(), SCRIPT, b"x\n", &opts(dir.path())).unwrap_err().is_errno(libc::ENOENT));
+    }
+    assert_eq!(fd_count(), before);
+}
