@@ -80,6 +80,15 @@ export declare class NativeRx {
 }
 export type JsRx = NativeRx
 
+/** A running helper (`NativeVsysd` in JS). */
+export declare class NativeVsysd {
+  /** The frontend directory being served. */
+  get dir(): string
+  /** Stops every thread and removes what the helper created (idempotent). */
+  stop(): void
+}
+export type JsVsysd = NativeVsysd
+
 /** Counters (JS numbers: exact up to 2^53). */
 export interface NativeCounters {
   rxPackets: number
@@ -132,3 +141,12 @@ export interface NativeStats {
 
 /** Opens a device off the JS thread (helper connects can take a while). */
 export declare function openNetdev(options: NativeOpenOptions): Promise<NativeNetdev>
+
+/**
+ * Parses `pltap-vsysd` flags and starts serving. Throws a `TypeError` with the usage
+ * text for bad flags; `--help` is the caller's business (see `vsysdUsage`).
+ */
+export declare function vsysdStart(args: Array<string>): NativeVsysd
+
+/** The helper's `--help` text. */
+export declare function vsysdUsage(): string

@@ -6,6 +6,7 @@
 
 mod error;
 mod rx;
+mod vsysd;
 
 use error::{IntoNapi, to_napi};
 use napi::bindgen_prelude::*;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use rx::JsRx;
+pub use vsysd::JsVsysd;
 
 /// What `Netdev.open` passes down, already validated by the facade.
 #[napi(object)]

@@ -1,0 +1,53 @@
+//! `pltap vsysd`: the vsys-compatible helper of `pltap-vsysd`, run inside the Node
+//! process so the npm package needs no second binary.
+
+use crate::error::IntoNapi;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use pltap_vsysd::cli::{Command, USAGE, parse_args};
+use pltap_vsysd::Server;
+use std::sync::Mutex;
+
+/// A running helper (`NativeVsysd` in JS).
+#[napi(js_name = "NativeVsysd")]
+pub struct JsVsysd {
+    server: Mutex<Option<Server>>,
+    dir: String,
+}
+
+/// The helper's `--help` text.
+#[napi]
+pub fn vsysd_usage() -> String {
+    USAGE.to_string()
+}
+
+/// Parses `pltap-vsysd` flags and starts serving. Throws a `TypeError` with the usage
+/// text for bad flags; `--help` is the caller's business (see `vsysdUsage`).
+#[napi]
+pub fn vsysd_start(args: Vec<String>) -> Result<JsVsysd> {
+    let config = match parse_args(args) {
+        Ok(Command::Run(config)) => config,
+        Ok(Command::Help) => return Err(Error::new(Status::InvalidArg, "--help is handled by the CLI".to_string())),
+        Err(e) => return Err(Error::new(Status::InvalidArg, e)),
+    };
+    let server = Server::start(config).into_napi()?;
+    let dir = server.dir().display().to_string();
+    Ok(JsVsysd { server: Mutex::new(Some(server)), dir })
+}
+
+#[napi]
+impl JsVsysd {
+    /// The frontend directory being served.
+    #[napi(getter)]
+    pub fn dir(&self) -> String {
+        self.dir.clone()
+    }
+
+    /// Stops every thread and removes what the helper created (idempotent).
+    #[napi]
+    pub fn stop(&self) {
+        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            server.stop();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * The `pltap` command.
+ * @internal
+ * @module
+ */
+import { runBridge } from './bridge.js'
+import { runDemo } from './demo.js'
+import { reexecInPrivateNetns } from './netns.js'
+import { runVsysd } from './vsysd.js'
+
+const HELP: Record<string, string> = {
+  main: `Usage: pltap <command> [options]
+
+Commands:
+  demo                 the main job: a vsys helper, a vsys Netdev, ARP/ICMP answered
+                       from TypeScript, the system ping against it (private netns)
+  bridge <ifA> <ifB>   create two TAP devices and forward frames between them
+  vsysd [flags]        run the vsys-compatible privileged helper
+
+Run "pltap <command> --help" for a command's options.`,
+  demo: `Usage: pltap demo
+
+Runs, inside a private network namespace that it creates and removes: the vsys helper
+(pltap vsysd) as a separate process; a Netdev opened through it with allocator 'vsys';
+setConfig({ localIp: '198.18.0.1', localNetmask: 24 }); an ARP/ICMP responder for
+198.18.0.2 written in TypeScript; 'ping -c 5 198.18.0.2'; promiscuous mode on and off.
+Exits 0 only if all five pings were answered. Needs root (CAP_NET_ADMIN) and ping.`,
+  bridge: `Usage: pltap bridge <ifA> <ifB>
+
+Creates TAP devices ifA and ifB (direct allocation; names may use %d), brings them up
+and forwards every frame between them until SIGINT/SIGTERM, then prints its counters
+as JSON. Runs in the current network namespace: start it inside one you created
+(e.g. "ip netns exec NAME pltap bridge a0 b0"). Needs CAP_NET_ADMIN.`,
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  const wantsHelp = rest.includes('--help') || rest.includes('-h')
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(HELP.main)
+      return command === undefined ? 2 : 0
+    case 'demo': {
+      if (wantsHelp) return console.log(HELP.demo), 0
+      if (rest.length > 0) return console.error(`pltap demo: unexpected argument ${rest[0]}\n\n${HELP.demo}`), 2
+      const code = reexecInPrivateNetns([process.execPath, process.argv[1]!, 'demo'])
+      return code ?? runDemo(process.argv[1]!)
+    }
+    case 'bridge':
+      if (wantsHelp) return console.log(HELP.bridge), 0
+      if (rest.length !== 2) return console.error(`pltap bridge: expected two interface names\n\n${HELP.bridge}`), 2
+      return runBridge(rest[0]!, rest[1]!)
+    case 'vsysd':
+      return runVsysd(rest)
+    default:
+      console.error(`pltap: unknown command ${JSON.stringify(command)}\n\n${HELP.main}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error(`pltap: ${err instanceof Error ? err.message : String(err)}`)
+    process.exitCode = 1
+  },
+)
