@@ -13,7 +13,15 @@
  * @module
  */
 
-/** The library's own error codes. */
+/**
+ * The library's own error codes.
+ *
+ * @example
+ * ```ts
+ * const retryable: PltapErrorCode[] = ['ERR_VSYS_TIMEOUT']
+ * if (err instanceof PltapError && retryable.includes(err.code as PltapErrorCode)) retry()
+ * ```
+ */
 export type PltapErrorCode =
   /** The `Netdev` or `Rx` was closed (or closed while the call waited). */
   | 'ERR_PLTAP_CLOSED'
@@ -34,7 +42,16 @@ export type PltapErrorCode =
   /** The native addon rejected an argument the facade let through. */
   | 'ERR_INVALID_ARG_VALUE'
 
-/** Every `code` a {@link PltapError} can carry: a library code or an errno name such as `'EPERM'`. */
+/**
+ * Every `code` a {@link PltapError} can carry: a library code or an errno name such as `'EPERM'`.
+ *
+ * @example
+ * ```ts
+ * function describe(code: ErrorCode): string {
+ *   return code === 'EPERM' ? 'needs CAP_NET_ADMIN' : code
+ * }
+ * ```
+ */
 export type ErrorCode = PltapErrorCode | `E${Uppercase<string>}` | `UNKNOWN_ERRNO_${number}`
 
 const BRAND = Symbol.for('pltap.error')

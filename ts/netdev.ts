@@ -4,16 +4,36 @@ import { PltapError, closedError, native, nativeAsync } from './errors.js'
 import { Rx, type RxOptions } from './rx.js'
 import * as v from './validate.js'
 
-/** Where a {@link Netdev}'s device comes from. */
+/**
+ * Where a {@link Netdev}'s device comes from.
+ *
+ * @example
+ * ```ts
+ * await Netdev.open({ name: 'a', allocator: 'direct' })
+ * await Netdev.open({ name: 'b', allocator: 'vsys', vsysRoot: '/vsys' })
+ * await Netdev.open({ name: 'c', allocator: { fd: 7 }, packetInfo: true })
+ * ```
+ */
 export type Allocator =
   /** `/dev/net/tun` in this process (needs `CAP_NET_ADMIN`). Link changes by ioctl. */
   | 'direct'
   /** A vsys helper's `fd_tuntap.control` under `vsysRoot`; link changes through its `vif_up`, `vif_down` and `promisc` scripts. */
   | 'vsys'
   /** A tun/tap descriptor you already hold (it is duplicated: you keep yours). Link changes by ioctl. */
-  | { fd: number }
+  | {
+      /** The descriptor number, e.g. one received from a privileged process over a unix socket. */
+      fd: number
+    }
 
-/** Options of {@link Netdev.open}. */
+/**
+ * Options of {@link Netdev.open}.
+ *
+ * @example
+ * ```ts
+ * const options: NetdevOptions = { name: 'uplink', allocator: 'direct', ifname: 'up%d', mode: 'tap', signal: AbortSignal.timeout(5000) }
+ * const dev = await Netdev.open(options)
+ * ```
+ */
 export interface NetdevOptions {
   /** The port name: your name for the device, unique among open `Netdev`s of this thread. */
   name: string
@@ -37,7 +57,15 @@ export interface NetdevOptions {
   signal?: AbortSignal
 }
 
-/** The port's configuration, as in the original's `local_ip` / `local_netmask` options. */
+/**
+ * The port's configuration, as in the original's `local_ip` / `local_netmask` options.
+ *
+ * @example
+ * ```ts
+ * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 })
+ * const { localIp, localNetmask } = dev.getConfig()
+ * ```
+ */
 export interface NetdevConfig {
   /** The IPv4 address of the device (dotted quad). */
   localIp?: string
@@ -45,7 +73,14 @@ export interface NetdevConfig {
   localNetmask?: number
 }
 
-/** Interface flags as last observed from the kernel. */
+/**
+ * Interface flags as last observed from the kernel.
+ *
+ * @example
+ * ```ts
+ * if (!dev.flags.up) await dev.up()
+ * ```
+ */
 export interface NetdevFlags {
   /** Administratively up (`IFF_UP`). */
   up: boolean
@@ -55,7 +90,14 @@ export interface NetdevFlags {
   running: boolean
 }
 
-/** The payload of the `'change'` event. */
+/**
+ * The payload of the `'change'` event.
+ *
+ * @example
+ * ```ts
+ * dev.on('change', ({ flags, address, changeSeq }) => console.log(changeSeq, flags.up, address))
+ * ```
+ */
 export interface NetdevChange {
   /** The new flags. */
   flags: NetdevFlags
@@ -65,19 +107,43 @@ export interface NetdevChange {
   changeSeq: number
 }
 
-/** One direction's counters. */
+/**
+ * Packet and byte counters, from the port's point of view (rx = read from the device).
+ *
+ * @example
+ * ```ts
+ * const { port } = dev.stats()
+ * console.log(`${port.rxPackets} frames in, ${port.txPackets} out`)
+ * ```
+ */
 export interface Counters {
+  /** Frames received. */
   rxPackets: number
+  /** Bytes received. */
   rxBytes: number
+  /** Receive errors. */
   rxErrors: number
+  /** Frames received but discarded. */
   rxDropped: number
+  /** Frames sent. */
   txPackets: number
+  /** Bytes sent. */
   txBytes: number
+  /** Send errors. */
   txErrors: number
+  /** Frames not sent because the queue was full. */
   txDropped: number
 }
 
-/** Counters from {@link Netdev.stats}. */
+/**
+ * Counters from {@link Netdev.stats}.
+ *
+ * @example
+ * ```ts
+ * const { port, kernel } = dev.stats()
+ * if (kernel && kernel.rxDropped > 0) console.warn('the kernel dropped frames we did not read in time')
+ * ```
+ */
 export interface NetdevStats {
   /** What this process read from and wrote to the device. */
   port: Counters
@@ -89,7 +155,14 @@ export interface NetdevStats {
   kernel: Counters | null
 }
 
-/** Events of a {@link Netdev}. */
+/**
+ * Events of a {@link Netdev}.
+ *
+ * @example
+ * ```ts
+ * dev.on('change', (change: NetdevEvents['change'][0]) => console.log(change.flags))
+ * ```
+ */
 export interface NetdevEvents {
   /** The kernel shows different flags or address than before. */
   change: [NetdevChange]

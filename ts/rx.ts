@@ -2,19 +2,40 @@ import type { NativeNetdev, NativeRx } from '../binding.js'
 import { PltapError, closedError, fromNative, native } from './errors.js'
 import { checkInt, checkObject, checkSignal } from './validate.js'
 
-/** Options of {@link Rx.read} and {@link Rx.readBatch}. */
+/**
+ * Options of {@link Rx.read} and {@link Rx.readBatch}.
+ *
+ * @example
+ * ```ts
+ * const frame = await rx.read({ signal: AbortSignal.timeout(1000) })
+ * ```
+ */
 export interface ReadOptions {
   /** Aborts the wait: the promise rejects with `signal.reason` (an `AbortError` by default). */
   signal?: AbortSignal
 }
 
-/** Options of {@link Rx.readBatch}. */
+/**
+ * Options of {@link Rx.readBatch}.
+ *
+ * @example
+ * ```ts
+ * const frames = await rx.readBatch({ max: 128 })
+ * ```
+ */
 export interface ReadBatchOptions extends ReadOptions {
   /** At most this many frames (default 64, 1 to 4096). */
   max?: number
 }
 
-/** Tuning of the receive queue, passed to {@link Netdev.rxOpen}. */
+/**
+ * Tuning of the receive queue, passed to {@link Netdev.rxOpen}.
+ *
+ * @example
+ * ```ts
+ * const rx = dev.rxOpen({ batch: 128, highWaterMark: 4096 })
+ * ```
+ */
 export interface RxOptions {
   /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 64, 1 to 1024). */
   batch?: number
