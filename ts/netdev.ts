@@ -168,6 +168,11 @@ export interface NetdevEvents {
   change: [NetdevChange]
 }
 
+/** A TypeError/RangeError with a Node-style `code` (argument errors are thrown synchronously). */
+function argError(Ctor: typeof TypeError | typeof RangeError, code: string, message: string): Error {
+  return Object.assign(new Ctor(message), { code })
+}
+
 const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
 const registry = new Map<string, Netdev>()
 /** Port names reserved by opens in progress. */
@@ -253,18 +258,18 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     v.checkOneOf('options.mode', mode, ['tap', 'tun'] as const)
     if (options.vsysRoot !== undefined) {
       v.checkPath('options.vsysRoot', options.vsysRoot)
-      if (kind !== 'vsys') throw new TypeError('options.vsysRoot is only valid with allocator "vsys"')
+      if (kind !== 'vsys') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.vsysRoot is only valid with allocator "vsys"')
     }
     if (options.ifname !== undefined) {
       v.checkIfname('options.ifname', options.ifname)
-      if (kind !== 'direct') throw new TypeError('options.ifname is only valid with allocator "direct"')
+      if (kind !== 'direct') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.ifname is only valid with allocator "direct"')
     }
     if (options.packetInfo !== undefined) v.checkBoolean('options.packetInfo', options.packetInfo)
     if (kind === 'vsys' && options.packetInfo === false) {
-      throw new RangeError('options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi')
+      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', 'options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi')
     }
     if (kind === 'fd' && options.packetInfo === undefined) {
-      throw new TypeError('options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on')
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on')
     }
     if (options.timeoutMs !== undefined) v.checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
     v.checkSignal('options.signal', options.signal)
@@ -581,7 +586,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   sendBatch(frames: readonly Uint8Array[]): number {
-    if (!Array.isArray(frames)) throw new TypeError('The "frames" argument must be an array of Buffer or Uint8Array')
+    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer or Uint8Array')
     frames.forEach((f, i) => v.checkFrame(`frames[${i}]`, f))
     if (frames.length === 0) return 0
     return native(() => this.#check().sendBatch(frames as Uint8Array[]))
@@ -596,10 +601,14 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * await dev.write(frame)
    * ```
    */
-  async write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+  write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
     v.checkFrame('frame', frame)
     v.checkObject('options', options)
     v.checkSignal('options.signal', options.signal)
+    return this.#write(frame, options)
+  }
+
+  async #write(frame: Uint8Array, options: { signal?: AbortSignal }): Promise<void> {
     for (;;) {
       options.signal?.throwIfAborted()
       if (this.send(frame)) return

@@ -182,11 +182,16 @@ export class Rx implements AsyncIterable<Buffer> {
    * const frames = await rx.readBatch({ max: 256 })
    * ```
    */
-  async readBatch(options: ReadBatchOptions = {}): Promise<Buffer[]> {
+  readBatch(options: ReadBatchOptions = {}): Promise<Buffer[]> {
     checkObject('options', options)
     const max = options.max ?? 64
     checkInt('options.max', max, 1, 4096)
-    const first = await this.read({ signal: (options as ReadBatchOptions).signal })
+    checkSignal('options.signal', options.signal)
+    return this.#readBatch(max, options.signal)
+  }
+
+  async #readBatch(max: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
+    const first = await this.read({ signal })
     const out = [first]
     while (out.length < max && this.queued > 0) out.push(this.#shift())
     return out

@@ -1,0 +1,270 @@
+/**
+ * Shared helpers for the ava suite. Tests run inside the private network namespace made by
+ * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
+ */
+import test from 'ava'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** The built CLI. */
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js')
+/** The built package entry (for child processes and workers, which cannot load TypeScript). */
+export const DIST_INDEX = join(ROOT, 'dist', 'index.js')
+
+const CAP_NET_ADMIN = 12
+
+function probeNetAdmin(): { ok: boolean; why: string } {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('CapEff:'))
+    const eff = BigInt(`0x${line!.split(/\s+/)[1]}`)
+    if ((eff >> BigInt(CAP_NET_ADMIN)) & 1n) {
+      try {
+        readFileSync('/dev/net/tun') // EINVAL/EBADFD on read is fine: the node exists and opens
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM') return { ok: false, why: `/dev/net/tun unusable (${code})` }
+      }
+      return { ok: true, why: '' }
+    }
+    return { ok: false, why: 'the process lacks CAP_NET_ADMIN (run as root through `npm run test:js`)' }
+  } catch (err) {
+    return { ok: false, why: `cannot read capabilities: ${(err as Error).message}` }
+  }
+}
+
+const probe = probeNetAdmin()
+/** Whether device tests can run here. */
+export const hasNetAdmin = probe.ok
+/** Why they cannot (empty when they can). */
+export const noNetAdminReason = probe.why
+
+/** `test`, or `test.skip` with a printed reason when devices cannot be created. */
+export const devTest = hasNetAdmin ? test : test.skip
+/** `test.serial`, or `test.skip`. */
+export const devSerial = hasNetAdmin ? test.serial : test.skip
+
+/** Prints, once per file, why device tests are skipped. */
+export function announceSkips(file: string): void {
+  if (!hasNetAdmin) console.log(`[${file}] skipping device tests: ${noNetAdminReason}`)
+}
+
+/** Open descriptors of this process. */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length
+}
+
+/** Interface names of this network namespace (from /proc/net/dev, which follows the netns). */
+export function linkNames(): string[] {
+  return readFileSync('/proc/net/dev', 'utf8')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter((n) => n.length > 0)
+    .sort()
+}
+
+/** Kernel counters of an interface from /proc/net/dev (kernel's own view: rx = what it received). */
+export function procNetDev(name: string): { rxPackets: number; txPackets: number } | undefined {
+  for (const l of readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
+    const [n, rest] = l.split(':')
+    if (n?.trim() !== name || rest === undefined) continue
+    const f = rest.trim().split(/\s+/).map(Number)
+    return { rxPackets: f[1]!, txPackets: f[9]! }
+  }
+  return undefined
+}
+
+/** `ip -o link show <name>` output, or null if the interface does not exist. */
+export function ipLink(name: string): string | null {
+  try {
+    return execFileSync('ip', ['-o', 'link', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  } catch {
+    return null
+  }
+}
+
+/** The flags between `<...>` of `ip -o link show`. */
+export function ipFlags(name: string): string[] {
+  const out = ipLink(name)
+  if (out === null) throw new Error(`no interface ${name}`)
+  const m = /<([^>]*)>/.exec(out)
+  return m ? m[1]!.split(',') : []
+}
+
+/** `ip -4 -o addr show dev <name>` output. */
+export function ipAddr(name: string): string {
+  return execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], { encoding: 'utf8' })
+}
+
+/** Turns IPv6 off on an interface so the kernel sends nothing unsolicited (RS, MLD, DAD). */
+export function quietIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1')
+  } catch {
+    // IPv6 not available: nothing to silence
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `fn` until it returns a non-undefined/non-false value, or throws after `ms`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v !== undefined && v !== null && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** A running `pltap vsysd` helper in its own process. */
+export interface Vsysd {
+  /** The vsys root to pass as `vsysRoot`. */
+  dir: string
+  /** The child process. */
+  child: ChildProcess
+  /** SIGTERMs it and waits for it to exit (idempotent); removes the temporary directory. */
+  stop(): Promise<void>
+}
+
+/** Starts `node dist/cli/main.js vsysd --dir <tmp>/vsys --slice-uid 1000 --vnet 198.18.0.0/16`. */
+export async function startVsysd(): Promise<Vsysd> {
+  const work = mkdtempSync(join(tmpdir(), 'pltap-test-vsys-'))
+  const dir = join(work, 'vsys')
+  const child = spawn(process.execPath, [CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000', '--vnet', '198.18.0.0/16'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    await exited
+    rmSync(work, { recursive: true, force: true })
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 15 s: ${out} ${stderr}`)), 15_000)
+      child.once('error', reject)
+      child.once('exit', (code) => reject(new Error(`vsysd exited early (${code}): ${stderr}`)))
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d
+        if (out.includes('serving')) {
+          clearTimeout(timer)
+          child.removeAllListeners('exit')
+          resolve()
+        }
+      })
+    })
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { dir, child, stop }
+}
+
+/** Runs a command to completion; resolves with its exit code and output. */
+export function run(
+  cmd: string,
+  args: string[],
+  options: { timeoutMs?: number; cwd?: string } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+// ---- Frames, built by hand -------------------------------------------------------------
+
+export function ipBytes(ip: string): Buffer {
+  return Buffer.from(ip.split('.').map(Number))
+}
+
+export function macBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
+}
+
+export function macString(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
+}
+
+/** An Ethernet ARP packet (42 bytes, no padding). */
+export function arpFrame(op: 1 | 2, ethDst: string, senderMac: string, senderIp: string, targetMac: string, targetIp: string): Buffer {
+  const f = Buffer.alloc(42)
+  macBytes(ethDst).copy(f, 0)
+  macBytes(senderMac).copy(f, 6)
+  f.writeUInt16BE(0x0806, 12)
+  f.writeUInt16BE(1, 14) // htype Ethernet
+  f.writeUInt16BE(0x0800, 16) // ptype IPv4
+  f[18] = 6
+  f[19] = 4
+  f.writeUInt16BE(op, 20)
+  macBytes(senderMac).copy(f, 22)
+  ipBytes(senderIp).copy(f, 28)
+  macBytes(targetMac).copy(f, 32)
+  ipBytes(targetIp).copy(f, 38)
+  return f
+}
+
+/** Parses an ARP frame, or returns null. */
+export function parseArp(f: Buffer): { op: number; senderMac: string; senderIp: string; targetIp: string } | null {
+  if (f.length < 42 || f.readUInt16BE(12) !== 0x0806) return null
+  return {
+    op: f.readUInt16BE(20),
+    senderMac: macString(f.subarray(22, 28)),
+    senderIp: [...f.subarray(28, 32)].join('.'),
+    targetIp: [...f.subarray(38, 42)].join('.'),
+  }
+}
+
+export function inetChecksum(data: Uint8Array): number {
+  let sum = 0
+  for (let i = 0; i + 1 < data.length; i += 2) sum += (data[i]! << 8) | data[i + 1]!
+  if (data.length % 2 === 1) sum += data[data.length - 1]! << 8
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  return ~sum & 0xffff
+}
+
+/** If `f` is an ICMP echo request to `ip`, the matching echo reply; else null. */
+export function echoReplyFor(f: Buffer, ip: string): Buffer | null {
+  if (f.length < 42 || f.readUInt16BE(12) !== 0x0800) return null
+  const ihl = (f[14]! & 0x0f) * 4
+  if (f[14 + 9] !== 1 || !f.subarray(30, 34).equals(ipBytes(ip))) return null
+  const total = f.readUInt16BE(16)
+  const icmp = 14 + ihl
+  if (f[icmp] !== 8) return null
+  const r = Buffer.from(f.subarray(0, 14 + total))
+  f.copy(r, 0, 6, 12)
+  f.copy(r, 6, 0, 6)
+  f.copy(r, 26, 30, 34)
+  f.copy(r, 30, 26, 30)
+  r[22] = 64
+  r.writeUInt16BE(0, 24)
+  r.writeUInt16BE(inetChecksum(r.subarray(14, 14 + ihl)), 24)
+  r[icmp] = 0
+  r.writeUInt16BE(0, icmp + 2)
+  r.writeUInt16BE(inetChecksum(r.subarray(icmp, 14 + total)), icmp + 2)
+  return r
+}
