@@ -1,0 +1,188 @@
+import { spawn } from 'node:child_process'
+import { Netdev, PltapError, type Rx } from '../ts/index.ts'
+import { announceSkips, arpFrame, devTest, echoReplyFor, parseArp, quietIpv6, sleep, waitFor } from './support.ts'
+
+announceSkips('frames.spec.ts')
+
+const PEER_MAC = '02:00:c6:12:00:fe'
+
+/** An UP device at 198.18.<net>.1/24 with IPv6 silenced, closed at teardown. */
+async function upDevice(
+  t: { teardown(fn: () => unknown): void },
+  name: string,
+  net: number,
+  packetInfo = false,
+): Promise<Netdev> {
+  const dev = await Netdev.open({ name, allocator: 'direct', ifname: `tF${net}`, packetInfo })
+  t.teardown(() => dev.close())
+  quietIpv6(dev.realName)
+  await dev.setConfig({ localIp: `198.18.${net}.1`, localNetmask: 24 })
+  return dev
+}
+
+/** Reads until `pick` accepts a frame (other traffic is skipped). */
+async function readUntil<T>(rx: Rx, pick: (f: Buffer) => T | null, ms = 10_000): Promise<T> {
+  const signal = AbortSignal.timeout(ms)
+  for (;;) {
+    const v = pick(await rx.read({ signal }))
+    if (v !== null) return v
+  }
+}
+
+function ping(ip: string, waitS = 1): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/ping', ['-n', '-c', '1', '-W', String(waitS), ip], { stdio: 'ignore' })
+    p.once('error', reject)
+    p.once('exit', (code) => resolve(code))
+  })
+}
+
+devTest('a full ping through a responder written in the test: ARP request, ARP reply, echo request, echo reply', async (t) => {
+  const dev = await upDevice(t, 'fPing', 60)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  const pinged = ping('198.18.60.2', 5)
+
+  const arpReq = await readUntil(rx, (f) => (parseArp(f)?.op === 1 ? f : null))
+  t.is(arpReq.length, 42)
+  const arp = parseArp(arpReq)!
+  t.is(arp.targetIp, '198.18.60.2')
+  t.is(arp.senderIp, '198.18.60.1')
+  t.is(arp.senderMac, dev.etheraddr)
+  t.true(arpReq.subarray(0, 6).equals(Buffer.alloc(6, 0xff)), 'broadcast')
+
+  t.true(dev.send(arpFrame(2, dev.etheraddr, PEER_MAC, '198.18.60.2', dev.etheraddr, '198.18.60.1')))
+
+  const echo = await readUntil(rx, (f) => echoReplyFor(f, '198.18.60.2'))
+  t.true(dev.send(echo))
+  t.is(await pinged, 0, 'ping got its answer')
+  const s = dev.stats().port
+  t.true(s.txPackets >= 2)
+  t.true(s.rxPackets >= 2)
+})
+
+devTest('recv() returns null when nothing is queued and a frame when one is', async (t) => {
+  const dev = await upDevice(t, 'fRecv', 61)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  dev.drain()
+  t.is(rx.recv(), null)
+  t.is(rx.recv(), null)
+  const pinged = ping('198.18.61.2')
+  const f = await waitFor('a frame from recv()', () => rx.recv())
+  t.true(Buffer.isBuffer(f))
+  t.is(parseArp(f)?.targetIp, '198.18.61.2')
+  await pinged
+})
+
+devTest('send(): the kernel answers an ARP request for its own address; kernel counters move', async (t) => {
+  const dev = await upDevice(t, 'fSend', 62)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  const before = dev.stats()
+  const req = arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, '198.18.62.2', '00:00:00:00:00:00', '198.18.62.1')
+  t.true(dev.send(req))
+  const reply = await readUntil(rx, (f) => (parseArp(f)?.op === 2 ? f : null))
+  // The kernel's reply, byte for byte.
+  t.deepEqual(reply, arpFrame(2, PEER_MAC, dev.etheraddr, '198.18.62.1', PEER_MAC, '198.18.62.2'))
+  const after = dev.stats()
+  t.is(after.port.txPackets - before.port.txPackets, 1)
+  t.is(after.port.txBytes - before.port.txBytes, 42)
+  t.true(after.kernel!.txPackets - before.kernel!.txPackets >= 1, 'the kernel counted what it received from the port')
+  t.true(after.kernel!.rxPackets - before.kernel!.rxPackets >= 1, 'the kernel counted what it sent to the port')
+})
+
+devTest('send() on a DOWN interface throws PltapError EIO', async (t) => {
+  const dev = await Netdev.open({ name: 'fDown', allocator: 'direct', ifname: 'tFdown' })
+  t.teardown(() => dev.close())
+  const e = t.throws(() => dev.send(Buffer.alloc(60)), { instanceOf: PltapError })
+  t.is(e.code, 'EIO')
+  t.is(e.errno, -5)
+  t.is(e.syscall, 'write')
+  t.is(t.throws(() => dev.sendBatch([Buffer.alloc(60)]), { instanceOf: PltapError }).code, 'EIO')
+  t.is(dev.stats().port.txPackets, 0)
+  t.true(dev.stats().port.txErrors >= 1)
+})
+
+devTest('sendBatch() returns the count; write() resolves; the kernel answers each', async (t) => {
+  const dev = await upDevice(t, 'fBatch', 63)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.63.${10 + n}`, '00:00:00:00:00:00', '198.18.63.1')
+  t.is(dev.sendBatch([req(0), req(1), req(2)]), 3)
+  t.is(dev.sendBatch([]), 0)
+  await t.notThrowsAsync(dev.write(req(3)))
+  t.is(dev.stats().port.txPackets, 4)
+  const answered = new Set<string>()
+  while (answered.size < 4) {
+    const r = await readUntil(rx, (f) => parseArp(f))
+    if (r.op === 2) answered.add(String(r.targetIp))
+  }
+  t.deepEqual([...answered].sort(), ['198.18.63.10', '198.18.63.11', '198.18.63.12', '198.18.63.13'])
+})
+
+devTest('drain() on the Netdev and on the Rx discards queued frames', async (t) => {
+  const dev = await upDevice(t, 'fDrain', 64)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  dev.drain()
+  const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.64.${10 + n}`, '00:00:00:00:00:00', '198.18.64.1')
+  t.is(dev.sendBatch([req(0), req(1), req(2)]), 3)
+  // Let the kernel answer (it handles each request as it is written; the replies then wait
+  // in the tap's queue -- the kernel counts them as sent only once they are read, so the
+  // counters cannot tell us when they are there).
+  await sleep(500)
+  t.true(dev.drain() >= 3)
+  t.is(rx.recv(), null)
+
+  // Through the Rx: frames already pulled into JS count too.
+  t.is(dev.sendBatch([req(3), req(4)]), 2)
+  const first = await readUntil(rx, (f) => parseArp(f)) // starts the reader thread
+  t.is(first.op, 2)
+  await waitFor('the second reply in the JS queue', () => rx.queued >= 1)
+  t.true(rx.drain() >= 1)
+  t.is(rx.queued, 0)
+})
+
+devTest('for await receives frames', async (t) => {
+  const dev = await upDevice(t, 'fIter', 65)
+  const rx = dev.rxOpen({ batch: 4 })
+  t.teardown(() => rx.close())
+  const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.65.${10 + n}`, '00:00:00:00:00:00', '198.18.65.1')
+  dev.sendBatch([req(0), req(1), req(2)])
+  const seen: string[] = []
+  const timer = setTimeout(() => rx.close(), 10_000)
+  for await (const f of rx) {
+    const a = parseArp(f)
+    if (a?.op === 2) seen.push(a.targetIp)
+    if (seen.length === 3) break
+  }
+  clearTimeout(timer)
+  t.deepEqual(seen.sort(), ['198.18.65.10', '198.18.65.11', '198.18.65.12'])
+  t.true(rx.closed, 'break closes the Rx')
+})
+
+devTest('packetInfo true and false give identical frames (no tun_pi bytes leak either way)', async (t) => {
+  const mac = '02:00:c6:12:00:66'
+  const results: Buffer[] = []
+  for (const [packetInfo, net] of [
+    [false, 66],
+    [true, 67],
+  ] as const) {
+    const dev = await upDevice(t, `fPi${packetInfo}`, net, packetInfo)
+    t.is(dev.packetInfo, packetInfo)
+    await dev.setEtheraddr(mac)
+    const rx = dev.rxOpen()
+    t.teardown(() => rx.close())
+    t.true(dev.send(arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.${net}.2`, '00:00:00:00:00:00', `198.18.${net}.1`)))
+    const reply = await readUntil(rx, (f) => (parseArp(f)?.op === 2 ? f : null))
+    t.deepEqual(reply, arpFrame(2, PEER_MAC, mac, `198.18.${net}.1`, PEER_MAC, `198.18.${net}.2`))
+    // Normalise the bytes that differ (the third octet of both addresses).
+    const norm = Buffer.from(reply)
+    norm[30] = 0
+    norm[40] = 0
+    results.push(norm)
+    t.is(dev.stats().port.txBytes, 42, 'tun_pi is not counted as frame bytes')
+  }
+  t.deepEqual(results[0], results[1])
+})
