@@ -390,9 +390,13 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     v.checkKnownKeys('config', config as Record<string, unknown>, ['localIp', 'localNetmask'])
     if (config.localIp !== undefined) v.checkIpv4('config.localIp', config.localIp)
     if (config.localNetmask !== undefined) v.checkPrefix('config.localNetmask', config.localNetmask)
-    const nativeDev = this.#check()
     const next = { ...this.#config, ...config }
-    native(() => nativeDev.setConfig(next.localIp, next.localNetmask))
+    try {
+      const nativeDev = this.#check()
+      native(() => nativeDev.setConfig(next.localIp, next.localNetmask))
+    } catch (err) {
+      return Promise.reject(err) // a closed device rejects, like every other failure here
+    }
     this.#config = next
     return this.#sync()
   }
@@ -427,8 +431,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   up(): Promise<void> {
-    native(() => this.#check().setWantUp(true))
-    return this.#sync()
+    return this.#want(() => this.#check().setWantUp(true))
   }
 
   /**
@@ -440,8 +443,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   down(): Promise<void> {
-    native(() => this.#check().setWantUp(false))
-    return this.#sync()
+    return this.#want(() => this.#check().setWantUp(false))
   }
 
   /**
@@ -454,7 +456,16 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   setPromisc(on: boolean): Promise<void> {
     v.checkBoolean('on', on)
-    native(() => this.#check().setWantPromisc(on))
+    return this.#want(() => this.#check().setWantPromisc(on))
+  }
+
+  /** Records a wanted link state and syncs; failures (e.g. `ERR_PLTAP_CLOSED`) reject. */
+  #want(set: () => void): Promise<void> {
+    try {
+      native(set)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return this.#sync()
   }
 

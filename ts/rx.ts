@@ -144,7 +144,7 @@ export class Rx implements AsyncIterable<Buffer> {
   read(options: ReadOptions = {}): Promise<Buffer> {
     checkObject('options', options)
     checkSignal('options.signal', options.signal)
-    this.#check()
+    if (this.#closed) return Promise.reject(closedError(`Rx on ${this.#owner.realName}`))
     const { signal } = options
     if (this.queued > 0) return Promise.resolve(this.#shift())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)

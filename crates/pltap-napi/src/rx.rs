@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 /// Bursts delivered but not yet handled by the JS thread.
@@ -31,7 +31,9 @@ enum RxEvent {
 }
 
 struct Shared {
-    wake: File,
+    /// The wake-up eventfd; `None` once the reader is stopped, so `close()` releases the
+    /// descriptor at once instead of when JS garbage-collects the `NativeRx`.
+    wake: RwLock<Option<File>>,
     stop: AtomicBool,
     paused: AtomicBool,
     inflight: AtomicUsize,
@@ -40,12 +42,9 @@ struct Shared {
 
 impl Shared {
     fn wake(&self) {
-        let _ = (&self.wake).write(&1u64.to_ne_bytes());
-    }
-
-    fn clear_wake(&self) {
-        let mut b = [0u8; 8];
-        let _ = (&self.wake).read(&mut b);
+        if let Some(wake) = self.wake.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = (&*wake).write(&1u64.to_ne_bytes());
+        }
     }
 }
 
@@ -64,7 +63,7 @@ impl JsRx {
         let tap = dev.tap().into_napi()?;
         let wake = sys::eventfd().map_err(|e| to_napi(pltap_core::Error::os("eventfd", "eventfd", e)))?;
         let shared = Arc::new(Shared {
-            wake: File::from(wake),
+            wake: RwLock::new(Some(File::from(wake))),
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
@@ -99,6 +98,8 @@ impl JsRx {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        // The thread is gone: nobody polls the eventfd any more, so close it now.
+        self.shared.wake.write().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -109,10 +110,13 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
     let mut rev = [0i16; 2];
     while !shared.stop.load(SeqCst) {
         let blocked = shared.paused.load(SeqCst) || shared.inflight.load(SeqCst) >= MAX_INFLIGHT;
+        // Held (shared) while polling; `stop()` takes the eventfd only after joining us.
+        let wake_guard = shared.wake.read().unwrap_or_else(|p| p.into_inner());
+        let Some(wake) = wake_guard.as_ref() else { return };
         let wait_on: &[_] = if blocked {
-            &[(shared.wake.as_fd(), sys::POLLIN)]
+            &[(wake.as_fd(), sys::POLLIN)]
         } else {
-            &[(shared.wake.as_fd(), sys::POLLIN), (tap.fd(), sys::POLLIN)]
+            &[(wake.as_fd(), sys::POLLIN), (tap.fd(), sys::POLLIN)]
         };
         rev[1] = 0;
         if let Err(e) = sys::poll(wait_on, &mut rev, -1) {
@@ -120,9 +124,11 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
             return;
         }
         if rev[0] != 0 {
-            shared.clear_wake();
+            let mut b = [0u8; 8];
+            let _ = (&*wake).read(&mut b);
             continue;
         }
+        drop(wake_guard);
         if rev[1] == 0 {
             continue;
         }
