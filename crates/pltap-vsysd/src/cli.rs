@@ -98,7 +98,10 @@ mod tests {
     fn defaults_and_overrides() {
         let Command::Run(c) = args(&["--dir", "/tmp/v"]).unwrap() else { panic!() };
         assert_eq!(c.dir, PathBuf::from("/tmp/v"));
-        assert_eq!((c.slice_uid, c.slice_name.as_str(), c.vnet.to_string()), (1000, "pl_slice", "198.18.0.0/16".into()));
+        assert_eq!(
+            (c.slice_uid, c.slice_name.as_str(), c.vnet.to_string()),
+            (1000, "pl_slice", "198.18.0.0/16".into())
+        );
         let Command::Run(c) =
             args(&["--dir=/x", "--slice-uid", "754", "--slice-name=s1", "--vnet", "198.19.0.0/24"]).unwrap()
         else {

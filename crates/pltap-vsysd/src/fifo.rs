@@ -118,7 +118,11 @@ fn serve_one(shared: &Shared, entry: &Entry, mut reader: File) -> Result<(), Abo
     drop(reader);
 
     let reply = if !complete {
-        format!("Request not terminated within {} s: the client must close {}.in\n", REQUEST_TIME.as_secs(), entry.script)
+        format!(
+            "Request not terminated within {} s: the client must close {}.in\n",
+            REQUEST_TIME.as_secs(),
+            entry.script
+        )
     } else if request.len() > MAX_REQUEST {
         format!("Request too long: more than {MAX_REQUEST} bytes\n")
     } else {

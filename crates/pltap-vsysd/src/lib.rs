@@ -156,7 +156,10 @@ impl Server {
             return Err(Error::invalid("vnet", format!("prefix /{} is not in 0..=32", config.vnet.prefix)));
         }
         if config.slice_name.is_empty() || config.slice_name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(Error::invalid("slice name", format!("{:?} must be non-empty, without spaces or control characters", config.slice_name)));
+            return Err(Error::invalid(
+                "slice name",
+                format!("{:?} must be non-empty, without spaces or control characters", config.slice_name),
+            ));
         }
         let wake = pltap_core::sys::eventfd().map_err(os("create the stop eventfd".into(), "eventfd"))?;
         let shared = Arc::new(Shared {
@@ -166,8 +169,14 @@ impl Server {
             stop: AtomicBool::new(false),
         });
         let dir = config.dir;
-        let mut server =
-            Server { dir: dir.clone(), created_dir: false, created: Vec::new(), shared, threads: Vec::new(), stopped: false };
+        let mut server = Server {
+            dir: dir.clone(),
+            created_dir: false,
+            created: Vec::new(),
+            shared,
+            threads: Vec::new(),
+            stopped: false,
+        };
 
         match std::fs::symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => {}
@@ -179,7 +188,10 @@ impl Server {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(os(format!("mkdir {}", dir.display()), "mkdir"))?;
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(os(format!("mkdir {}", dir.display()), "mkdir"))?;
                 server.created_dir = true;
             }
             Err(e) => return Err(Error::os(format!("stat {}", dir.display()), "stat", e)),

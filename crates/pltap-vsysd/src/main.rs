@@ -34,13 +34,16 @@ fn main() -> ExitCode {
     let _ = out.flush();
     drop(out);
     let sig = pltap_core::sys::wait_termination_signal();
-    eprintln!("pltap-vsysd: stopping ({})", match sig {
-        Ok(libc::SIGTERM) => "SIGTERM".to_string(),
-        Ok(libc::SIGINT) => "SIGINT".to_string(),
-        Ok(libc::SIGHUP) => "SIGHUP".to_string(),
-        Ok(n) => format!("signal {n}"),
-        Err(e) => format!("sigwait failed: {e}"),
-    });
+    eprintln!(
+        "pltap-vsysd: stopping ({})",
+        match sig {
+            Ok(libc::SIGTERM) => "SIGTERM".to_string(),
+            Ok(libc::SIGINT) => "SIGINT".to_string(),
+            Ok(libc::SIGHUP) => "SIGHUP".to_string(),
+            Ok(n) => format!("signal {n}"),
+            Err(e) => format!("sigwait failed: {e}"),
+        }
+    );
     server.stop();
     ExitCode::SUCCESS
 }

@@ -158,7 +158,8 @@ pub fn parse_vif_up(request: &[u8], slice: &Slice) -> Result<VifUp, Refusal> {
     if prefix < slice.vnet.prefix {
         return Err(refuse(format!("Requested netmask /{prefix} larger than allocation /{}", slice.vnet.prefix)));
     }
-    let mut up = VifUp { name, net: Ipv4Net { addr, prefix }, rp_filter: None, txqueuelen: None, mtu: None, notes: Vec::new() };
+    let mut up =
+        VifUp { name, net: Ipv4Net { addr, prefix }, rp_filter: None, txqueuelen: None, mtu: None, notes: Vec::new() };
     let (mut gre, mut pointopoint, mut remote) = (false, false, false);
     for line in lines[3..].iter().filter(|l| !l.is_empty()) {
         let (opt, val) = split_option(line)?;
@@ -183,7 +184,9 @@ pub fn parse_vif_up(request: &[u8], slice: &Slice) -> Result<VifUp, Refusal> {
                 up.notes.push(format!("Note: option {opt}={val} ignored (pltap-vsysd does not manage iptables)"));
             }
             "vswitch" => {
-                up.notes.push(format!("Note: option vswitch={val} ignored (pltap-vsysd does not manage Open vSwitch datapaths)"));
+                up.notes.push(format!(
+                    "Note: option vswitch={val} ignored (pltap-vsysd does not manage Open vSwitch datapaths)"
+                ));
             }
             "remote" => {
                 if parse_ip(val).is_none() {
@@ -211,7 +214,9 @@ pub fn parse_vif_up(request: &[u8], slice: &Slice) -> Result<VifUp, Refusal> {
         return Err(refuse("Option gre is not supported by pltap-vsysd (GRE tunnels are not implemented)"));
     }
     if pointopoint {
-        return Err(refuse("Option pointopoint is not supported by pltap-vsysd (point-to-point addresses are not implemented)"));
+        return Err(refuse(
+            "Option pointopoint is not supported by pltap-vsysd (point-to-point addresses are not implemented)",
+        ));
     }
     if remote {
         up.notes.push("Note: option remote ignored (it only matters with gre)".to_string());
@@ -419,7 +424,10 @@ mod tests {
                 "tap754-0\n198.18.0.1\n24\npointopoint=1.2.3\n",
                 "could not parse pointopoint: illegal IP address string passed to inet_aton\n",
             ),
-            ("tap754-0\n198.18.0.1\n24\nremote=x\n", "could not parse remote: illegal IP address string passed to inet_aton\n"),
+            (
+                "tap754-0\n198.18.0.1\n24\nremote=x\n",
+                "could not parse remote: illegal IP address string passed to inet_aton\n",
+            ),
             ("tap754-0\n198.18.0.1\n24\ngre=yes\n", "GRE tunnels need a pointopoint address\n"),
             ("tap754-0\n198.18.0.1\n24\ngre=yes\npointopoint=198.18.0.2\n", "GRE tunnels need a remote address\n"),
         ];
@@ -475,8 +483,14 @@ mod tests {
         }
         assert_eq!(up_err("tap754-0\n198.18.0.1\n24\nsnat=1\r\n"), "Control character \\u{d} on request line 4\n");
         assert_eq!(parse_vif_up(b"tap754-0\n\xff\n24\n", &SLICE).unwrap_err(), "Request is not valid UTF-8\n");
-        assert_eq!(parse_promisc(b"tap754-0\x07\n", &SLICE).unwrap_err(), "Control character \\u{7} on request line 1\n");
-        assert_eq!(parse_vif_down(b"tap754-0\n\x01\n", &SLICE).unwrap_err(), "Control character \\u{1} on request line 2\n");
+        assert_eq!(
+            parse_promisc(b"tap754-0\x07\n", &SLICE).unwrap_err(),
+            "Control character \\u{7} on request line 1\n"
+        );
+        assert_eq!(
+            parse_vif_down(b"tap754-0\n\x01\n", &SLICE).unwrap_err(),
+            "Control character \\u{1} on request line 2\n"
+        );
         let big = vec![b'a'; MAX_REQUEST + 1];
         assert!(parse_vif_down(&big, &SLICE).unwrap_err().starts_with("Request too long"));
     }
@@ -525,7 +539,10 @@ mod tests {
 
     #[test]
     fn run_refuses_before_touching_the_kernel() {
-        assert_eq!(run("vif_up", b"tap1-0\n198.18.0.1\n24\n", &SLICE), "Interface name tap1-0 does not match slice id 754.\n");
+        assert_eq!(
+            run("vif_up", b"tap1-0\n198.18.0.1\n24\n", &SLICE),
+            "Interface name tap1-0 does not match slice id 754.\n"
+        );
         assert_eq!(run("vif_down", b"", &SLICE), "Insufficient argument lines.\n");
         assert_eq!(run("promisc", b"lo\n", &SLICE), "Interface name lo does not match slice id 754.\n");
         assert_eq!(run("reboot", b"", &SLICE), "Unknown script: reboot\n");

@@ -41,9 +41,8 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: UnixListener) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let worker = shared.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("vsysd-fd_tuntap".into())
-                    .spawn(move || handle(&worker, stream));
+                let spawned =
+                    std::thread::Builder::new().name("vsysd-fd_tuntap".into()).spawn(move || handle(&worker, stream));
                 match spawned {
                     Ok(w) => workers.push(w),
                     Err(e) => shared.log(format_args!("fd_tuntap: refused a connection: cannot start a thread: {e}")),
@@ -92,7 +91,8 @@ fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode
     let tap = Tap::open(&TapOptions { mode, name: Some(name), packet_info: true }).map_err(|e| e.to_string())?;
     let mut payload = tap.name().as_str().as_bytes().to_vec();
     payload.push(0);
-    let sent = sys::send_with_fds(stream.as_fd(), &payload, &[tap.fd()]).map_err(|e| format!("sendmsg {}: {e}", tap.name()))?;
+    let sent = sys::send_with_fds(stream.as_fd(), &payload, &[tap.fd()])
+        .map_err(|e| format!("sendmsg {}: {e}", tap.name()))?;
     if sent != payload.len() {
         return Err(format!("sendmsg {}: sent {sent} of {} bytes", tap.name(), payload.len()));
     }
@@ -111,9 +111,9 @@ fn read_word(shared: &Shared, mut stream: &UnixStream) -> Result<Option<[u8; 4]>
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let left = deadline
-                    .checked_duration_since(Instant::now())
-                    .ok_or_else(|| format!("no 4-byte request within {} s ({got} bytes came)", REQUEST_TIME.as_secs()))?;
+                let left = deadline.checked_duration_since(Instant::now()).ok_or_else(|| {
+                    format!("no 4-byte request within {} s ({got} bytes came)", REQUEST_TIME.as_secs())
+                })?;
                 let mut rev = [0i16; 2];
                 let ms = left.as_millis().clamp(1, 1000) as i32;
                 sys::poll(&[(stream.as_fd(), sys::POLLIN), (shared.wake.as_fd(), sys::POLLIN)], &mut rev, ms)

@@ -1,0 +1,190 @@
+//! Shared helpers of the privileged tests.
+//!
+//! Network safety: everything that touches a device or the helper runs inside
+//! [`in_netns`], a thread that moved itself into a fresh, empty network namespace;
+//! processes it spawns inherit that namespace and die with their [`Helper`] guard.
+//! Addresses come only from 198.18.0.0/15 (RFC 2544).
+#![allow(dead_code)]
+
+use pltap_core::vsys::{TransactOptions, Vsys};
+use pltap_core::{IfName, Iface};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Runs `f` on a new thread living in a new network namespace with `lo` up; a panic in
+/// `f` is resumed on the caller's thread.
+pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let handle = s.spawn(move || {
+            pltap_core::enter_new_network_namespace().expect("unshare(CLONE_NEWNET)");
+            let lo = Iface::new(IfName::new("lo").unwrap()).expect("Iface lo");
+            assert!(lo.set_flags(Some(true), None).expect("bring lo up").up, "lo is not up");
+            f()
+        });
+        match handle.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Whether privileged tests can run here; prints why not.
+pub fn require_root() -> bool {
+    if pltap_core::sys::effective_uid() != 0 {
+        eprintln!("SKIPPED: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for unshare)");
+        return false;
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIPPED: /dev/net/tun does not exist");
+        return false;
+    }
+    true
+}
+
+/// A directory under the system temp dir, removed (recursively) on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "pltap-vsysd-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir(&path).expect("create the temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A vsys client for `dir` whose lock files live in `locks` (so the test removes them).
+pub fn client(dir: &Path, locks: &Path) -> Vsys {
+    Vsys::new(dir).with_options(TransactOptions {
+        deadline: Duration::from_secs(10),
+        lock_dir: Some(locks.to_path_buf()),
+        ..TransactOptions::default()
+    })
+}
+
+/// The helper binary running as a child process. Killed (SIGKILL) on drop unless it
+/// already exited.
+pub struct Helper {
+    child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    pub ready_line: String,
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pltap-vsysd");
+
+impl Helper {
+    /// Starts `pltap-vsysd <args>` (call inside [`in_netns`]) and waits for its
+    /// "serving" line.
+    pub fn start(args: &[&str]) -> Helper {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pltap-vsysd");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut helper = Helper { child: Some(child), stderr, ready_line: String::new() };
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if line.starts_with("pltap-vsysd: serving ") => helper.ready_line = line,
+            other => panic!("pltap-vsysd did not get ready: {other:?}; stderr: {}", helper.stderr()),
+        }
+        helper
+    }
+
+    /// Everything the helper logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `timeout`) until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends `signal` (e.g. "TERM") with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().expect("run kill");
+        assert!(st.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the helper to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs a command and returns its stdout (panics on failure).
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("run {cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
