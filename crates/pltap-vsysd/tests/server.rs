@@ -49,8 +49,7 @@ fn start_serve_and_stop_promptly() {
         // sending, one holding vif_up.in open without closing it.
         let _idle = UnixStream::connect(dir.join("fd_tuntap.control")).unwrap();
         let _out = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(dir.join("vif_up.out")).unwrap();
-        let mut half =
-            OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join("vif_up.in")).unwrap();
+        let mut half = open_writer(&dir.join("vif_up.in"));
         half.write_all(b"tun4242-0\n").unwrap();
         std::thread::sleep(Duration::from_millis(100));
 
@@ -147,21 +146,28 @@ fn raw_fifo_protocol() {
     });
 }
 
+/// Opens a FIFO `O_WRONLY|O_NONBLOCK`, retrying `ENXIO`: between two requests the
+/// helper closes and reopens its reader (vsys's reopenentry).
+fn open_writer(path: &Path) -> std::fs::File {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path) {
+            Ok(f) => return f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("open {}: {e}", path.display()),
+        }
+    }
+}
+
 /// vsys's order: open S.out (read, nonblocking), then S.in (write), write, close S.in,
 /// read S.out to EOF.
 fn raw_transact(dir: &Path, script: &str, req: &[u8]) -> String {
     let out =
         OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(dir.join(format!("{script}.out"))).unwrap();
     let until = Instant::now() + Duration::from_secs(5);
-    let mut input = loop {
-        match OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join(format!("{script}.in"))) {
-            Ok(f) => break f,
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < until => {
-                std::thread::sleep(Duration::from_millis(1))
-            }
-            Err(e) => panic!("open {script}.in: {e}"),
-        }
-    };
+    let mut input = open_writer(&dir.join(format!("{script}.in")));
     let mut rest = req;
     while !rest.is_empty() {
         match input.write(rest) {
