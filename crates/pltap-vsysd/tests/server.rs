@@ -205,3 +205,38 @@ fn read_reply(mut out: std::fs::File, script: &str) -> String {
     }
     String::from_utf8(reply).unwrap()
 }
+
+#[test]
+fn concurrent_allocations_and_scripts() {
+    if !require_root() {
+        return;
+    }
+    in_netns(|| {
+        let tmp = TempDir::new("concurrent");
+        let dir = tmp.path().join("vsys");
+        let _server = Server::start(config(dir.clone())).expect("start");
+        let vsys = client(&dir, tmp.path());
+        // Threads started here inherit the namespace.
+        let taps: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let vsys = vsys.clone();
+                    s.spawn(move || {
+                        let tap = vsys.allocate(Mode::Tap).expect("allocate");
+                        let addr = Ipv4Addr::new(198, 18, 10, i + 1);
+                        vsys.vif_up(&tap.iface(), addr, 24, &[]).expect("vif_up");
+                        tap
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut names: Vec<String> = taps.iter().map(|t| t.name().to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 8, "{names:?}");
+        for tap in &taps {
+            assert!(tap.iface().flags().unwrap().up);
+        }
+    });
+}
