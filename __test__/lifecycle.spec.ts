@@ -1,4 +1,3 @@
-import test from 'ava'
 import { Netdev, PltapError } from '../ts/index.ts'
 import { DIST_INDEX, ROOT, announceSkips, devSerial, devTest, fdCount, ipLink, linkNames, run, sleep } from './support.ts'
 
@@ -235,9 +234,4 @@ devSerial('no descriptor leaks over 100 open/rxOpen/read/close cycles', async (t
     linkNames().filter((n) => n.startsWith('tLy')),
     [],
   )
-})
-
-test('Rx is only created by Netdev.rxOpen (no public constructor use needed)', (t) => {
-  t.is(typeof Netdev.open, 'function')
-  t.is(typeof Netdev.get, 'function')
 })

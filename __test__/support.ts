@@ -154,13 +154,15 @@ export async function startVsysd(): Promise<Vsysd> {
     await new Promise<void>((resolve, reject) => {
       let out = ''
       const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 15 s: ${out} ${stderr}`)), 15_000)
+      const early = (code: number | null): void => reject(new Error(`vsysd exited early (${code}): ${stderr}`))
       child.once('error', reject)
-      child.once('exit', (code) => reject(new Error(`vsysd exited early (${code}): ${stderr}`)))
+      child.once('exit', early)
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         out += d
         if (out.includes('serving')) {
           clearTimeout(timer)
-          child.removeAllListeners('exit')
+          child.off('exit', early)
+          child.off('error', reject)
           resolve()
         }
       })
