@@ -1,0 +1,105 @@
+import test from 'ava'
+import { execFileSync, spawn } from 'node:child_process'
+import { CLI, ROOT, announceSkips, devTest, ipFlags, ipLink, procNetDev, quietIpv6, run, waitFor } from './support.ts'
+
+announceSkips('cli.spec.ts')
+
+const node = process.execPath
+
+test('pltap --help prints the usage and exits 0', async (t) => {
+  const r = await run(node, [CLI, '--help'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^Usage: pltap <command>/)
+  for (const cmd of ['demo', 'bridge', 'vsysd']) t.true(r.stdout.includes(cmd), cmd)
+})
+
+test('pltap with no command prints the usage and exits 2', async (t) => {
+  const r = await run(node, [CLI])
+  t.is(r.code, 2)
+  t.regex(r.stdout, /Usage: pltap/)
+})
+
+test('demo --help', async (t) => {
+  const r = await run(node, [CLI, 'demo', '--help'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^Usage: pltap demo/)
+})
+
+test('bridge --help', async (t) => {
+  const r = await run(node, [CLI, 'bridge', '--help'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^Usage: pltap bridge <ifA> <ifB>/)
+})
+
+test('vsysd --help', async (t) => {
+  const r = await run(node, [CLI, 'vsysd', '--help'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /usage: pltap-vsysd --dir <path>/)
+  t.true(r.stdout.includes('--vnet'))
+})
+
+test('an unknown command exits 2 with a message on stderr', async (t) => {
+  const r = await run(node, [CLI, 'frobnicate'])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /unknown command "frobnicate"/)
+})
+
+test('bridge with one argument exits 2', async (t) => {
+  const r = await run(node, [CLI, 'bridge', 'brX0'])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /expected two interface names/)
+  t.is(ipLink('brX0'), null, 'nothing was created')
+})
+
+test('vsysd with a bad flag exits 2 and prints its usage', async (t) => {
+  const r = await run(node, [CLI, 'vsysd', '--dir', '/tmp/x', '--vnet', 'nonsense'])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /usage: pltap-vsysd/)
+})
+
+devTest('bridge forwards frames between its two TAPs and prints counters on SIGTERM', async (t) => {
+  const child = spawn(node, [CLI, 'bridge', 'brA%d', 'brB%d'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  const m = await waitFor(
+    'the bridge to start',
+    () => {
+      if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}): ${stderr}`)
+      return /forwarding between (\S+) and (\S+)/.exec(stdout)
+    },
+    15_000,
+  )
+  const [, a, b] = m
+  t.regex(a!, /^brA\d+$/)
+  t.regex(b!, /^brB\d+$/)
+  t.true(ipFlags(a!).includes('UP'))
+  t.true(ipFlags(b!).includes('UP'))
+  quietIpv6(a!)
+  quietIpv6(b!)
+
+  // The kernel sends an ARP request out of brA (ping needs the peer's MAC); the bridge must
+  // write it into brB, where the kernel counts it as received.
+  execFileSync('ip', ['addr', 'add', '198.18.95.1/24', 'dev', a!])
+  const before = procNetDev(b!)!.rxPackets
+  const pinged = await run('/usr/bin/ping', ['-n', '-c', '1', '-W', '1', '198.18.95.2'])
+  t.is(pinged.code, 1, 'nobody answers the ping (brB has no address)')
+  await waitFor('brB to receive the forwarded frame', () => procNetDev(b!)!.rxPackets > before, 5_000)
+  t.true(procNetDev(b!)!.rxPackets > before)
+
+  child.kill('SIGTERM')
+  t.is(await exited, 0, stderr)
+  const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { forwarded: number; dropped: number; ports: Record<string, { rxPackets: number; txPackets: number }> }
+  t.true(json.forwarded >= 1)
+  t.is(json.dropped, 0)
+  t.true(json.ports[a!]!.rxPackets >= 1, 'the bridge read from brA')
+  t.true(json.ports[b!]!.txPackets >= 1, 'and wrote into brB')
+  t.is(ipLink(a!), null)
+  t.is(ipLink(b!), null)
+})
