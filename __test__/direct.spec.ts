@@ -1,4 +1,3 @@
-import test from 'ava'
 import { Netdev, type NetdevChange, PltapError } from '../ts/index.ts'
 import { announceSkips, arpFrame, devTest, ipAddr, ipFlags, ipLink, quietIpv6, waitFor } from './support.ts'
 

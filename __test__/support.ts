@@ -139,9 +139,10 @@ export interface Vsysd {
 export async function startVsysd(): Promise<Vsysd> {
   const work = mkdtempSync(join(tmpdir(), 'pltap-test-vsys-'))
   const dir = join(work, 'vsys')
-  const child = spawn(process.execPath, [CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000', '--vnet', '198.18.0.0/16'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // setpriv --pdeathsig: the helper dies with this test process even if ava kills it
+  // (e.g. on a timeout) before our teardown runs.
+  const argv = [process.execPath, CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000', '--vnet', '198.18.0.0/16']
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
