@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use rx::JsRx;
-pub use vsysd::JsVsysd;
+pub use vsysd::{JsVsysd, vsysd_start, vsysd_usage};
 
 /// What `Netdev.open` passes down, already validated by the facade.
 #[napi(object)]
