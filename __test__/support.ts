@@ -131,6 +131,8 @@ export interface Vsysd {
   dir: string
   /** The child process. */
   child: ChildProcess
+  /** What it wrote on stderr so far. */
+  stderr(): string
   /** SIGTERMs it and waits for it to exit (idempotent); removes the temporary directory. */
   stop(): Promise<void>
 }
@@ -172,7 +174,7 @@ export async function startVsysd(): Promise<Vsysd> {
     await stop()
     throw err
   }
-  return { dir, child, stop }
+  return { dir, child, stop, stderr: () => stderr }
 }
 
 /** Runs a command to completion; resolves with its exit code and output. */

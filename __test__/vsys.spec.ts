@@ -97,7 +97,7 @@ devSerial('a stopped helper: open fails with ENOENT (its socket is gone)', async
   t.true(existsSync(join(own.dir, 'fd_tuntap.control')))
   own.child.kill('SIGTERM')
   await new Promise((r) => own.child.once('exit', r))
-  t.false(existsSync(join(own.dir, 'fd_tuntap.control')), 'the helper removed its socket')
+  t.false(existsSync(join(own.dir, 'fd_tuntap.control')), `the helper removed its socket (exit ${own.child.exitCode}/${own.child.signalCode}; ${own.stderr()})`)
   const e = await t.throwsAsync(Netdev.open({ name: 'vStop2', allocator: 'vsys', vsysRoot: own.dir }), { instanceOf: PltapError })
   t.true(['ENOENT', 'ECONNREFUSED'].includes(e.code), e.code)
   t.is(e.code, 'ENOENT')
