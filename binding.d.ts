@@ -54,10 +54,12 @@ export declare class NativeNetdev {
   /** Writes one frame; `false` if the kernel queue is full. */
   send(frame: Uint8Array): boolean
   /**
-   * Writes frames in order until one does not fit; returns how many were written.
-   * An error on the first frame is thrown; on a later one the count so far is returned.
+   * Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes),
+   * in order, until one does not fit; returns how many were written. An error on the
+   * first frame is thrown; on a later one the count so far is returned. One call and
+   * no per-frame allocation, however many frames.
    */
-  sendBatch(frames: Array<Uint8Array>): number
+  sendPacked(data: Uint8Array, lengths: Uint32Array): number
   /** Reads one frame synchronously; `null` when nothing is queued. */
   recv(): Buffer | null
   /** Discards every queued frame; returns how many. */

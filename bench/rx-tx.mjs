@@ -364,7 +364,7 @@ async function main() {
     tx.push({ size, pltap: p, c, ratio: p.mpps / c.mpps })
   }
   const rxVariants = [
-    { label: 'rxOpen() (batch 64)', options: {} },
+    { label: 'rxOpen() (defaults)', options: {} },
     { label: 'rxOpen({ batch: 256 })', options: { batch: 256 } },
   ]
   for (const size of SIZES) {

@@ -37,10 +37,10 @@ export interface ReadBatchOptions extends ReadOptions {
  * ```
  */
 export interface RxOptions {
-  /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 64, 1 to 1024). */
+  /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 256, 1 to 1024). */
   batch?: number
   /**
-   * Frames buffered in JS before the reader pauses (default 1024, 16 to 1,000,000). While paused,
+   * Frames buffered in JS before the reader pauses (default 2048, 16 to 1,000,000). While paused,
    * frames wait in the kernel's queue, which drops them when it is full.
    */
   highWaterMark?: number
@@ -89,8 +89,8 @@ export class Rx implements AsyncIterable<Buffer> {
   /** @internal Use {@link Netdev.rxOpen}. */
   constructor(owner: RxOwner, options: RxOptions = {}) {
     this.#owner = owner
-    this.#batch = options.batch ?? 64
-    this.#highWaterMark = options.highWaterMark ?? 1024
+    this.#batch = options.batch ?? 256
+    this.#highWaterMark = options.highWaterMark ?? 2048
   }
 
   /** Whether {@link Rx.close} was called (or the owning {@link Netdev} closed). */

@@ -296,13 +296,22 @@ impl JsNetdev {
         self.inner.send(frame).into_napi()
     }
 
-    /// Writes frames in order until one does not fit; returns how many were written.
-    /// An error on the first frame is thrown; on a later one the count so far is returned.
+    /// Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes),
+    /// in order, until one does not fit; returns how many were written. An error on the
+    /// first frame is thrown; on a later one the count so far is returned. One call and
+    /// no per-frame allocation, however many frames.
     #[napi]
-    pub fn send_batch(&self, frames: Vec<Uint8Array>) -> Result<u32> {
+    pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<u32> {
+        let total: u64 = lengths.iter().map(|l| u64::from(*l)).sum();
+        if total != data.len() as u64 {
+            return Err(to_napi(pltap_core::Error::invalid("lengths", format!("they add up to {total}, not {}", data.len()))));
+        }
         let mut sent = 0;
-        for f in &frames {
-            match self.inner.send(f) {
+        let mut at = 0;
+        for len in lengths {
+            let frame = &data[at..at + *len as usize];
+            at += *len as usize;
+            match self.inner.send(frame) {
                 Ok(true) => sent += 1,
                 Ok(false) => break,
                 Err(e) if sent == 0 => return Err(to_napi(e)),
