@@ -223,6 +223,15 @@ impl Netdev {
     /// calls are serialized. Under vsys, bringing the device up needs a complete config.
     pub fn sync(&self) -> Result<Vec<String>> {
         let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.run_pending();
+        if let Err(e) = &result {
+            // Every failure, whether of an action or of reading the kernel back, is kept.
+            self.state().finish(Err(e.to_string()), Instant::now());
+        }
+        result
+    }
+
+    fn run_pending(&self) -> Result<Vec<String>> {
         let mut warnings = Vec::new();
         // Each action changes the observed state; bound the loop by the action count.
         for _ in 0..4 {
@@ -230,18 +239,11 @@ impl Netdev {
             let Some(action) = self.state().pending().into_iter().next() else {
                 return Ok(warnings);
             };
-            let result = self.apply(action);
-            self.refresh()?;
-            match result {
-                Ok(w) => {
-                    self.state().finish(Ok(()), Instant::now());
-                    warnings.extend(w);
-                }
-                Err(e) => {
-                    self.state().finish(Err(e.to_string()), Instant::now());
-                    return Err(e);
-                }
-            }
+            let outcome = self.apply(action);
+            // Record what the action did even if it failed halfway.
+            let _ = self.refresh();
+            warnings.extend(outcome?);
+            self.state().finish(Ok(()), Instant::now());
         }
         match self.state().pending().first() {
             None => Ok(warnings),

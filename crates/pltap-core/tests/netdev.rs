@@ -1,0 +1,94 @@
+//! The `Netdev` port over a direct device: configuration, reconciliation against the
+//! kernel, counters and close. Each test runs in its own network namespace.
+
+mod common;
+
+use common::{in_netns, require_root, run, shared};
+use pltap_core::netdev::{Allocator, Netdev, OpenSpec};
+use pltap_core::state::Config;
+use pltap_core::{Error, Mode};
+
+fn open_direct(name: &str) -> Netdev {
+    let ifname = Some(pltap_core::IfName::new(name).unwrap());
+    Netdev::open(OpenSpec { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
+}
+
+#[test]
+fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dev = open_direct("nd0");
+        assert!(!dev.observed().flags.up);
+        let seq0 = dev.change_seq();
+        dev.set_config(Config { local_ip: Some("198.18.5.1".parse().unwrap()), local_netmask: Some(24) });
+        assert_eq!(dev.sync().unwrap(), Vec::<String>::new());
+        let obs = dev.observed();
+        assert!(obs.flags.up);
+        assert_eq!(obs.addr.unwrap().to_string(), "198.18.5.1/24");
+        assert!(run("ip", &["-4", "-o", "addr", "show", "dev", "nd0"]).contains("198.18.5.1/24"));
+        assert!(dev.change_seq() > seq0);
+
+        // A6: a changed address while UP is applied again.
+        dev.set_config(Config { local_ip: Some("198.18.5.9".parse().unwrap()), local_netmask: Some(24) });
+        dev.sync().unwrap();
+        assert_eq!(dev.observed().addr.unwrap().to_string(), "198.18.5.9/24");
+
+        dev.set_want_promisc(true);
+        dev.sync().unwrap();
+        assert!(dev.observed().flags.promisc);
+        dev.set_want_up(false);
+        dev.sync().unwrap();
+        assert!(!dev.observed().flags.up);
+        assert_eq!(dev.last_error(), None);
+    });
+}
+
+#[test]
+fn failures_are_kept_as_last_error_and_close_is_final() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dev = open_direct("nd1");
+        dev.set_want_up(true);
+        // The interface vanishes under the port: the sync fails and the error is kept.
+        run("ip", &["link", "set", "nd1", "name", "nd1gone"]);
+        let err = dev.sync().unwrap_err();
+        assert_eq!(err.code(), "ENODEV", "{err}");
+        assert!(dev.last_error().unwrap().contains("ENODEV"));
+        assert!(dev.retry_at().is_some());
+
+        assert!(dev.close());
+        assert!(!dev.close(), "close is idempotent");
+        assert!(matches!(dev.tap(), Err(Error::Closed)));
+        assert!(matches!(dev.send(&[0u8; 60]), Err(Error::Closed)));
+    });
+}
+
+#[test]
+fn counters_follow_sends() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dev = open_direct("nd2");
+        dev.set_want_up(true);
+        dev.sync().unwrap();
+        let mut frame = vec![0u8; 60];
+        frame[..6].copy_from_slice(&[2, 0, 0, 0, 0, 0x99]);
+        frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+        for _ in 0..3 {
+            assert!(dev.send(&frame).unwrap());
+        }
+        assert!(dev.send(&[]).is_err(), "an empty frame is refused");
+        let stats = dev.stats().unwrap();
+        assert_eq!((stats.port.tx_packets, stats.port.tx_bytes, stats.port.tx_errors), (3, 180, 0));
+        // The kernel received them: from the port's side that is its tx.
+        assert_eq!(stats.kernel.unwrap().tx_packets, 3);
+    });
+}
