@@ -139,10 +139,11 @@ pub fn prefix_mask(prefix: u8) -> u32 {
     if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32) as u32) }
 }
 
-/// Kernel interface counters, as `/sys/class/net/<if>/statistics` and
-/// `/proc/net/dev` report them (the kernel's point of view).
+/// Packet, byte, error and drop counters of an interface in both directions: the
+/// kernel's (as `/sys/class/net/<if>/statistics` and `/proc/net/dev` report them) or a
+/// port's own (see [`crate::netdev::Stats`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct KernelCounters {
+pub struct Counters {
     /// `rx_packets`.
     pub rx_packets: u64,
     /// `rx_bytes`.
@@ -161,11 +162,11 @@ pub struct KernelCounters {
     pub tx_dropped: u64,
 }
 
-impl KernelCounters {
+impl Counters {
     /// The same counters from the port's side, as Open vSwitch's `netdev_tap_get_stats`
     /// reports them: what the kernel transmitted is what the port received.
-    pub fn swapped(self) -> KernelCounters {
-        KernelCounters {
+    pub fn swapped(self) -> Counters {
+        Counters {
             rx_packets: self.tx_packets,
             rx_bytes: self.tx_bytes,
             rx_errors: self.tx_errors,
@@ -178,14 +179,14 @@ impl KernelCounters {
     }
 
     /// Parses `name`'s line of a `/proc/net/dev` table.
-    pub fn parse_proc_net_dev(table: &str, name: &str) -> Option<KernelCounters> {
+    pub fn parse_proc_net_dev(table: &str, name: &str) -> Option<Counters> {
         table.lines().skip(2).find_map(|line| {
             let (ifname, rest) = line.split_once(':')?;
             if ifname.trim() != name {
                 return None;
             }
             let v: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            (v.len() >= 16).then(|| KernelCounters {
+            (v.len() >= 16).then(|| Counters {
                 rx_bytes: v[0],
                 rx_packets: v[1],
                 rx_errors: v[2],
@@ -367,10 +368,10 @@ impl Iface {
     /// The kernel's counters for this interface, from `/proc/thread-self/net/dev`
     /// (the same numbers as `/sys/class/net/<if>/statistics`, but read in the calling
     /// thread's network namespace, which `/sys` is not).
-    pub fn kernel_counters(&self) -> Result<KernelCounters> {
+    pub fn kernel_counters(&self) -> Result<Counters> {
         let path = "/proc/thread-self/net/dev";
         let table = std::fs::read_to_string(path).map_err(|e| Error::os(format!("read {path}"), "open", e))?;
-        KernelCounters::parse_proc_net_dev(&table, self.name.as_str())
+        Counters::parse_proc_net_dev(&table, self.name.as_str())
             .ok_or_else(|| Error::Os { op: format!("find {} in {path}", self.name), syscall: "read", errno: crate::Errno(libc::ENODEV) })
     }
 }
@@ -445,11 +446,11 @@ mod tests {
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
 lo:     100       2    0    0    0     0          0         0      300       4    0    1    0     0       0          0\n \
 tap0: 42 1 0 0 0 0 0 0 84 2 0 0 0 0 0 0\n";
-        let lo = KernelCounters::parse_proc_net_dev(table, "lo").unwrap();
+        let lo = Counters::parse_proc_net_dev(table, "lo").unwrap();
         assert_eq!((lo.rx_bytes, lo.rx_packets, lo.tx_bytes, lo.tx_packets, lo.tx_dropped), (100, 2, 300, 4, 1));
         let port = lo.swapped();
         assert_eq!((port.rx_packets, port.tx_packets, port.rx_dropped), (4, 2, 1));
-        assert_eq!(KernelCounters::parse_proc_net_dev(table, "tap0").unwrap().tx_bytes, 84);
-        assert!(KernelCounters::parse_proc_net_dev(table, "eth0").is_none());
+        assert_eq!(Counters::parse_proc_net_dev(table, "tap0").unwrap().tx_bytes, 84);
+        assert!(Counters::parse_proc_net_dev(table, "eth0").is_none());
     }
 }

@@ -36,14 +36,39 @@ pub mod tap;
 pub mod vsys;
 
 pub use error::{Errno, Error, Result};
-pub use iface::{IfFlags, Iface, Ipv4Net, KernelCounters, MacAddr};
+pub use iface::{IfFlags, Iface, Ipv4Net, Counters, MacAddr};
 pub use ifname::IfName;
 pub use tap::{Burst, Mode, Tap, TapOptions};
 
 /// Moves the calling thread into a new, empty network namespace (with `lo` down).
 /// Threads and processes it starts afterwards inherit the namespace; it disappears
 /// when the last of them is gone. Meant for tests, demos and benchmarks that must not
-/// touch the host's network.
+/// touch the host's network; see [`run_in_new_network_namespace`] for the usual form.
 pub fn enter_new_network_namespace() -> Result<()> {
     sys::unshare_network_namespace().map_err(|e| Error::os("unshare(CLONE_NEWNET)", "unshare", e))
+}
+
+/// Runs `f` on a new thread that lives in a new network namespace of its own, with `lo`
+/// up, and returns what it returns. Devices `f` creates, and processes it starts, live in
+/// that namespace; the namespace goes away with them. A panic in `f` is resumed on the
+/// caller's thread.
+///
+/// ```no_run
+/// use pltap_core::{run_in_new_network_namespace, Tap, TapOptions};
+/// let name = run_in_new_network_namespace(|| Tap::open(&TapOptions::default()).map(|t| t.name().to_string()))??;
+/// assert_eq!(name, "tap0"); // the namespace is new, so the first number is free
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+pub fn run_in_new_network_namespace<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        let handle = s.spawn(move || -> Result<T> {
+            enter_new_network_namespace()?;
+            Iface::new(IfName::new("lo")?)?.set_flags(Some(true), None)?;
+            Ok(f())
+        });
+        match handle.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }

@@ -6,9 +6,9 @@
 //! [`Netdev::sync`]) are meant to run off the caller's event loop.
 
 use crate::error::{Error, Result};
-use crate::iface::{Iface, KernelCounters, MacAddr};
+use crate::iface::{Counters, Iface, MacAddr};
 use crate::ifname::IfName;
-use crate::state::{Action, Config, Observed, PortCounters, Reconciler};
+use crate::state::{Action, Config, Observed, Reconciler};
 use crate::tap::{Mode, Tap, TapOptions};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
@@ -53,14 +53,14 @@ pub struct OpenSpec {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// What this process read and wrote.
-    pub port: PortCounters,
+    pub port: Counters,
     /// The kernel's interface counters with rx and tx swapped; `None` if the interface
     /// is not visible from this namespace.
-    pub kernel: Option<KernelCounters>,
+    pub kernel: Option<Counters>,
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+struct AtomicCounters {
     rx_packets: AtomicU64,
     rx_bytes: AtomicU64,
     rx_errors: AtomicU64,
@@ -89,7 +89,7 @@ pub struct Netdev {
     vsys: Option<Vsys>,
     state: Mutex<Reconciler>,
     sync_lock: Mutex<()>,
-    counters: Counters,
+    counters: AtomicCounters,
 }
 
 impl Netdev {
@@ -125,7 +125,7 @@ impl Netdev {
             vsys,
             state: Mutex::new(Reconciler::default()),
             sync_lock: Mutex::new(()),
-            counters: Counters::default(),
+            counters: AtomicCounters::default(),
         };
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.state() = Reconciler::new(observed);
@@ -330,7 +330,7 @@ impl Netdev {
     /// The port's counters and the kernel's (swapped to the port's point of view).
     pub fn stats(&self) -> Result<Stats> {
         let c = &self.counters;
-        let port = PortCounters {
+        let port = Counters {
             rx_packets: c.rx_packets.load(Relaxed),
             rx_bytes: c.rx_bytes.load(Relaxed),
             rx_errors: c.rx_errors.load(Relaxed),
@@ -340,7 +340,7 @@ impl Netdev {
             tx_errors: c.tx_errors.load(Relaxed),
             tx_dropped: c.tx_dropped.load(Relaxed),
         };
-        let kernel = self.iface()?.kernel_counters().ok().map(KernelCounters::swapped);
+        let kernel = self.iface()?.kernel_counters().ok().map(Counters::swapped);
         Ok(Stats { port, kernel })
     }
 }

@@ -295,28 +295,6 @@ impl Reconciler {
     }
 }
 
-/// The port's own counters, from its point of view (what it received from and sent to
-/// the device).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PortCounters {
-    /// Frames read from the device.
-    pub rx_packets: u64,
-    /// Bytes read.
-    pub rx_bytes: u64,
-    /// Read errors other than "nothing queued".
-    pub rx_errors: u64,
-    /// Frames read but discarded (truncated, or dropped by a full receive queue).
-    pub rx_dropped: u64,
-    /// Frames written to the device.
-    pub tx_packets: u64,
-    /// Bytes written.
-    pub tx_bytes: u64,
-    /// Write errors.
-    pub tx_errors: u64,
-    /// Frames the kernel would not take (`EAGAIN`).
-    pub tx_dropped: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,6 +271,9 @@ fn helper_allocations_leak_no_descriptors() {
     let _g = exclusive();
     in_netns(|| {
         let dir = TempDir::new("allocleak");
+        // Hold the namespace's shared ioctl socket, so that it does not close with the
+        // last device and the count below moves by the tap descriptor alone.
+        let _ctl = pltap_core::iface::control_socket().unwrap();
         let tap = open_tap("tap754-0", true);
         let before_helper = fd_count();
         let cycles = 200;

@@ -68,8 +68,8 @@ pub struct NativeCounters {
     pub tx_dropped: f64,
 }
 
-impl From<pltap_core::state::PortCounters> for NativeCounters {
-    fn from(c: pltap_core::state::PortCounters) -> Self {
+impl From<pltap_core::Counters> for NativeCounters {
+    fn from(c: pltap_core::Counters) -> Self {
         NativeCounters {
             rx_packets: c.rx_packets as f64,
             rx_bytes: c.rx_bytes as f64,
@@ -80,21 +80,6 @@ impl From<pltap_core::state::PortCounters> for NativeCounters {
             tx_errors: c.tx_errors as f64,
             tx_dropped: c.tx_dropped as f64,
         }
-    }
-}
-
-impl From<pltap_core::KernelCounters> for NativeCounters {
-    fn from(c: pltap_core::KernelCounters) -> Self {
-        NativeCounters::from(pltap_core::state::PortCounters {
-            rx_packets: c.rx_packets,
-            rx_bytes: c.rx_bytes,
-            rx_errors: c.rx_errors,
-            rx_dropped: c.rx_dropped,
-            tx_packets: c.tx_packets,
-            tx_bytes: c.tx_bytes,
-            tx_errors: c.tx_errors,
-            tx_dropped: c.tx_dropped,
-        })
     }
 }
 

@@ -7,7 +7,7 @@
 //! benchmarking range 198.18.0.0/15 (RFC 2544).
 #![allow(dead_code)]
 
-use pltap_core::{IfName, Iface, Tap};
+use pltap_core::Tap;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -21,27 +21,18 @@ use std::time::{Duration, Instant};
 /// probes that would disturb exact frame and counter checks). A panic inside `f` is
 /// resumed on the caller's thread.
 pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            pltap_core::enter_new_network_namespace().expect("unshare(CLONE_NEWNET)");
-            // Both writes go to the namespace of the calling thread (/proc/sys/net is
+    pltap_core::run_in_new_network_namespace(move || {
+        // Both writes go to the namespace of the calling thread (/proc/sys/net is
             // resolved per task). IPv6 may be compiled out: then there is nothing to quiet.
-            for knob in ["all", "default"] {
-                let path = format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6");
-                if Path::new(&path).exists() {
-                    std::fs::write(&path, "1").unwrap_or_else(|e| panic!("write {path}: {e}"));
-                }
+        for knob in ["all", "default"] {
+            let path = format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6");
+            if Path::new(&path).exists() {
+                std::fs::write(&path, "1").unwrap_or_else(|e| panic!("write {path}: {e}"));
             }
-            let lo = Iface::new(IfName::new("lo").unwrap()).expect("Iface lo");
-            let flags = lo.set_flags(Some(true), None).expect("bring lo up");
-            assert!(flags.up, "lo is not up in the new namespace");
-            f()
-        });
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
         }
+        f()
     })
+    .expect("a new network namespace with lo up")
 }
 
 /// Whether privileged tests can run here; prints why not to stderr.

@@ -7,7 +7,6 @@
 #![allow(dead_code)]
 
 use pltap_core::vsys::{TransactOptions, Vsys};
-use pltap_core::{IfName, Iface};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -18,18 +17,7 @@ use std::time::{Duration, Instant};
 /// Runs `f` on a new thread living in a new network namespace with `lo` up; a panic in
 /// `f` is resumed on the caller's thread.
 pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            pltap_core::enter_new_network_namespace().expect("unshare(CLONE_NEWNET)");
-            let lo = Iface::new(IfName::new("lo").unwrap()).expect("Iface lo");
-            assert!(lo.set_flags(Some(true), None).expect("bring lo up").up, "lo is not up");
-            f()
-        });
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+    pltap_core::run_in_new_network_namespace(f).expect("a new network namespace with lo up")
 }
 
 /// Whether privileged tests can run here; prints why not.
