@@ -73,3 +73,5 @@ console.log(`check-pack: installed package opened ${dev.realName}, up=${dev.flag
 await dev.close()
 JS
 unshare --net -- sh -c 'ip link set lo up && exec node run.mjs'
+# One module format that works from both `import` (above) and `require`.
+node -e "const { Netdev, Rx, PltapError } = require('pltap'); if (typeof Netdev.open !== 'function' || typeof Rx !== 'function' || typeof PltapError !== 'function') process.exit(1); console.log('check-pack: require(\'pltap\') works too')"
