@@ -35,6 +35,8 @@ export declare class NativeNetdev {
   setWantPromisc(on: boolean): void
   /** The last link-change failure, if the last attempt failed. */
   lastError(): string | null
+  /** Milliseconds until the reconciler retries a failed link change; `null` if none failed. */
+  retryInMs(): number | null
   /** Runs the pending link changes off the JS thread; resolves with the scripts' warnings. */
   sync(): Promise<Array<string>>
   /** Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread. */

@@ -205,6 +205,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   #rxs = new Set<Rx>()
   #seenSeq: number
   #poll: NodeJS.Timeout | undefined
+  #retry: NodeJS.Timeout | undefined
   /** The port name given to {@link Netdev.open}. */
   readonly name: string
   /** The kernel's interface name (the original's `netdev-pltap/get-tapname`). */
@@ -415,7 +416,17 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     return this.#check().changeSeq()
   }
 
-  /** The last failure of a link change, or `null` once one succeeds. */
+  /**
+   * The last failure of a link change, or `null` once one succeeds. After a failure the
+   * change is retried in the background with exponential backoff (200 ms doubling up to
+   * 30 s) until it succeeds, another change is asked for, or the device closes.
+   *
+   * @example
+   * ```ts
+   * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 }).catch(() => {})
+   * if (dev.lastError) console.warn('still trying:', dev.lastError)
+   * ```
+   */
   get lastError(): string | null {
     return this.#check().lastError()
   }
@@ -471,12 +482,38 @@ export class Netdev extends EventEmitter<NetdevEvents> {
 
   async #sync(): Promise<void> {
     const nativeDev = this.#native
+    this.#cancelRetry()
     try {
       const warnings = await nativeAsync(nativeDev.sync())
       for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
+    } catch (err) {
+      this.#scheduleRetry()
+      throw err
     } finally {
       if (!this.#closed) this.#refresh()
     }
+  }
+
+  /**
+   * After a failed link change the desired state stays wanted: retry in the background
+   * with exponential backoff (200 ms doubling to 30 s, kept in the native reconciler)
+   * until it succeeds, a new change is asked for, or the device closes. The timer does
+   * not keep the process alive; {@link Netdev.lastError} tells the last failure.
+   */
+  #scheduleRetry(): void {
+    if (this.#closed) return
+    const delay = this.#native.retryInMs()
+    if (delay === null) return
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      this.#sync().catch(() => {}) // a further failure schedules the next retry
+    }, delay)
+    this.#retry.unref()
+  }
+
+  #cancelRetry(): void {
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#retry = undefined
   }
 
   /** Re-reads the kernel state and emits `'change'` if it moved since the last event. */
@@ -694,6 +731,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     if (this.#closed) return
     this.#closed = true
     this.#stopPolling()
+    this.#cancelRetry()
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
     this.#native.close()
     if (registry.get(this.name) === this) registry.delete(this.name)

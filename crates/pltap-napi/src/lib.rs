@@ -215,6 +215,13 @@ impl JsNetdev {
         self.inner.last_error()
     }
 
+    /// Milliseconds until the reconciler retries a failed link change; `null` if none failed.
+    #[napi]
+    pub fn retry_in_ms(&self) -> Option<f64> {
+        let at = self.inner.retry_at()?;
+        Some(at.saturating_duration_since(std::time::Instant::now()).as_millis() as f64)
+    }
+
     /// Runs the pending link changes off the JS thread; resolves with the scripts' warnings.
     #[napi]
     pub async fn sync(&self) -> Result<Vec<String>> {
