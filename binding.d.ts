@@ -39,6 +39,8 @@ export declare class NativeNetdev {
   retryInMs(): number | null
   /** Runs the pending link changes off the JS thread; resolves with the scripts' warnings. */
   sync(): Promise<Array<string>>
+  /** Under vsys, runs `vif_down` if `vif_up` ran (before close); resolves with its warning. */
+  release(): Promise<string | null>
   /** Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread. */
   waitWritable(timeoutMs: number): Promise<boolean>
   /** MAC address. */

@@ -4,7 +4,7 @@ import { type Server, type Socket, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { type Vsysd, announceSkips, devSerial, hasNetAdmin, ipAddr, ipFlags, ipLink, startVsysd } from './support.ts'
+import { type Vsysd, announceSkips, devSerial, hasNetAdmin, ipAddr, ipFlags, ipLink, startVsysd, waitFor } from './support.ts'
 
 announceSkips('vsys.spec.ts')
 
@@ -51,6 +51,28 @@ devSerial('open through the helper: tap1000-N, packetInfo, usesVsys; setConfig, 
   const name = dev.realName
   await dev.close()
   t.is(ipLink(name), null, 'the helper-made device goes when our descriptor closes')
+})
+
+devSerial('close() runs vif_down for a device that vif_up brought up, and only then (A11)', async (t) => {
+  const countDowns = (name: string): number =>
+    helper!.stderr().split('\n').filter((l) => l.includes(`vif_down [${name}]`)).length
+  // Device names are reused across tests, and the helper's log is shared: count from here.
+  const up = await Netdev.open({ name: 'vRelease', allocator: 'vsys', vsysRoot: helper!.dir })
+  const upName = up.realName
+  const before = countDowns(upName)
+  await up.setConfig({ localIp: '198.18.81.1', localNetmask: 24 })
+  t.is(countDowns(upName), before)
+  await up.close()
+  // The helper logs after replying; its stderr reaches us a moment later.
+  await waitFor('the helper to log vif_down', () => countDowns(upName) === before + 1, 5_000)
+  t.is(countDowns(upName), before + 1, 'the helper was asked to undo vif_up exactly once')
+
+  const never = await Netdev.open({ name: 'vNoRelease', allocator: 'vsys', vsysRoot: helper!.dir })
+  const neverName = never.realName
+  const neverBefore = countDowns(neverName)
+  await never.close()
+  await new Promise((r) => setTimeout(r, 300))
+  t.is(countDowns(neverName), neverBefore, 'no vif_up, no vif_down')
 })
 
 devSerial('two vsys devices get distinct names', async (t) => {

@@ -718,7 +718,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
 
   /**
    * Closes every {@link Rx}, then the device (which disappears unless another process
-   * holds it). Idempotent: later calls resolve at once. Every other method then throws
+   * holds it). Under vsys, if the device was brought up with `vif_up`, `vif_down` runs
+   * first so that the helper can remove what it set up for it; a failure there is
+   * reported as a process warning, not as a rejection. Idempotent: later calls resolve at once. Every other method then throws
    * `ERR_PLTAP_CLOSED`.
    *
    * @example
@@ -733,6 +735,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#stopPolling()
     this.#cancelRetry()
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
+    if (this.#native.usesVsys) {
+      // Let the helper undo what vif_up set up (the original never did: defect A11).
+      try {
+        const warning = await nativeAsync(this.#native.release())
+        if (warning) process.emitWarning(warning, { code: 'PLTAP_VSYS_OUTPUT', detail: `vif_down reply on ${this.realName}` })
+      } catch (err) {
+        process.emitWarning(`vif_down on close of ${this.realName} failed: ${(err as Error).message}`, { code: 'PLTAP_VSYS_RELEASE' })
+      }
+    }
     this.#native.close()
     if (registry.get(this.name) === this) registry.delete(this.name)
   }

@@ -13,7 +13,7 @@ use crate::tap::{Mode, Tap, TapOptions};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -90,6 +90,8 @@ pub struct Netdev {
     state: Mutex<Reconciler>,
     sync_lock: Mutex<()>,
     counters: AtomicCounters,
+    /// Whether `vif_up` succeeded since the last `vif_down` (so [`Netdev::release`] has work).
+    vif_up_done: AtomicBool,
 }
 
 impl Netdev {
@@ -126,6 +128,7 @@ impl Netdev {
             state: Mutex::new(Reconciler::default()),
             sync_lock: Mutex::new(()),
             counters: AtomicCounters::default(),
+            vif_up_done: AtomicBool::new(false),
         };
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.state() = Reconciler::new(observed);
@@ -155,6 +158,19 @@ impl Netdev {
     /// the device keep it until they drop their `Arc<Tap>`.
     pub fn close(&self) -> bool {
         self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some()
+    }
+
+    /// Under vsys, if `vif_up` ran for this port and no `vif_down` since: runs `vif_down`,
+    /// so that the helper undoes what it set up for the device (PlanetLab's scripts remove
+    /// their iptables rules; the original never called it, defect A11). A no-op otherwise.
+    /// Meant to run just before [`Netdev::close`]; returns the script's warning, if any.
+    pub fn release(&self) -> Result<Option<String>> {
+        let Some(vsys) = &self.vsys else { return Ok(None) };
+        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.vif_up_done.swap(false, Relaxed) {
+            return Ok(None);
+        }
+        Ok(vsys.vif_down(&self.iface()?)?.warning)
     }
 
     /// Whether [`Netdev::close`] was called.
@@ -254,11 +270,19 @@ impl Netdev {
     fn apply(&self, action: Action) -> Result<Option<String>> {
         let iface = self.iface()?;
         match (&self.vsys, action) {
-            (Some(vsys), Action::Up(Some(net))) => Ok(vsys.vif_up(&iface, net.addr, net.prefix, &[])?.warning),
+            (Some(vsys), Action::Up(Some(net))) => {
+                let outcome = vsys.vif_up(&iface, net.addr, net.prefix, &[])?;
+                self.vif_up_done.store(true, Relaxed);
+                Ok(outcome.warning)
+            }
             (Some(_), Action::Up(None)) => Err(Error::NotConfigured {
                 detail: "bringing a vsys device up runs vif_up, which needs localIp and localNetmask".into(),
             }),
-            (Some(vsys), Action::Down) => Ok(vsys.vif_down(&iface)?.warning),
+            (Some(vsys), Action::Down) => {
+                let outcome = vsys.vif_down(&iface)?;
+                self.vif_up_done.store(false, Relaxed);
+                Ok(outcome.warning)
+            }
             (Some(vsys), Action::Promisc(on)) => Ok(vsys.promisc(&iface, on)?.warning),
             (None, Action::Up(net)) => {
                 if let Some(net) = net {

@@ -229,6 +229,13 @@ impl JsNetdev {
         spawn_blocking(move || dev.sync()).await.map_err(|e| Error::from_reason(e.to_string()))?.into_napi()
     }
 
+    /// Under vsys, runs `vif_down` if `vif_up` ran (before close); resolves with its warning.
+    #[napi]
+    pub async fn release(&self) -> Result<Option<String>> {
+        let dev = self.inner.clone();
+        spawn_blocking(move || dev.release()).await.map_err(|e| Error::from_reason(e.to_string()))?.into_napi()
+    }
+
     /// Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread.
     #[napi]
     pub async fn wait_writable(&self, timeout_ms: u32) -> Result<bool> {
