@@ -1,5 +1,6 @@
 import type { NativeNetdev, NativeRx } from '../binding.js'
 import { PltapError, closedError, fromNative, native } from './errors.js'
+import { Ring } from './ring.js'
 import { checkInt, checkObject, checkSignal } from './validate.js'
 
 /**
@@ -75,8 +76,7 @@ export interface RxOwner {
 export class Rx implements AsyncIterable<Buffer> {
   #owner: RxOwner
   #reader: NativeRx | undefined
-  #queue: Buffer[] = []
-  #head = 0
+  #queue = new Ring<Buffer>(1024)
   #waiters: Waiter[] = []
   #closed = false
   #failure: unknown
@@ -105,7 +105,7 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /** Frames waiting in the JS queue. */
   get queued(): number {
-    return this.#queue.length - this.#head
+    return this.#queue.size
   }
 
   #check(): void {
@@ -208,8 +208,7 @@ export class Rx implements AsyncIterable<Buffer> {
   drain(): number {
     this.#check()
     const inJs = this.queued
-    this.#queue = []
-    this.#head = 0
+    this.#queue.clear()
     this.#resumeIfLow()
     return inJs + native(() => this.#owner.native.drain())
   }
@@ -251,8 +250,7 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#closed = true
     this.#reader?.close()
     this.#reader = undefined
-    this.#queue = []
-    this.#head = 0
+    this.#queue.clear()
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
@@ -265,11 +263,7 @@ export class Rx implements AsyncIterable<Buffer> {
   }
 
   #shift(): Buffer {
-    const f = this.#queue[this.#head++]!
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head)
-      this.#head = 0
-    }
+    const f = this.#queue.shift()!
     this.#resumeIfLow()
     return f
   }
