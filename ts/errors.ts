@@ -121,12 +121,14 @@ export function fromNative(err: unknown): unknown {
       message: string
       errno?: number
       syscall?: string
+      op?: string
+      description?: string
       script?: string
       reply?: string
     }
-    const e = new PltapError(f.code, f.message, f)
-    if (f.syscall !== undefined) e.message = `${f.syscall} ${f.code}: ${f.message}`
-    return e
+    // OS errors read like Node's: "EPERM: Operation not permitted, ioctl (TUNSETIFF tap%d)".
+    const message = f.syscall !== undefined && f.description !== undefined ? `${f.code}: ${f.description}, ${f.syscall} (${f.op})` : f.message
+    return new PltapError(f.code, message, f)
   } catch {
     return err
   }

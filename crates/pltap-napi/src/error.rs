@@ -29,8 +29,10 @@ fn json_string(s: &str) -> String {
 /// Converts a core error.
 pub fn to_napi(e: CoreError) -> Error {
     let mut fields = vec![format!("\"code\":{}", json_string(&e.code())), format!("\"message\":{}", json_string(&e.to_string()))];
-    if let Some(errno) = e.errno() {
+    if let CoreError::Os { op, errno, .. } = &e {
         fields.push(format!("\"errno\":{}", -errno.0));
+        fields.push(format!("\"op\":{}", json_string(op)));
+        fields.push(format!("\"description\":{}", json_string(&errno.message())));
     }
     if let Some(syscall) = e.syscall() {
         fields.push(format!("\"syscall\":{}", json_string(syscall)));
