@@ -33,6 +33,6 @@ export type {
   NetdevStats,
 } from './netdev.js'
 export { Rx } from './rx.js'
-export type { ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
+export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
 export { PltapError } from './errors.js'
 export type { ErrorCode, PltapErrorCode } from './errors.js'

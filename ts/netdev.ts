@@ -661,6 +661,36 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /**
+   * Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes), in
+   * order, until one does not fit; returns how many were written. One native call and no
+   * per-frame objects: the counterpart of {@link Rx.readPacked}. An error on the first
+   * frame is thrown; after that the count so far is returned.
+   *
+   * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.length`.
+   * @example
+   * ```ts
+   * const { data, lengths } = await rxA.readPacked()
+   * const sent = devB.sendPacked(data, lengths)
+   * ```
+   */
+  sendPacked(data: Uint8Array, lengths: Uint32Array): number {
+    if (!(data instanceof Uint8Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "data" argument must be an instance of Buffer or Uint8Array')
+    if (!(lengths instanceof Uint32Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "lengths" argument must be an instance of Uint32Array')
+    let total = 0
+    for (let i = 0; i < lengths.length; i++) {
+      const len = lengths[i]!
+      if (len === 0 || len > 65535) v.checkInt(`lengths[${i}]`, len, 1, 65535)
+      total += len
+    }
+    if (total !== data.length) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${data.length} bytes`)
+    }
+    const nativeDev = this.#check()
+    if (lengths.length === 0) return 0
+    return native(() => nativeDev.sendPacked(data, lengths))
+  }
+
+  /**
    * Writes one frame, waiting for room if the kernel queue is full (the original's
    * `send_wait`).
    *

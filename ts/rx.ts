@@ -47,7 +47,37 @@ export interface RxOptions {
   highWaterMark?: number
 }
 
-type Waiter = { resolve: (frame: Buffer) => void; reject: (err: unknown) => void }
+/**
+ * A burst of frames packed back to back, as {@link Rx.readPacked} returns it: frame `i` is
+ * the `lengths[i]` bytes after frames `0..i-1` in `data`.
+ *
+ * @example
+ * ```ts
+ * const { data, lengths } = await rx.readPacked()
+ * let offset = 0
+ * for (const len of lengths) {
+ *   inspect(data.subarray(offset, offset + len))
+ *   offset += len
+ * }
+ * ```
+ */
+export interface PackedFrames {
+  /** The frames, back to back. */
+  data: Buffer
+  /** The length of each frame, in order. */
+  lengths: Uint32Array
+}
+
+/** A burst from the reader thread, partly consumed from its `next` frame on. */
+interface Burst {
+  data: Buffer
+  lengths: Uint32Array
+  next: number
+  offset: number
+}
+
+/** Someone waiting for frames: `take` consumes what it needs from the queue (which is not empty). */
+type Waiter = { take: () => void; reject: (err: unknown) => void }
 
 /** @internal The owner's hooks. */
 export interface RxOwner {
@@ -76,7 +106,8 @@ export interface RxOwner {
 export class Rx implements AsyncIterable<Buffer> {
   #owner: RxOwner
   #reader: NativeRx | undefined
-  #queue = new Ring<Buffer>(1024)
+  #bursts = new Ring<Burst>(16)
+  #queued = 0
   #waiters: Waiter[] = []
   #closed = false
   #failure: unknown
@@ -105,7 +136,7 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /** Frames waiting in the JS queue. */
   get queued(): number {
-    return this.#queue.size
+    return this.#queued
   }
 
   #check(): void {
@@ -125,7 +156,7 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   recv(): Buffer | null {
     this.#check()
-    if (this.queued > 0) return this.#shift()
+    if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
     return native(() => this.#owner.native.recv())
@@ -144,13 +175,38 @@ export class Rx implements AsyncIterable<Buffer> {
   read(options: ReadOptions = {}): Promise<Buffer> {
     checkObject('options', options)
     checkSignal('options.signal', options.signal)
+    return this.#wait(options.signal, () => this.#shift())
+  }
+
+  /**
+   * Waits for frames, then returns the rest of the oldest burst the reader thread
+   * delivered, as one buffer plus lengths: no object per frame, for consumers that
+   * handle frames in bulk (forwarders, captures). Pass it straight to
+   * {@link Netdev.sendPacked} to forward a burst with one call.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` if the `Rx` is closed first; `signal.reason` when aborted.
+   * @example
+   * ```ts
+   * for (;;) {
+   *   const burst = await rxA.readPacked()
+   *   devB.sendPacked(burst.data, burst.lengths) // a two-line bridge
+   * }
+   * ```
+   */
+  readPacked(options: ReadOptions = {}): Promise<PackedFrames> {
+    checkObject('options', options)
+    checkSignal('options.signal', options.signal)
+    return this.#wait(options.signal, () => this.#takeBurst())
+  }
+
+  /** Resolves with `take()` once frames are queued; rejects on close, failure or abort. */
+  #wait<T>(signal: AbortSignal | undefined, take: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(closedError(`Rx on ${this.#owner.realName}`))
-    const { signal } = options
-    if (this.queued > 0) return Promise.resolve(this.#shift())
+    if (this.#queued > 0) return Promise.resolve(take())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#start()
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.#waiters.indexOf(waiter)
         if (i >= 0) this.#waiters.splice(i, 1)
@@ -158,9 +214,9 @@ export class Rx implements AsyncIterable<Buffer> {
         reject(signal?.reason)
       }
       const waiter: Waiter = {
-        resolve: (f) => {
+        take: () => {
           signal?.removeEventListener('abort', onAbort)
-          resolve(f)
+          resolve(take())
         },
         reject: (e) => {
           signal?.removeEventListener('abort', onAbort)
@@ -193,7 +249,7 @@ export class Rx implements AsyncIterable<Buffer> {
   async #readBatch(max: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
     const first = await this.read({ signal })
     const out = [first]
-    while (out.length < max && this.queued > 0) out.push(this.#shift())
+    while (out.length < max && this.#queued > 0) out.push(this.#shift())
     return out
   }
 
@@ -207,8 +263,9 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   drain(): number {
     this.#check()
-    const inJs = this.queued
-    this.#queue.clear()
+    const inJs = this.#queued
+    this.#bursts.clear()
+    this.#queued = 0
     this.#resumeIfLow()
     return inJs + native(() => this.#owner.native.drain())
   }
@@ -250,7 +307,8 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#closed = true
     this.#reader?.close()
     this.#reader = undefined
-    this.#queue.clear()
+    this.#bursts.clear()
+    this.#queued = 0
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
@@ -262,10 +320,26 @@ export class Rx implements AsyncIterable<Buffer> {
     await this.close()
   }
 
+  /** The next queued frame (the queue is not empty). */
   #shift(): Buffer {
-    const f = this.#queue.shift()!
+    const b = this.#bursts.peek()!
+    const len = b.lengths[b.next]!
+    const frame = b.data.subarray(b.offset, b.offset + len)
+    b.next++
+    b.offset += len
+    if (b.next === b.lengths.length) this.#bursts.shift()
+    this.#queued--
     this.#resumeIfLow()
-    return f
+    return frame
+  }
+
+  /** The rest of the oldest burst (the queue is not empty). */
+  #takeBurst(): PackedFrames {
+    const b = this.#bursts.shift()!
+    const frames = b.next === 0 ? b : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next) }
+    this.#queued -= frames.lengths.length
+    this.#resumeIfLow()
+    return { data: frames.data, lengths: frames.lengths }
   }
 
   #start(): void {
@@ -283,26 +357,23 @@ export class Rx implements AsyncIterable<Buffer> {
       this.#updateKeepAlive()
       return
     }
-    if (frames === null || lengths === null) return
-    let offset = 0
-    const hardLimit = this.#highWaterMark + 8 * this.#batch
-    for (const len of lengths) {
-      const frame = frames.subarray(offset, offset + len)
-      offset += len
-      const waiter = this.#waiters.shift()
-      if (waiter !== undefined) waiter.resolve(frame)
-      else if (this.queued < hardLimit) this.#queue.push(frame)
-      else this.#dropped++
+    if (frames === null || lengths === null || lengths.length === 0) return
+    if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
+      this.#dropped += lengths.length // past the hard limit (the pause came too late)
+      return
     }
+    this.#bursts.push({ data: frames, lengths, next: 0, offset: 0 })
+    this.#queued += lengths.length
+    while (this.#queued > 0 && this.#waiters.length > 0) this.#waiters.shift()!.take()
     this.#updateKeepAlive()
-    if (!this.#paused && this.queued >= this.#highWaterMark) {
+    if (!this.#paused && this.#queued >= this.#highWaterMark) {
       this.#paused = true
       this.#reader?.pause()
     }
   }
 
   #resumeIfLow(): void {
-    if (this.#paused && this.queued <= this.#highWaterMark / 4) {
+    if (this.#paused && this.#queued <= this.#highWaterMark / 4) {
       this.#paused = false
       this.#reader?.resume()
     }
