@@ -221,8 +221,8 @@ async function settle(lastRx, quietMs = 250, maxMs = 3000) {
   while (performance.now() - lastRx() < quietMs && performance.now() - start < maxMs) await sleep(50)
 }
 
-/** RX, pltap: the generator floods the tap; JS reads with readBatch({ max: 256 }). */
-async function rxPltap(bin, size, rxOptions) {
+/** RX, pltap: the generator floods the tap; JS reads with readBatch({ max: 256 }) or readPacked(). */
+async function rxPltap(bin, size, rxOptions, packed) {
   const dev = await openTap('bjrx')
   const rx = dev.rxOpen(rxOptions)
   const ac = new AbortController()
@@ -233,10 +233,16 @@ async function rxPltap(bin, size, rxOptions) {
   const loop = (async () => {
     try {
       for (;;) {
-        const got = await rx.readBatch({ max: 256, signal: ac.signal })
+        if (packed) {
+          const burst = await rx.readPacked({ signal: ac.signal })
+          frames += burst.lengths.length
+          bytes += burst.data.length
+        } else {
+          const got = await rx.readBatch({ max: 256, signal: ac.signal })
+          frames += got.length
+          for (const f of got) bytes += f.length
+        }
         batches++
-        frames += got.length
-        for (const f of got) bytes += f.length
         lastRx = performance.now()
       }
     } catch (err) {
@@ -364,14 +370,14 @@ async function main() {
     tx.push({ size, pltap: p, c, ratio: p.mpps / c.mpps })
   }
   const rxVariants = [
-    { label: 'rxOpen() (defaults)', options: {} },
-    { label: 'rxOpen({ batch: 256 })', options: { batch: 256 } },
+    { label: 'readBatch({ max: 256 })', options: {}, packed: false },
+    { label: 'readPacked()', options: {}, packed: true },
   ]
   for (const size of SIZES) {
     log(`RX ${size} B ...`)
     const c = await rxC(bin, size)
     for (const v of rxVariants) {
-      const p = await rxPltap(bin, size, v.options)
+      const p = await rxPltap(bin, size, v.options, v.packed)
       rx.push({ size, variant: v.label, pltap: p, c, ratio: p.mpps / c.mpps, cpuRatio: p.cpuPerFrameNs / c.cpuPerFrameNs })
     }
   }
@@ -385,7 +391,7 @@ async function main() {
     md.push(`| ${r.size} B | ${fmt(r.pltap.mpps)} | ${fmt(r.c.mpps)} | **${fmt(r.ratio, 2)}** | ${fmt(r.pltap.cpuPerFrameNs, 0)} ns | ${fmt(r.c.cpuPerFrameNs, 0)} ns | ${fmt((r.pltap.mpps * r.size * 8) / 1e3, 2)} |`)
   }
   md.push('')
-  md.push('### RX: AF_PACKET `sendmmsg` flood into the tap → JS `rx.readBatch({ max: 256 })` vs C `poll` + `read()` loop')
+  md.push('### RX: AF_PACKET `sendmmsg` flood into the tap → JS `rx.readBatch({ max: 256 })` or `rx.readPacked()` (default `rxOpen()`) vs C `poll` + `read()` loop')
   md.push('')
   md.push('| Frame | pltap reader | pltap Mpps | C Mpps | ratio pltap/C | pltap CPU/frame: process (JS thread + reader thread) | C CPU/frame | CPU ratio | loss pltap | loss C | frames/batch |')
   md.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
