@@ -1,5 +1,5 @@
 import { Netdev, type NetdevChange, PltapError } from '../ts/index.ts'
-import { announceSkips, arpFrame, devTest, ipAddr, ipFlags, ipLink, quietIpv6, waitFor } from './support.ts'
+import { announceSkips, arpFrame, checkPromiscThenDown, devTest, ipAddr, ipFlags, ipLink, quietIpv6, waitFor } from './support.ts'
 
 announceSkips('direct.spec.ts')
 
@@ -110,17 +110,7 @@ devTest('up(), down() and setPromisc() settle with the kernel showing the change
   t.true(dev.flags.running) // an attached tap is carrier-on
   t.true(ipFlags(dev.realName).includes('UP'))
 
-  await dev.setPromisc(true)
-  t.true(dev.flags.promisc)
-  t.true(ipFlags(dev.realName).includes('PROMISC'))
-
-  await dev.setPromisc(false)
-  t.false(dev.flags.promisc)
-  t.false(ipFlags(dev.realName).includes('PROMISC'))
-
-  await dev.down()
-  t.false(dev.flags.up)
-  t.false(ipFlags(dev.realName).includes('UP'))
+  await checkPromiscThenDown(t, dev)
   t.is(dev.lastError, null)
 })
 

@@ -2,7 +2,8 @@
  * Shared helpers for the ava suite. Tests run inside the private network namespace made by
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
+import type { Netdev } from '../ts/index.ts'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,9 +46,9 @@ export const hasNetAdmin = probe.ok
 /** Why they cannot (empty when they can). */
 export const noNetAdminReason = probe.why
 
-/** `test`, or `test.skip` with a printed reason when devices cannot be created. */
+/** `test`, or `test.skip` with a printed reason (see {@link announceSkips}) when devices cannot be created. */
 export const devTest = hasNetAdmin ? test : test.skip
-/** `test.serial`, or `test.skip`. */
+/** `test.serial`, or `test.skip` with a printed reason (see {@link announceSkips}). */
 export const devSerial = hasNetAdmin ? test.serial : test.skip
 
 /** Prints, once per file, why device tests are skipped. */
@@ -96,6 +97,22 @@ export function ipFlags(name: string): string[] {
   if (out === null) throw new Error(`no interface ${name}`)
   const m = /<([^>]*)>/.exec(out)
   return m ? m[1]!.split(',') : []
+}
+
+/**
+ * Promiscuous mode on, off, then the device down: after each step the Netdev's flags and
+ * the kernel (`ip -o link`) both show the change. Shared by the direct and vsys suites.
+ */
+export async function checkPromiscThenDown(t: ExecutionContext, dev: Netdev): Promise<void> {
+  await dev.setPromisc(true)
+  t.true(dev.flags.promisc)
+  t.true(ipFlags(dev.realName).includes('PROMISC'))
+  await dev.setPromisc(false)
+  t.false(dev.flags.promisc)
+  t.false(ipFlags(dev.realName).includes('PROMISC'))
+  await dev.down()
+  t.false(dev.flags.up)
+  t.false(ipFlags(dev.realName).includes('UP'))
 }
 
 /** `ip -4 -o addr show dev <name>` output. */

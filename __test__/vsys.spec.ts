@@ -4,7 +4,7 @@ import { type Server, type Socket, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { type Vsysd, announceSkips, devSerial, hasNetAdmin, ipAddr, ipFlags, ipLink, startVsysd, waitFor } from './support.ts'
+import { type Vsysd, announceSkips, checkPromiscThenDown, devSerial, hasNetAdmin, ipAddr, ipFlags, ipLink, startVsysd, waitFor } from './support.ts'
 
 announceSkips('vsys.spec.ts')
 
@@ -34,16 +34,7 @@ devSerial('open through the helper: tap1000-N, packetInfo, usesVsys; setConfig, 
   t.true(dev.flags.up)
   t.is(dev.lastError, null)
 
-  await dev.setPromisc(true)
-  t.true(dev.flags.promisc)
-  t.true(ipFlags(dev.realName).includes('PROMISC'))
-  await dev.setPromisc(false)
-  t.false(dev.flags.promisc)
-  t.false(ipFlags(dev.realName).includes('PROMISC'))
-
-  await dev.down()
-  t.false(dev.flags.up)
-  t.false(ipFlags(dev.realName).includes('UP'))
+  await checkPromiscThenDown(t, dev)
   await dev.up()
   t.true(dev.flags.up)
   t.regex(ipAddr(dev.realName), /inet 198\.18\.80\.1\/24 /)

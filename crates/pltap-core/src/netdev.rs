@@ -92,6 +92,8 @@ pub struct Netdev {
     counters: AtomicCounters,
     /// Whether `vif_up` succeeded since the last `vif_down` (so [`Netdev::release`] has work).
     vif_up_done: AtomicBool,
+    /// Receive buffer of [`Netdev::recv`], large enough for any frame (so no MTU ioctl per read).
+    scratch: Mutex<Vec<u8>>,
 }
 
 impl Netdev {
@@ -129,6 +131,7 @@ impl Netdev {
             sync_lock: Mutex::new(()),
             counters: AtomicCounters::default(),
             vif_up_done: AtomicBool::new(false),
+            scratch: Mutex::new(vec![0; crate::frame::MAX_FRAME]),
         };
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.state() = Reconciler::new(observed);
@@ -322,22 +325,66 @@ impl Netdev {
 
     /// Writes one frame and counts it. `Ok(false)` if the kernel queue is full.
     pub fn send(&self, frame: &[u8]) -> Result<bool> {
+        self.send_packed(frame, &[frame.len() as u32]).map(|n| n == 1)
+    }
+
+    /// Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes), in
+    /// order, until one does not fit; returns how many were written and counts them. An
+    /// error on the first frame is returned; after that the count so far is.
+    pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<usize> {
+        let total: u64 = lengths.iter().map(|l| u64::from(*l)).sum();
+        if total != data.len() as u64 {
+            return Err(Error::invalid("lengths", format!("they add up to {total}, not {}", data.len())));
+        }
+        let tap = self.tap()?;
         let c = &self.counters;
-        match self.tap()?.send(frame) {
-            Ok(true) => {
-                c.tx_packets.fetch_add(1, Relaxed);
-                c.tx_bytes.fetch_add(frame.len() as u64, Relaxed);
-                Ok(true)
-            }
-            Ok(false) => {
-                c.tx_dropped.fetch_add(1, Relaxed);
-                Ok(false)
-            }
-            Err(e) => {
-                if !matches!(e, Error::InvalidArgument { .. }) {
-                    c.tx_errors.fetch_add(1, Relaxed);
+        let (mut sent, mut bytes, mut at) = (0usize, 0u64, 0usize);
+        let mut failure = None;
+        for len in lengths.iter().map(|l| *l as usize) {
+            match tap.send(&data[at..at + len]) {
+                Ok(true) => {
+                    sent += 1;
+                    bytes += len as u64;
+                    at += len;
                 }
-                Err(e)
+                Ok(false) => {
+                    c.tx_dropped.fetch_add(1, Relaxed);
+                    break;
+                }
+                Err(e) => {
+                    if !matches!(e, Error::InvalidArgument { .. }) {
+                        c.tx_errors.fetch_add(1, Relaxed);
+                    }
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        c.tx_packets.fetch_add(sent as u64, Relaxed);
+        c.tx_bytes.fetch_add(bytes, Relaxed);
+        match failure {
+            Some(e) if sent == 0 => Err(e),
+            _ => Ok(sent),
+        }
+    }
+
+    /// Reads one frame now, into an exactly sized buffer; `Ok(None)` when nothing is
+    /// queued. Frames too large for any MTU are skipped and counted as dropped.
+    pub fn recv(&self) -> Result<Option<Vec<u8>>> {
+        let tap = self.tap()?;
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match tap.recv(&mut scratch) {
+                Ok(Some(len)) => {
+                    self.count_rx(1, len as u64, 0, 0);
+                    return Ok(Some(scratch[..len].to_vec()));
+                }
+                Ok(None) => return Ok(None),
+                Err(Error::Truncated { .. }) => self.count_rx(0, 0, 1, 0),
+                Err(e) => {
+                    self.count_rx(0, 0, 0, 1);
+                    return Err(e);
+                }
             }
         }
     }

@@ -301,45 +301,13 @@ impl JsNetdev {
     /// no per-frame allocation, however many frames.
     #[napi]
     pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<u32> {
-        let total: u64 = lengths.iter().map(|l| u64::from(*l)).sum();
-        if total != data.len() as u64 {
-            return Err(to_napi(pltap_core::Error::invalid("lengths", format!("they add up to {total}, not {}", data.len()))));
-        }
-        let mut sent = 0;
-        let mut at = 0;
-        for len in lengths {
-            let frame = &data[at..at + *len as usize];
-            at += *len as usize;
-            match self.inner.send(frame) {
-                Ok(true) => sent += 1,
-                Ok(false) => break,
-                Err(e) if sent == 0 => return Err(to_napi(e)),
-                Err(_) => break,
-            }
-        }
-        Ok(sent)
+        Ok(self.inner.send_packed(data, lengths).into_napi()? as u32)
     }
 
     /// Reads one frame synchronously; `null` when nothing is queued.
     #[napi]
     pub fn recv(&self) -> Result<Option<Buffer>> {
-        let tap = self.inner.tap().into_napi()?;
-        let mut buf = vec![0u8; tap.rx_capacity().into_napi()?];
-        loop {
-            match tap.recv(&mut buf) {
-                Ok(Some(len)) => {
-                    buf.truncate(len);
-                    self.inner.count_rx(1, len as u64, 0, 0);
-                    return Ok(Some(buf.into()));
-                }
-                Ok(None) => return Ok(None),
-                Err(pltap_core::Error::Truncated { .. }) => self.inner.count_rx(0, 0, 1, 0),
-                Err(e) => {
-                    self.inner.count_rx(0, 0, 0, 1);
-                    return Err(to_napi(e));
-                }
-            }
-        }
+        Ok(self.inner.recv().into_napi()?.map(Buffer::from))
     }
 
     /// Discards every queued frame; returns how many.
