@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use pltap_core::sys::{self, POLLIN};
-use pltap_core::vsys::{self, CONTROL_SOCKET, Reply, TransactOptions};
+use pltap_core::vsys::{self, CONTROL_SOCKET, Reply, TransactOptions, Vsys};
 use pltap_core::{Error, IfName, Mode, Tap, TapOptions};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -306,8 +306,12 @@ fn helper_allocations_leak_no_descriptors() {
 const SCRIPT: &str = "fake_script";
 
 fn fifos(dir: &Path) -> (PathBuf, PathBuf) {
-    let i = dir.join(format!("{SCRIPT}.in"));
-    let o = dir.join(format!("{SCRIPT}.out"));
+    fifos_named(dir, SCRIPT)
+}
+
+fn fifos_named(dir: &Path, script: &str) -> (PathBuf, PathBuf) {
+    let i = dir.join(format!("{script}.in"));
+    let o = dir.join(format!("{script}.out"));
     sys::mkfifo(&i, 0o600).unwrap();
     sys::mkfifo(&o, 0o600).unwrap();
     (i, o)
@@ -358,7 +362,12 @@ fn open_writer(path: &Path) -> File {
 /// A fake script serving `n` transactions: it reads each request to EOF, reopens `S.in`
 /// (as vsys does after each script), then writes `reply(request)` and closes `S.out`.
 fn fake_script(dir: &Path, n: usize, reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> JoinHandle<Vec<Vec<u8>>> {
-    let (in_path, out_path) = (dir.join(format!("{SCRIPT}.in")), dir.join(format!("{SCRIPT}.out")));
+    fake_script_named(dir, SCRIPT, n, reply)
+}
+
+/// [`fake_script`] on the entry `<dir>/<script>.{in,out}`.
+fn fake_script_named(dir: &Path, script: &str, n: usize, reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> JoinHandle<Vec<Vec<u8>>> {
+    let (in_path, out_path) = (dir.join(format!("{script}.in")), dir.join(format!("{script}.out")));
     let mut reader = open_reader(&in_path);
     std::thread::spawn(move || {
         let mut seen = Vec::new();
@@ -560,4 +569,113 @@ fn transactions_leak_no_descriptors() {
         assert!(vsys::transact(dir.path(), SCRIPT, b"x\n", &opts(dir.path())).unwrap_err().is_errno(libc::ENOENT));
     }
     assert_eq!(fd_count(), before);
+}
+
+// ---------------------------------------------------------------------------------
+// The kernel, not the reply, decides a script's outcome (a reply may be another
+// request's, handed over by the helper).
+
+#[test]
+fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dir = TempDir::new("decisive-ok");
+        fifos_named(dir.path(), "promisc");
+        let tap = open_tap("tap754-0", true);
+        let iface = tap.iface();
+        // The script does what was asked, but says something else (as when the helper
+        // hands this client the reply meant for another one).
+        // Generous settle time: the effect below shows up a moment after the reply.
+        let vsys = Vsys::new(dir.path()).with_settle(Duration::from_secs(20));
+        const OTHER: &[u8] = b"Interface tap754-9 has no IPv4 address (run vif_up first)\n";
+        for (on, late) in [(true, false), (false, true)] {
+            let applier = iface.clone();
+            let script = fake_script_named(dir.path(), "promisc", 1, move |_| {
+                if late {
+                    // The effect shows only after the (wrong) reply was read.
+                    let applier = applier.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(50));
+                        applier.set_flags(None, Some(on)).unwrap();
+                    });
+                } else {
+                    applier.set_flags(None, Some(on)).unwrap();
+                }
+                OTHER.to_vec()
+            });
+            let outcome = vsys.promisc(&iface, on).unwrap_or_else(|e| panic!("promisc {on} (late: {late}): the kernel shows it, yet {e}"));
+            assert_eq!(outcome.warning.as_deref(), Some("Interface tap754-9 has no IPv4 address (run vif_up first)"));
+            let want: &[u8] = if on { b"tap754-0\n" } else { b"tap754-0\n-\n" };
+            assert_eq!(script.join().unwrap(), vec![want.to_vec()]);
+            assert_eq!(iface.flags().unwrap().promisc, on);
+        }
+    });
+}
+
+#[test]
+fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dir = TempDir::new("decisive-fail");
+        fifos_named(dir.path(), "promisc");
+        let tap = open_tap("tap754-0", true);
+        let iface = tap.iface();
+        let settle = Duration::from_millis(300);
+        let vsys = Vsys::new(dir.path()).with_settle(settle);
+        for (reply, want_reply) in [(&b""[..], ""), (&b"net.ipv4.conf.tap754-0.rp_filter = 0\n"[..], "net.ipv4.conf.tap754-0.rp_filter = 0\n")] {
+            // The script says nothing wrong, and does nothing.
+            let script = fake_script_named(dir.path(), "promisc", 1, move |_| reply.to_vec());
+            let start = Instant::now();
+            let err = vsys.promisc(&iface, true).unwrap_err();
+            let took = start.elapsed();
+            match &err {
+                Error::Script { script, reply, detail } => {
+                    assert_eq!((script.as_str(), reply.as_str()), ("promisc", want_reply));
+                    assert_eq!(detail, "the kernel shows tap754-0 with PROMISC off");
+                }
+                other => panic!("expected Error::Script, got {other:?}"),
+            }
+            assert_eq!(err.code(), "ERR_VSYS_SCRIPT");
+            assert!(took >= settle, "failed after {took:?}, before the kernel had its settle time");
+            script.join().unwrap();
+        }
+        // An error reply with the kernel unchanged is a failure too, carrying the reply.
+        let script = fake_script_named(dir.path(), "promisc", 1, |_| b"SIOCSIFFLAGS: Operation not permitted\n".to_vec());
+        let err = vsys.promisc(&iface, true).unwrap_err();
+        assert!(matches!(&err, Error::Script { reply, .. } if reply == "SIOCSIFFLAGS: Operation not permitted\n"), "{err:?}");
+        assert!(err.to_string().contains("PROMISC off") && err.to_string().contains("Operation not permitted"), "{err}");
+        script.join().unwrap();
+        assert!(!iface.flags().unwrap().promisc);
+    });
+}
+
+#[test]
+fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    in_netns(|| {
+        let dir = TempDir::new("decisive-enxio");
+        // Entries without a daemon behind them: opening vif_down.in gives ENXIO.
+        fifos_named(dir.path(), "vif_down");
+        let tap = open_tap("tap754-0", true);
+        let iface = tap.iface();
+        let vsys = Vsys::new(dir.path()).with_options(TransactOptions { open_retry: Duration::from_millis(50), ..TransactOptions::default() });
+        // Already down: what was asked holds, so the failed transaction is only a warning.
+        let outcome = vsys.vif_down(&iface).expect("the kernel shows the device down");
+        let warning = outcome.warning.unwrap();
+        assert!(warning.contains("ENXIO") && warning.contains("vif_down.in"), "{warning}");
+        // UP: the transaction's own error, with its errno.
+        iface.set_flags(Some(true), None).unwrap();
+        let err = vsys.vif_down(&iface).unwrap_err();
+        assert_eq!((err.code().as_str(), err.syscall()), ("ENXIO", Some("open")), "{err}");
+        assert!(iface.flags().unwrap().up);
+    });
 }

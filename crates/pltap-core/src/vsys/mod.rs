@@ -2,10 +2,13 @@
 //! `vif_up`, `vif_down` and `promisc` scripts over FIFO pairs.
 //!
 //! vsys passes no exit status, and a script that failed to run looks exactly like one
-//! that succeeded silently (S5). So [`Vsys`] never trusts the reply: after each script
-//! it reads the interface back from the kernel and succeeds only if the kernel shows
-//! what was asked (address present and UP; not UP; PROMISC as asked). A non-empty
-//! reply on success is returned as a warning.
+//! that succeeded silently (S5). Worse, a reply is not tied to its request: a helper
+//! may hand one client's reply to the next. So [`Vsys`] never judges by the reply: after
+//! each script it reads the interface back from the kernel, for up to a settle time,
+//! and that read-back alone decides (address present and UP; not UP; PROMISC as asked).
+//! A script that printed an error while the kernel shows what was asked succeeded (the
+//! text is returned as a warning); a script that printed nothing while the kernel never
+//! shows it failed ([`Error::Script`]).
 
 mod fifo;
 mod proto;
@@ -56,6 +59,26 @@ impl Vsys {
     pub fn with_options(mut self, opts: TransactOptions) -> Vsys {
         self.opts = opts;
         self
+    }
+
+    /// Replaces how long a script's effect may take to show in the kernel after its
+    /// reply (default 500 ms): the post-condition is polled that long before a script is
+    /// reported as failed.
+    ///
+    /// ```
+    /// use pltap_core::vsys::Vsys;
+    /// use std::time::Duration;
+    /// let vsys = Vsys::new("/vsys").with_settle(Duration::from_secs(2));
+    /// assert_eq!(vsys.settle(), Duration::from_secs(2));
+    /// ```
+    pub fn with_settle(mut self, settle: Duration) -> Vsys {
+        self.settle = settle;
+        self
+    }
+
+    /// How long a script's effect may take to show (see [`Vsys::with_settle`]).
+    pub fn settle(&self) -> Duration {
+        self.settle
     }
 
     /// The vsys root.
@@ -109,27 +132,36 @@ impl Vsys {
     }
 
     /// Transact, then poll `check` (which returns the failed post-condition, if any)
-    /// for up to `settle`.
+    /// until it holds or `settle` has passed. The kernel decides: success iff the
+    /// post-condition holds (whatever the reply said, which then becomes a warning unless
+    /// benign); [`Error::Script`] only when it still fails after settling. A transaction
+    /// that itself failed (no reader, timeout) is reported as such, unless the kernel
+    /// shows the requested state all the same.
     fn run(&self, script: &str, req: &[u8], check: impl Fn() -> Result<Option<String>>) -> Result<ScriptOutcome> {
-        let reply = transact(&self.root, script, req, &self.opts)?;
+        let reply = transact(&self.root, script, req, &self.opts);
+        if let Err(e @ Error::InvalidArgument { .. }) = reply {
+            return Err(e); // refused before any I/O: nothing can have happened
+        }
         let until = Instant::now() + self.settle;
-        loop {
+        let failed = loop {
             let failed = match check() {
                 Ok(f) => f,
                 Err(e) => Some(e.to_string()),
             };
             match failed {
-                None => {
-                    let text = reply.output.trim();
-                    let warning = (!is_benign_output(text)).then(|| text.to_string());
-                    return Ok(ScriptOutcome { warning });
-                }
-                // A script that printed an error has failed; otherwise give the kernel a moment.
-                Some(detail) if Instant::now() >= until || !is_benign_output(&reply.output) => {
-                    return Err(Error::Script { script: script.to_string(), reply: reply.output, detail });
-                }
-                Some(_) => std::thread::sleep(Duration::from_millis(10)),
+                Some(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(10)),
+                done => break done,
             }
+        };
+        match (reply, failed) {
+            (Ok(reply), None) => {
+                let text = reply.output.trim();
+                let warning = (!is_benign_output(text)).then(|| text.to_string());
+                Ok(ScriptOutcome { warning })
+            }
+            (Err(e), None) => Ok(ScriptOutcome { warning: Some(format!("{e}; the kernel shows the requested state all the same")) }),
+            (Ok(reply), Some(detail)) => Err(Error::Script { script: script.to_string(), reply: reply.output, detail }),
+            (Err(e), Some(_)) => Err(e),
         }
     }
 }
