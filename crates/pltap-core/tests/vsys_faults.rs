@@ -317,8 +317,8 @@ fn fifos_named(dir: &Path, script: &str) -> (PathBuf, PathBuf) {
     (i, o)
 }
 
-fn opts(dir: &Path) -> TransactOptions {
-    TransactOptions { lock_dir: Some(dir.to_path_buf()), deadline: Duration::from_secs(10), ..TransactOptions::default() }
+fn opts() -> TransactOptions {
+    TransactOptions { deadline: Duration::from_secs(10), ..TransactOptions::default() }
 }
 
 /// What vsys does before a client comes: hold `S.in` open for reading (nonblocking, so
@@ -399,7 +399,7 @@ fn script_that_never_answers_times_out() {
     let mut reader = open_reader(&in_path);
     let deadline = Duration::from_millis(300);
     let start = Instant::now();
-    let err = vsys::transact(dir.path(), SCRIPT, b"tap754-0\n", &TransactOptions { deadline, ..opts(dir.path()) }).unwrap_err();
+    let err = vsys::transact(dir.path(), SCRIPT, b"tap754-0\n", &TransactOptions { deadline, ..opts() }).unwrap_err();
     let took = start.elapsed();
     match &err {
         Error::Timeout { after, op } => {
@@ -423,7 +423,7 @@ fn oversized_reply_is_capped_without_off_by_one() {
     let cases = [(200 * 1024, true), (cap, false), (cap + 1, true), (cap - 1, false), (0, false)];
     for (len, truncated) in cases {
         let script = fake_script(dir.path(), 1, move |_| pattern(len));
-        let reply = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { reply_cap: cap, ..opts(dir.path()) })
+        let reply = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { reply_cap: cap, ..opts() })
             .unwrap_or_else(|e| panic!("reply of {len}: {e}"));
         assert_eq!(reply.truncated, truncated, "reply of {len} bytes");
         assert_eq!(reply.output.len(), len.min(cap), "reply of {len} bytes");
@@ -440,7 +440,7 @@ fn script_entry_without_reader_is_enxio_after_the_retry_window() {
     let open_retry = Duration::from_millis(300);
     let deadline = Duration::from_secs(5);
     let start = Instant::now();
-    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { open_retry, deadline, ..opts(dir.path()) }).unwrap_err();
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { open_retry, deadline, ..opts() }).unwrap_err();
     let took = start.elapsed();
     match &err {
         Error::Os { syscall, errno, op } => {
@@ -466,7 +466,7 @@ fn a_reader_appearing_within_the_retry_window_is_used() {
         open_writer(&out_path).write_all(b"done\n").unwrap();
         req
     });
-    let reply = vsys::transact(dir.path(), SCRIPT, b"late\n", &opts(dir.path())).unwrap();
+    let reply = vsys::transact(dir.path(), SCRIPT, b"late\n", &opts()).unwrap();
     assert_eq!(reply, Reply { output: "done\n".into(), truncated: false });
     assert_eq!(script.join().unwrap(), b"late\n");
 }
@@ -481,7 +481,7 @@ fn request_bytes_arrive_exactly_and_end_with_eof() {
     let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     for request in [b"tap754-0\n198.18.0.1\n24\ntxqueuelen=500\n".to_vec(), big] {
         let script = fake_script(dir.path(), 1, |req| format!("got {} bytes\n", req.len()).into_bytes());
-        let reply = vsys::transact(dir.path(), SCRIPT, &request, &opts(dir.path())).unwrap();
+        let reply = vsys::transact(dir.path(), SCRIPT, &request, &opts()).unwrap();
         // The script only answers after EOF on S.in: the reply proves S.in was closed.
         assert_eq!(reply.output, format!("got {} bytes\n", request.len()));
         assert!(!reply.truncated);
@@ -508,7 +508,7 @@ fn concurrent_transactions_are_serialized() {
         .into_iter()
         .map(|req| {
             let root = root.clone();
-            std::thread::spawn(move || (req, vsys::transact(&root, SCRIPT, req.as_bytes(), &opts(&root)).unwrap()))
+            std::thread::spawn(move || (req, vsys::transact(&root, SCRIPT, req.as_bytes(), &opts()).unwrap()))
         })
         .collect();
     for c in clients {
@@ -518,14 +518,15 @@ fn concurrent_transactions_are_serialized() {
     let mut seen = script.join().unwrap();
     seen.sort();
     assert_eq!(seen, vec![b"first\nrequest\n".to_vec(), b"second\nrequest\n".to_vec()], "two separate, whole requests");
-    // The cross-process lock file stayed in the lock directory.
-    let locks: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".lock"))
-        .collect();
-    assert_eq!(locks.len(), 1, "{locks:?}");
-    assert!(locks[0].contains(SCRIPT), "{locks:?}");
+    // The lock is on the directory itself: nothing was created.
+    assert_eq!(entries(dir.path()), [format!("{SCRIPT}.in"), format!("{SCRIPT}.out")]);
+}
+
+/// The names in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -535,7 +536,7 @@ fn missing_out_fifo_is_enoent() {
     let in_path = dir.path().join(format!("{SCRIPT}.in"));
     sys::mkfifo(&in_path, 0o600).unwrap();
     let _reader = open_reader(&in_path);
-    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts(dir.path())).unwrap_err();
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err();
     match &err {
         Error::Os { syscall, errno, op } => {
             assert_eq!((*syscall, errno.0), ("open", libc::ENOENT), "{err}");
@@ -544,7 +545,7 @@ fn missing_out_fifo_is_enoent() {
         other => panic!("expected Error::Os, got {other:?}"),
     }
     // A bad script name is refused before any I/O.
-    assert_eq!(vsys::transact(dir.path(), "../x", b"", &opts(dir.path())).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+    assert_eq!(vsys::transact(dir.path(), "../x", b"", &opts()).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
 }
 
 #[test]
@@ -557,7 +558,7 @@ fn transactions_leak_no_descriptors() {
     let script = fake_script(dir.path(), cycles, |req| req.to_vec());
     for i in 0..cycles {
         let req = format!("request {i}\n");
-        let reply = vsys::transact(dir.path(), SCRIPT, req.as_bytes(), &opts(dir.path())).unwrap();
+        let reply = vsys::transact(dir.path(), SCRIPT, req.as_bytes(), &opts()).unwrap();
         assert_eq!(reply.output, req);
     }
     assert_eq!(script.join().unwrap().len(), cycles);
@@ -566,7 +567,7 @@ fn transactions_leak_no_descriptors() {
     // A failing transaction leaks nothing either.
     std::fs::remove_file(dir.path().join(format!("{SCRIPT}.in"))).unwrap();
     for _ in 0..cycles {
-        assert!(vsys::transact(dir.path(), SCRIPT, b"x\n", &opts(dir.path())).unwrap_err().is_errno(libc::ENOENT));
+        assert!(vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err().is_errno(libc::ENOENT));
     }
     assert_eq!(fd_count(), before);
 }
@@ -678,4 +679,149 @@ fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
         assert_eq!((err.code().as_str(), err.syscall()), ("ENXIO", Some("open")), "{err}");
         assert!(iface.flags().unwrap().up);
     });
+}
+
+// ---------------------------------------------------------------------------------
+// The cross-process lock: flock on the vsys root directory itself.
+
+#[test]
+fn entries_that_are_symlinks_or_not_fifos_are_refused() {
+    let _g = shared();
+    let dir = TempDir::new("notfifo");
+    let elsewhere = TempDir::new("notfifo-target");
+    let (_, real_out) = fifos_named(elsewhere.path(), SCRIPT);
+    // S.out a symlink to a FIFO elsewhere: not followed.
+    std::os::unix::fs::symlink(&real_out, dir.path().join(format!("{SCRIPT}.out"))).unwrap();
+    sys::mkfifo(&dir.path().join(format!("{SCRIPT}.in")), 0o600).unwrap();
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err();
+    assert_eq!((err.code().as_str(), err.syscall()), ("ELOOP", Some("open")), "{err}");
+    assert!(err.to_string().contains(&format!("{SCRIPT}.out")), "{err}");
+    // S.out a regular file: opened, then refused on fstat.
+    std::fs::remove_file(dir.path().join(format!("{SCRIPT}.out"))).unwrap();
+    std::fs::write(dir.path().join(format!("{SCRIPT}.out")), b"").unwrap();
+    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err();
+    assert!(matches!(err, Error::HelperProtocol { .. }), "{err:?}");
+    assert!(err.to_string().contains("regular file, not a FIFO"), "{err}");
+    // A root that is not a directory.
+    let err = vsys::transact(&dir.path().join(format!("{SCRIPT}.out")), SCRIPT, b"x\n", &opts()).unwrap_err();
+    assert_eq!(err.code(), "ENOTDIR", "{err}");
+}
+
+#[test]
+fn another_process_holding_the_root_lock_blocks_transactions_until_it_lets_go() {
+    let _g = shared();
+    let dir = TempDir::new("flock");
+    fifos(dir.path());
+    let script = fake_script(dir.path(), 1, |req| [b"reply to ".as_slice(), req].concat());
+    // flock(1), an independent implementation, takes the lock on the directory.
+    let mut holder = std::process::Command::new("flock")
+        .arg(dir.path())
+        .args(["-c", "echo locked; read _"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run flock(1)");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let deadline = Duration::from_millis(300);
+    let err = vsys::transact(dir.path(), SCRIPT, b"early\n", &TransactOptions { deadline, ..opts() }).unwrap_err();
+    match &err {
+        Error::Timeout { op, after } => {
+            assert_eq!(*after, deadline);
+            assert!(op.contains("waiting for the lock on") && op.contains(dir.path().to_str().unwrap()), "{op}");
+        }
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    // Let go: the next transaction goes through (and the early one never reached S.in).
+    holder.stdin.take().unwrap().write_all(b"\n").unwrap();
+    assert!(holder.wait().unwrap().success());
+    let reply = vsys::transact(dir.path(), SCRIPT, b"late\n", &opts()).unwrap();
+    assert_eq!(reply.output, "reply to late\n");
+    assert_eq!(script.join().unwrap(), vec![b"late\n".to_vec()]);
+    assert_eq!(entries(dir.path()), [format!("{SCRIPT}.in"), format!("{SCRIPT}.out")], "nothing was created");
+}
+
+const CHILD_ROOT: &str = "PLTAP_TEST_CHILD_VSYS_ROOT";
+const CHILD_REQUEST: &str = "PLTAP_TEST_CHILD_REQUEST";
+
+/// Not a test of its own: the body of the child processes of
+/// [`root_then_the_slice_transact_and_processes_serialize`] (a no-op otherwise).
+#[test]
+fn child_transact() {
+    let (Some(root), Some(request)) = (std::env::var_os(CHILD_ROOT), std::env::var(CHILD_REQUEST).ok()) else { return };
+    let reply = vsys::transact(Path::new(&root), SCRIPT, request.as_bytes(), &opts())
+        .unwrap_or_else(|e| panic!("child (uid {}): {e} [{}]", sys::effective_uid(), e.code()));
+    // On a line of its own (the harness prints "test child_transact ... " first).
+    println!("\nCHILD-REPLY:{}", reply.output.escape_debug());
+}
+
+/// Runs [`child_transact`] in a new process of this test binary, as `uid` (`None`: as
+/// root), with `TMPDIR` pointing at `tmp`.
+fn spawn_child(uid: Option<u32>, root: &Path, request: &str, tmp: &Path) -> std::process::Child {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--pdeathsig", "SIGKILL"]);
+    if let Some(uid) = uid {
+        let (u, g) = (format!("{uid}"), format!("{uid}"));
+        cmd.args(["--reuid", &u, "--regid", &g, "--clear-groups", "--inh-caps=-all"]);
+    }
+    cmd.arg(std::env::current_exe().unwrap())
+        .args(["--exact", "child_transact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ROOT, root)
+        .env(CHILD_REQUEST, request)
+        .env("TMPDIR", tmp)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().expect("spawn a child transaction")
+}
+
+/// Waits for a child and returns the reply it printed; panics with its output if it failed.
+fn child_reply(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed ({}): {stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let line = stdout.lines().find_map(|l| l.split_once("CHILD-REPLY:").map(|(_, r)| r)).unwrap_or_else(|| panic!("no reply in {stdout}"));
+    line.replace("\\n", "\n")
+}
+
+#[test]
+fn root_then_the_slice_transact_and_processes_serialize() {
+    if !require_root() {
+        return;
+    }
+    let _g = shared();
+    let dir = TempDir::new("slice");
+    // The frontend as the helper makes it: root:<slice gid> 0750, entries 0660.
+    let (i, o) = fifos(dir.path());
+    for path in [dir.path(), &i, &o] {
+        std::os::unix::fs::chown(path, Some(0), Some(1000)).unwrap();
+    }
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    for path in [&i, &o] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o660)).unwrap();
+    }
+    // The children's temp directory, writable by both: the old lock files went there.
+    let tmp = TempDir::new("slice-tmpdir");
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    // Each reply names its request; the script takes its time, so unserialized clients
+    // would mix requests or take each other's replies.
+    let script = fake_script(dir.path(), 4, |req| {
+        std::thread::sleep(Duration::from_millis(100));
+        [b"reply to ".as_slice(), req].concat()
+    });
+    // Root first, then the slice on the same root (the old lock file made this EACCES).
+    assert_eq!(child_reply(spawn_child(None, dir.path(), "root\n", tmp.path())), "reply to root\n");
+    assert_eq!(child_reply(spawn_child(Some(1000), dir.path(), "slice\n", tmp.path())), "reply to slice\n");
+    // Two processes at once, one of each.
+    let a = spawn_child(None, dir.path(), "root again\n", tmp.path());
+    let b = spawn_child(Some(1000), dir.path(), "slice again\n", tmp.path());
+    assert_eq!(child_reply(a), "reply to root again\n");
+    assert_eq!(child_reply(b), "reply to slice again\n");
+    let mut seen = script.join().unwrap();
+    seen.sort();
+    assert_eq!(seen, [&b"root\n"[..], b"root again\n", b"slice\n", b"slice again\n"].map(<[u8]>::to_vec), "four whole requests");
+    // Nothing left behind, in the temp directory or in the root.
+    assert_eq!(entries(tmp.path()), Vec::<String>::new());
+    assert_eq!(entries(dir.path()), [format!("{SCRIPT}.in"), format!("{SCRIPT}.out")]);
 }

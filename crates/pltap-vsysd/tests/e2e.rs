@@ -155,7 +155,7 @@ fn vif_up_promisc_vif_down() {
         assert!(noted.warning.as_deref().unwrap_or("").contains("Note: option snat=1 ignored"), "{noted:?}");
 
         // The reply of a raw transaction is exactly the helper's output.
-        let opts = TransactOptions { lock_dir: Some(tmp.path().to_path_buf()), ..TransactOptions::default() };
+        let opts = TransactOptions::default();
         let reply = transact(dir.as_ref(), "vif_up", b"tap1000-0\n198.18.0.1\n24\nrp_filter=1\n", &opts).unwrap();
         assert_eq!(reply.output, "net.ipv4.conf.tap1000-0.rp_filter = 1\n");
         let reply = transact(dir.as_ref(), "vif_down", b"tap1000-0\ndelete=1\n", &opts).unwrap();
@@ -217,7 +217,7 @@ fn validation_failures_come_back_as_script_errors() {
         assert_eq!(reply, "Requested IP 198.19.1.1 not in netblock 198.18.0.0/16\n");
 
         // Raw requests the client library would never send: control characters, junk.
-        let opts = TransactOptions { lock_dir: Some(tmp.path().to_path_buf()), ..TransactOptions::default() };
+        let opts = TransactOptions::default();
         let reply = transact(dir.as_ref(), "vif_up", b"tap754-0\n198.18.0.1\n24\nsnat=1\x1b\n", &opts).unwrap();
         assert_eq!(reply.output, "Control character \\u{1b} on request line 4\n");
         let reply = transact(dir.as_ref(), "promisc", b"", &opts).unwrap();

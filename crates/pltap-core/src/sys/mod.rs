@@ -266,3 +266,16 @@ pub fn duplicate_raw_fd(raw: RawFd) -> io::Result<OwnedFd> {
     let fd = cvt(unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 0) })?;
     Ok(owned(fd))
 }
+
+// ---- Added for the vsys client (issue 6): FIFOs opened relative to the locked root. ----
+
+/// `openat(dir, name, flags | O_CLOEXEC)`: opens `name` relative to the directory `dir`
+/// (no `O_CREAT`, so no mode). With `O_NOFOLLOW` in `flags`, a symlink as the last
+/// component fails with `ELOOP`.
+pub fn open_at(dir: BorrowedFd<'_>, name: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = CString::new(name.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call and `dir`
+    // is an open descriptor borrowed for it; without O_CREAT no mode argument is read.
+    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    Ok(owned(fd))
+}

@@ -3,8 +3,12 @@
 //! Fixes defects A2-A4 and suspects 1-3 of the original `vsys_transaction`: the whole
 //! exchange runs under one total deadline (no `select` with a NULL timeout), `S.in` is
 //! closed exactly once, the reply is read to EOF with a cap and no off-by-one, and
-//! transactions on the same script are serialized inside the process (a mutex) and
-//! across processes (`flock` on a lock file), because vsys itself does not (S6).
+//! transactions are serialized, because vsys itself does not (S6): inside the process by
+//! a mutex per root, across processes by `flock` on a descriptor of the vsys root
+//! directory itself. That lock creates nothing on disk (nothing to leave behind, nothing
+//! another user could pre-create or redirect with a symlink), can only be taken by who
+//! may open the directory, and works the same for root and for the slice. Both FIFOs are
+//! opened relative to that locked descriptor, with `O_NOFOLLOW`, and must be FIFOs.
 
 use super::proto::check_script_name;
 use crate::error::{Error, Result};
@@ -13,7 +17,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,20 +25,18 @@ use std::time::{Duration, Instant};
 /// Limits of a transaction.
 #[derive(Clone, Debug)]
 pub struct TransactOptions {
-    /// Total time for lock, open, write and read. Default 10 s.
+    /// Total time for the locks, open, write and read. Default 10 s.
     pub deadline: Duration,
     /// How long to keep retrying `ENXIO` on `S.in` (vsys is between two scripts, or
     /// down) before reporting it. Default 2 s, and never past `deadline`.
     pub open_retry: Duration,
     /// Reply bytes kept; the rest is read and discarded. Default 64 KiB.
     pub reply_cap: usize,
-    /// Where the cross-process lock files live. Default: the system temp directory.
-    pub lock_dir: Option<PathBuf>,
 }
 
 impl Default for TransactOptions {
     fn default() -> TransactOptions {
-        TransactOptions { deadline: Duration::from_secs(10), open_retry: Duration::from_secs(2), reply_cap: 64 * 1024, lock_dir: None }
+        TransactOptions { deadline: Duration::from_secs(10), open_retry: Duration::from_secs(2), reply_cap: 64 * 1024 }
     }
 }
 
@@ -47,7 +49,13 @@ pub struct Reply {
     pub truncated: bool,
 }
 
-/// Runs one transaction with the vsys entry `<root>/<script>.{in,out}`.
+/// Runs one transaction with the vsys entry `<root>/<script>.{in,out}`, holding the
+/// root's lock (see the module docs) from before the first open to after the last read.
+///
+/// Errors: `ENOENT`/`ENOTDIR`/`EACCES` opening the root or an entry, `ELOOP` for an entry
+/// that is a symlink, [`Error::HelperProtocol`] for one that is not a FIFO, `ENXIO` when
+/// no vsys daemon reads `S.in` within `open_retry`, [`Error::Timeout`] at the deadline
+/// (also while waiting for the lock).
 ///
 /// ```no_run
 /// use pltap_core::vsys::{transact, TransactOptions};
@@ -62,15 +70,15 @@ pub fn transact(root: &Path, script: &str, request: &[u8], opts: &TransactOption
     let op = format!("vsys {script}");
     let timeout = || Error::Timeout { op: op.clone(), after: opts.deadline };
 
-    let lock = script_lock(root, script);
+    let lock = root_mutex(root);
     let _local = acquire(&lock, deadline).ok_or_else(timeout)?;
-    let _global = lock_across_processes(root, script, opts, deadline, &op)?;
+    let dir = lock_root(root, deadline, opts, &op)?;
 
     // S.out first: vsys opens it for writing only once it sees S.in opened.
     let out_path = root.join(format!("{script}.out"));
-    let mut out = open_fifo(&out_path, false).map_err(|e| Error::os(format!("open {}", out_path.display()), "open", e))?;
+    let mut out = open_fifo(&dir, &out_path, false).map_err(|e| e.into_error(&out_path))?;
     let in_path = root.join(format!("{script}.in"));
-    let input = open_writer_retrying(&in_path, (start + opts.open_retry).min(deadline))?;
+    let input = open_writer_retrying(&dir, &in_path, (start + opts.open_retry).min(deadline))?;
 
     write_all(input, request, deadline, &in_path).map_err(|e| e.unwrap_or_else(timeout))?;
     // `write_all` consumed and closed S.in: exactly once (suspect 2).
@@ -78,25 +86,53 @@ pub fn transact(root: &Path, script: &str, request: &[u8], opts: &TransactOption
     read_to_eof(&mut out, opts.reply_cap, deadline, &out_path).map_err(|e| e.unwrap_or_else(timeout))
 }
 
-fn open_fifo(path: &Path, write: bool) -> io::Result<File> {
-    OpenOptions::new().read(!write).write(write).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)
+/// Why an entry could not be opened.
+enum OpenFailure {
+    Os(io::Error),
+    NotFifo(&'static str),
 }
 
-fn open_writer_retrying(path: &Path, give_up: Instant) -> Result<File> {
+impl OpenFailure {
+    fn into_error(self, path: &Path) -> Error {
+        match self {
+            OpenFailure::Os(e) => Error::os(format!("open {}", path.display()), "open", e),
+            OpenFailure::NotFifo(kind) => {
+                Error::HelperProtocol { op: format!("open {}", path.display()), detail: format!("it is a {kind}, not a FIFO") }
+            }
+        }
+    }
+}
+
+/// Opens `<dir>/<file name of path>` nonblocking, without following a symlink, and
+/// checks on the descriptor that it is a FIFO.
+fn open_fifo(dir: &File, path: &Path, write: bool) -> std::result::Result<File, OpenFailure> {
+    let name = Path::new(path.file_name().expect("an entry name"));
+    let access = if write { libc::O_WRONLY } else { libc::O_RDONLY };
+    let fd = sys::open_at(dir.as_fd(), name, access | libc::O_NONBLOCK | libc::O_NOFOLLOW).map_err(OpenFailure::Os)?;
+    let file = File::from(fd);
+    let kind = file.metadata().map_err(OpenFailure::Os)?.file_type();
+    if !kind.is_fifo() {
+        let what = if kind.is_file() { "regular file" } else if kind.is_dir() { "directory" } else if kind.is_socket() { "socket" } else { "special file" };
+        return Err(OpenFailure::NotFifo(what));
+    }
+    Ok(file)
+}
+
+fn open_writer_retrying(dir: &File, path: &Path, give_up: Instant) -> Result<File> {
     let mut pause = Duration::from_millis(1);
     loop {
-        match open_fifo(path, true) {
+        match open_fifo(dir, path, true) {
             Ok(f) => return Ok(f),
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < give_up => {
+            Err(OpenFailure::Os(e)) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < give_up => {
                 // Never sleep past `give_up`, and try once more there: the whole window
                 // is used, not cut short by the last pause.
                 std::thread::sleep(pause.min(give_up.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            Err(e) => {
-                let why = if e.raw_os_error() == Some(libc::ENXIO) { " (no reader: is the vsys daemon running?)" } else { "" };
-                return Err(Error::os(format!("open {}{why}", path.display()), "open", e));
+            Err(OpenFailure::Os(e)) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Err(Error::os(format!("open {} (no reader: is the vsys daemon running?)", path.display()), "open", e));
             }
+            Err(other) => return Err(other.into_error(path)),
         }
     }
 }
@@ -156,13 +192,14 @@ fn read_to_eof(out: &mut File, cap: usize, deadline: Instant, path: &Path) -> st
     }
 }
 
-type ScriptLocks = Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>;
+type RootLocks = Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>;
 
-/// The in-process mutex of `<root>/<script>`.
-fn script_lock(root: &Path, script: &str) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<ScriptLocks> = OnceLock::new();
+/// The in-process mutex of `root` (threads of one process queue here rather than on the
+/// `flock`, which they would otherwise poll).
+fn root_mutex(root: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<RootLocks> = OnceLock::new();
     let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    map.entry(root.join(script)).or_default().clone()
+    map.entry(root.to_path_buf()).or_default().clone()
 }
 
 /// Takes `lock`, polling until `deadline`.
@@ -179,29 +216,22 @@ fn acquire(lock: &Mutex<()>, deadline: Instant) -> Option<MutexGuard<'_, ()>> {
     }
 }
 
-/// `flock` on `<lock_dir>/pltap-vsys-<hash of root>-<script>.lock`.
-fn lock_across_processes(root: &Path, script: &str, opts: &TransactOptions, deadline: Instant, op: &str) -> Result<File> {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    root.hash(&mut h);
-    let dir = opts.lock_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let path = dir.join(format!("pltap-vsys-{:016x}-{script}.lock", h.finish()));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| Error::os(format!("open {}", path.display()), "open", e))?;
+/// Opens `root` (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`) and takes `flock(LOCK_EX)` on that
+/// descriptor, polling until `deadline`. The lock goes with the descriptor: on drop, or
+/// when the process dies.
+fn lock_root(root: &Path, deadline: Instant, opts: &TransactOptions, op: &str) -> Result<File> {
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(root)
+        .map_err(|e| Error::os(format!("open the vsys root {}", root.display()), "open", e))?;
     loop {
-        if sys::try_lock_exclusive(file.as_fd()).map_err(|e| Error::os(format!("flock {}", path.display()), "flock", e))? {
-            return Ok(file);
+        if sys::try_lock_exclusive(dir.as_fd()).map_err(|e| Error::os(format!("flock {}", root.display()), "flock", e))? {
+            return Ok(dir);
         }
         if Instant::now() >= deadline {
-            return Err(Error::Timeout { op: format!("{op} (waiting for {})", path.display()), after: opts.deadline });
+            return Err(Error::Timeout { op: format!("{op} (waiting for the lock on {})", root.display()), after: opts.deadline });
         }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
-

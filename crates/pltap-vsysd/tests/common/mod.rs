@@ -60,13 +60,10 @@ impl Drop for TempDir {
     }
 }
 
-/// A vsys client for `dir` whose lock files live in `locks` (so the test removes them).
-pub fn client(dir: &Path, locks: &Path) -> Vsys {
-    Vsys::new(dir).with_options(TransactOptions {
-        deadline: Duration::from_secs(10),
-        lock_dir: Some(locks.to_path_buf()),
-        ..TransactOptions::default()
-    })
+/// A vsys client for `dir`. (`_locks` is unused: the client now locks `dir` itself and
+/// creates no lock files.)
+pub fn client(dir: &Path, _locks: &Path) -> Vsys {
+    Vsys::new(dir).with_options(TransactOptions { deadline: Duration::from_secs(10), ..TransactOptions::default() })
 }
 
 /// The helper binary running as a child process. Killed (SIGKILL) on drop unless it
