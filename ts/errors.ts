@@ -39,6 +39,17 @@ export type PltapErrorCode =
   | 'ERR_PLTAP_TRUNCATED'
   /** Another open `Netdev` already has this port name. */
   | 'ERR_PLTAP_NAME_IN_USE'
+  /**
+   * The `Netdev`'s device is no longer its own: it was deleted, renamed or moved to another
+   * network namespace, so its name may now reach another device. Every link operation
+   * (`up`, `down`, `setPromisc`, `setConfig`, `setMtu`, `mtu`, `ifindex`, `etheraddr`,
+   * `setEtheraddr`, `stats`) checks this first and touches nothing when it fails. `device`
+   * is the name it was opened with, `reason` says what happened (`'deleted'`, `'renamed'`
+   * with `renamedTo`, or `'moved'`).
+   */
+  | 'ERR_PLTAP_DEVICE_GONE'
+  /** A bug in pltap: a panic inside the native addon, caught before it could abort the process. Please report it. */
+  | 'ERR_PLTAP_INTERNAL'
   /** The native addon rejected an argument the facade let through. */
   | 'ERR_INVALID_ARG_VALUE'
 
@@ -55,6 +66,28 @@ export type PltapErrorCode =
 export type ErrorCode = PltapErrorCode | `E${Uppercase<string>}` | `UNKNOWN_ERRNO_${number}`
 
 const BRAND = Symbol.for('pltap.error')
+
+/**
+ * What happened to a `Netdev`'s device (`err.reason` of `ERR_PLTAP_DEVICE_GONE`): deleted,
+ * renamed (see `err.renamedTo`), or moved out of the network namespace it was opened in.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof PltapError && err.reason === 'renamed') console.warn(`${err.device} is ${err.renamedTo} now`)
+ * ```
+ */
+export type DeviceGoneReason = 'deleted' | 'renamed' | 'moved'
+
+/** The optional fields of a {@link PltapError}. @internal */
+interface PltapErrorFields {
+  errno?: number
+  syscall?: string
+  script?: string
+  reply?: string
+  device?: string
+  reason?: DeviceGoneReason
+  renamedTo?: string
+}
 
 /**
  * An error from pltap: an OS failure (SystemError-shaped) or a library failure.
@@ -85,9 +118,15 @@ export class PltapError extends Error {
   readonly script?: string
   /** For `ERR_VSYS_SCRIPT`: everything the script wrote (stdout and stderr). */
   readonly reply?: string
+  /** For `ERR_PLTAP_DEVICE_GONE`: the device's name when the `Netdev` opened it. */
+  readonly device?: string
+  /** For `ERR_PLTAP_DEVICE_GONE`: what happened to the device. */
+  readonly reason?: DeviceGoneReason
+  /** For `ERR_PLTAP_DEVICE_GONE` with `reason: 'renamed'`: the device's name now. */
+  readonly renamedTo?: string
 
   /** @internal */
-  constructor(code: ErrorCode, message: string, extra: { errno?: number; syscall?: string; script?: string; reply?: string } = {}) {
+  constructor(code: ErrorCode, message: string, extra: PltapErrorFields = {}) {
     super(message)
     this.name = 'PltapError'
     this.code = code
@@ -95,6 +134,9 @@ export class PltapError extends Error {
     if (extra.syscall !== undefined) this.syscall = extra.syscall
     if (extra.script !== undefined) this.script = extra.script
     if (extra.reply !== undefined) this.reply = extra.reply
+    if (extra.device !== undefined) this.device = extra.device
+    if (extra.reason !== undefined) this.reason = extra.reason
+    if (extra.renamedTo !== undefined) this.renamedTo = extra.renamedTo
     Object.defineProperty(this, BRAND, { value: true })
   }
 
@@ -116,15 +158,11 @@ export function fromNative(err: unknown): unknown {
   const at = err.message.indexOf(MARKER)
   if (at < 0) return err
   try {
-    const f = JSON.parse(err.message.slice(at + MARKER.length)) as {
+    const f = JSON.parse(err.message.slice(at + MARKER.length)) as PltapErrorFields & {
       code: ErrorCode
       message: string
-      errno?: number
-      syscall?: string
       op?: string
       description?: string
-      script?: string
-      reply?: string
     }
     // OS errors read like Node's: "EPERM: Operation not permitted, ioctl (TUNSETIFF tap%d)".
     const message = f.syscall !== undefined && f.description !== undefined ? `${f.code}: ${f.description}, ${f.syscall} (${f.op})` : f.message

@@ -186,6 +186,11 @@ const opening = new Set<string>()
  * Link changes ({@link Netdev.up}, {@link Netdev.down}, {@link Netdev.setPromisc},
  * {@link Netdev.setConfig}) settle only once the kernel shows the change.
  *
+ * Link operations act on this Netdev's own device only. Interfaces are addressed by name,
+ * and a name can pass to another device once this one is deleted or renamed; so every link
+ * operation first checks (on the descriptor) that the device still has its name and ifindex,
+ * and otherwise fails with `ERR_PLTAP_DEVICE_GONE`, touching nothing.
+ *
  * Close it with {@link Netdev.close} (or `await using`). A process with open devices
  * still exits normally; the device disappears with the process.
  *
@@ -380,7 +385,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * The promise settles when the kernel shows the result.
    *
    * @throws `TypeError` / `RangeError` synchronously for a bad address or prefix.
-   * @throws {@link PltapError} (rejection) `ERR_VSYS_SCRIPT` with the script's `reply`, `ERR_VSYS_TIMEOUT`, OS errors.
+   * @throws {@link PltapError} (rejection) `ERR_VSYS_SCRIPT` with the script's `reply`, `ERR_VSYS_TIMEOUT`,
+   *   `ERR_PLTAP_DEVICE_GONE` once the device is deleted or renamed, OS errors.
    * @example
    * ```ts
    * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 })
@@ -435,7 +441,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * Brings the interface up: `vif_up` under vsys (needs {@link Netdev.setConfig} first),
    * `SIOCSIFFLAGS` otherwise. Settles when the kernel shows it UP.
    *
-   * @throws {@link PltapError} `ERR_PLTAP_NOT_CONFIGURED` under vsys without an address; `ERR_VSYS_SCRIPT`; OS errors.
+   * @throws {@link PltapError} `ERR_PLTAP_NOT_CONFIGURED` under vsys without an address; `ERR_VSYS_SCRIPT`;
+   *   `ERR_PLTAP_DEVICE_GONE` once the device is deleted or renamed; OS errors.
    * @example
    * ```ts
    * await dev.up()
@@ -487,7 +494,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       const warnings = await nativeAsync(nativeDev.sync())
       for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
     } catch (err) {
-      this.#scheduleRetry()
+      // A device that is gone stays gone: retrying would only fail again.
+      if (!(err instanceof PltapError && err.code === 'ERR_PLTAP_DEVICE_GONE')) this.#scheduleRetry()
       throw err
     } finally {
       if (!this.#closed) this.#refresh()
@@ -749,8 +757,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * Closes every {@link Rx}, then the device (which disappears unless another process
    * holds it). Under vsys, if the device was brought up with `vif_up`, `vif_down` runs
-   * first so that the helper can remove what it set up for it; a failure there is
-   * reported as a process warning, not as a rejection. Idempotent: later calls resolve at once. Every other method then throws
+   * first so that the helper can remove what it set up for it, unless the device is no
+   * longer this Netdev's (deleted or renamed: its name may be another device's); a failure
+   * or skip there is reported as a process warning, not as a rejection. Idempotent: later calls resolve at once. Every other method then throws
    * `ERR_PLTAP_CLOSED`.
    *
    * @example
@@ -766,12 +775,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#cancelRetry()
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
     if (this.#native.usesVsys) {
-      // Let the helper undo what vif_up set up (the original never did: defect A11).
+      // Let the helper undo what vif_up set up (the original never did: defect A11), but
+      // only on a device that is still ours: its name may be another device's by now.
       try {
         const warning = await nativeAsync(this.#native.release())
         if (warning) process.emitWarning(warning, { code: 'PLTAP_VSYS_OUTPUT', detail: `vif_down reply on ${this.realName}` })
       } catch (err) {
-        process.emitWarning(`vif_down on close of ${this.realName} failed: ${(err as Error).message}`, { code: 'PLTAP_VSYS_RELEASE' })
+        const gone = err instanceof PltapError && err.code === 'ERR_PLTAP_DEVICE_GONE'
+        const what = gone ? 'skipped' : 'failed'
+        process.emitWarning(`vif_down on close of ${this.realName} ${what}: ${(err as Error).message}`, { code: 'PLTAP_VSYS_RELEASE' })
       }
     }
     this.#native.close()

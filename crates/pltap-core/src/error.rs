@@ -146,6 +146,53 @@ pub enum Error {
     },
     /// The device or handle was closed (`ERR_PLTAP_CLOSED`).
     Closed,
+    /// The device a port opened is no longer the one its name reaches
+    /// (`ERR_PLTAP_DEVICE_GONE`): it was deleted, renamed or moved to another network
+    /// namespace, so a link operation by name would act on some other interface.
+    DeviceGone {
+        /// The name the device had when the port opened it.
+        name: String,
+        /// What happened to it.
+        reason: GoneReason,
+    },
+    /// A bug: a panic inside the library, caught before it could abort the process
+    /// (`ERR_PLTAP_INTERNAL`).
+    Internal {
+        /// Where, and the panic's message.
+        detail: String,
+    },
+}
+
+/// What happened to a port's device ([`Error::DeviceGone`]).
+///
+/// ```
+/// use pltap_core::error::{Error, GoneReason};
+/// let e = Error::DeviceGone { name: "tap0".into(), reason: GoneReason::Renamed("tap9".into()) };
+/// assert_eq!(e.code(), "ERR_PLTAP_DEVICE_GONE");
+/// assert_eq!(e.to_string(), "device tap0 is gone: it was renamed to tap9");
+/// assert_eq!(GoneReason::Deleted.as_str(), "deleted");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GoneReason {
+    /// Deleted: `TUNGETIFF` on the port's descriptor fails with `EBADFD`.
+    Deleted,
+    /// Renamed: `TUNGETIFF` reports this name now.
+    Renamed(String),
+    /// Moved out of the port's network namespace: the name there is missing, or another
+    /// interface's (another ifindex).
+    Moved,
+}
+
+impl GoneReason {
+    /// `"deleted"`, `"renamed"` or `"moved"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GoneReason::Deleted => "deleted",
+            GoneReason::Renamed(_) => "renamed",
+            GoneReason::Moved => "moved",
+        }
+    }
 }
 
 /// `Result` with [`Error`].
@@ -179,6 +226,8 @@ impl Error {
             Error::NotConfigured { .. } => "ERR_PLTAP_NOT_CONFIGURED".into(),
             Error::Truncated { .. } => "ERR_PLTAP_TRUNCATED".into(),
             Error::Closed => "ERR_PLTAP_CLOSED".into(),
+            Error::DeviceGone { .. } => "ERR_PLTAP_DEVICE_GONE".into(),
+            Error::Internal { .. } => "ERR_PLTAP_INTERNAL".into(),
         }
     }
 
@@ -227,6 +276,15 @@ impl fmt::Display for Error {
                 write!(f, "frame of {len} bytes truncated to the {capacity}-byte buffer")
             }
             Error::Closed => write!(f, "the device is closed"),
+            Error::DeviceGone { name, reason } => {
+                write!(f, "device {name} is gone: ")?;
+                match reason {
+                    GoneReason::Deleted => write!(f, "it was deleted"),
+                    GoneReason::Renamed(to) => write!(f, "it was renamed to {to}"),
+                    GoneReason::Moved => write!(f, "it was moved out of this network namespace"),
+                }
+            }
+            Error::Internal { detail } => write!(f, "internal error (a bug in pltap, please report it): {detail}"),
         }
     }
 }

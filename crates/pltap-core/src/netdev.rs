@@ -4,8 +4,17 @@
 //!
 //! Every method is synchronous. Slow ones ([`Netdev::open`] through vsys,
 //! [`Netdev::sync`]) are meant to run off the caller's event loop.
+//!
+//! Interface ioctls and vsys scripts address a device by name, and names are reused: once
+//! the port's device is deleted or renamed, another device may carry its name. So a
+//! `Netdev` records its device's ifindex at open, and every link operation first checks
+//! that the device is still its own: `TUNGETIFF` on the port's descriptor gives the
+//! device's current name (`EBADFD` once deleted), which must be the name it was opened
+//! with and resolve to the recorded ifindex. Otherwise the operation fails with
+//! [`Error::DeviceGone`] and touches nothing. (Frames go through the descriptor and so
+//! always reach the port's own device; they are not checked.)
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GoneReason, Result};
 use crate::iface::{Counters, Iface, MacAddr};
 use crate::ifname::IfName;
 use crate::state::{Action, Config, Observed, Reconciler};
@@ -13,7 +22,7 @@ use crate::tap::{Mode, Tap, TapOptions};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -86,6 +95,8 @@ struct AtomicCounters {
 pub struct Netdev {
     tap: RwLock<Option<Arc<Tap>>>,
     name: IfName,
+    /// The device's ifindex in the port's namespace, as first seen (0: not seen yet).
+    ifindex: AtomicU32,
     vsys: Option<Vsys>,
     state: Mutex<Reconciler>,
     sync_lock: Mutex<()>,
@@ -123,9 +134,12 @@ impl Netdev {
             }
         };
         let name = tap.name().clone();
+        // Not visible by name yet (e.g. from another namespace): recorded when first seen.
+        let ifindex = tap.iface().ifindex().unwrap_or(0);
         let dev = Netdev {
             tap: RwLock::new(Some(Arc::new(tap))),
             name,
+            ifindex: AtomicU32::new(ifindex),
             vsys,
             state: Mutex::new(Reconciler::default()),
             sync_lock: Mutex::new(()),
@@ -167,13 +181,17 @@ impl Netdev {
     /// so that the helper undoes what it set up for the device (PlanetLab's scripts remove
     /// their iptables rules; the original never called it, defect A11). A no-op otherwise.
     /// Meant to run just before [`Netdev::close`]; returns the script's warning, if any.
+    ///
+    /// Only for a device that is still the port's own: once it is gone (deleted, renamed
+    /// or moved), its name may be another device's, so no `vif_down` runs and
+    /// [`Error::DeviceGone`] says why.
     pub fn release(&self) -> Result<Option<String>> {
         let Some(vsys) = &self.vsys else { return Ok(None) };
         let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
         if !self.vif_up_done.swap(false, Relaxed) {
             return Ok(None);
         }
-        Ok(vsys.vif_down(&self.iface()?)?.warning)
+        Ok(vsys.vif_down(&self.own_iface()?)?.warning)
     }
 
     /// Whether [`Netdev::close`] was called.
@@ -181,12 +199,57 @@ impl Netdev {
         self.tap.read().unwrap_or_else(|p| p.into_inner()).is_none()
     }
 
-    fn iface(&self) -> Result<Iface> {
-        Ok(self.tap()?.iface())
+    /// Checks that `tap`'s device is still this port's (see the module docs).
+    fn verify(&self, tap: &Tap) -> Result<()> {
+        let gone = |reason| Error::DeviceGone { name: self.name.to_string(), reason };
+        let current = match tap.query() {
+            Ok((name, _)) => name,
+            Err(e) if e.is_errno(libc::EBADFD) || e.is_errno(libc::ENODEV) => return Err(gone(GoneReason::Deleted)),
+            Err(e) => return Err(e),
+        };
+        if current != self.name {
+            return Err(gone(GoneReason::Renamed(current.to_string())));
+        }
+        let recorded = self.ifindex.load(Relaxed);
+        match tap.iface().ifindex() {
+            Ok(now) if now == recorded => Ok(()),
+            Ok(now) if recorded == 0 => {
+                // First seen by name now; a concurrent check may have recorded it first.
+                match self.ifindex.compare_exchange(0, now, Relaxed, Relaxed) {
+                    Ok(_) => Ok(()),
+                    Err(other) if other == now => Ok(()),
+                    Err(_) => Err(gone(GoneReason::Moved)),
+                }
+            }
+            Ok(_) => Err(gone(GoneReason::Moved)),
+            Err(e) if e.is_errno(libc::ENODEV) && recorded != 0 => Err(gone(GoneReason::Moved)),
+            // Never seen by name here: the operation itself will say why it cannot work.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The open device after [`Netdev::verify`].
+    fn own_tap(&self) -> Result<Arc<Tap>> {
+        let tap = self.tap()?;
+        self.verify(&tap)?;
+        Ok(tap)
+    }
+
+    /// The ioctl handle of the open device after [`Netdev::verify`].
+    fn own_iface(&self) -> Result<Iface> {
+        Ok(self.own_tap()?.iface())
+    }
+
+    /// Checks that the device is still this port's own: not deleted, not renamed, not
+    /// moved out of the namespace it was opened in. Every link operation does this first.
+    ///
+    /// Errors: [`Error::DeviceGone`] saying what happened; [`Error::Closed`].
+    pub fn check_device(&self) -> Result<()> {
+        self.own_tap().map(drop)
     }
 
     fn read_kernel(&self) -> Result<Observed> {
-        let iface = self.iface()?;
+        let iface = self.own_iface()?;
         Ok(Observed { flags: iface.flags()?, addr: iface.ipv4()? })
     }
 
@@ -271,7 +334,7 @@ impl Netdev {
     }
 
     fn apply(&self, action: Action) -> Result<Option<String>> {
-        let iface = self.iface()?;
+        let iface = self.own_iface()?;
         match (&self.vsys, action) {
             (Some(vsys), Action::Up(Some(net))) => {
                 let outcome = vsys.vif_up(&iface, net.addr, net.prefix, &[])?;
@@ -299,28 +362,30 @@ impl Netdev {
     }
 
     /// The MAC address, read on the descriptor (works before the interface is visible).
+    /// [`Error::DeviceGone`] once the device is not the port's own.
     pub fn hwaddr(&self) -> Result<MacAddr> {
-        self.tap()?.hwaddr()
+        self.own_tap()?.hwaddr()
     }
 
     /// Sets the MAC address on the descriptor (TAP only; `ENOTSUP` for TUN).
+    /// [`Error::DeviceGone`] once the device is not the port's own.
     pub fn set_hwaddr(&self, mac: MacAddr) -> Result<()> {
-        self.tap()?.set_hwaddr(mac)
+        self.own_tap()?.set_hwaddr(mac)
     }
 
-    /// `SIOCGIFMTU`.
+    /// `SIOCGIFMTU`. [`Error::DeviceGone`] once the device is not the port's own.
     pub fn mtu(&self) -> Result<u32> {
-        self.iface()?.mtu()
+        self.own_iface()?.mtu()
     }
 
-    /// `SIOCSIFMTU`.
+    /// `SIOCSIFMTU`. [`Error::DeviceGone`] once the device is not the port's own.
     pub fn set_mtu(&self, mtu: u32) -> Result<()> {
-        self.iface()?.set_mtu(mtu)
+        self.own_iface()?.set_mtu(mtu)
     }
 
-    /// `SIOCGIFINDEX`.
+    /// `SIOCGIFINDEX`. [`Error::DeviceGone`] once the device is not the port's own.
     pub fn ifindex(&self) -> Result<u32> {
-        self.iface()?.ifindex()
+        self.own_iface()?.ifindex()
     }
 
     /// Writes one frame and counts it. `Ok(false)` if the kernel queue is full.
@@ -399,6 +464,8 @@ impl Netdev {
     }
 
     /// The port's counters and the kernel's (swapped to the port's point of view).
+    /// [`Error::DeviceGone`] once the device is not the port's own (the kernel's counters
+    /// under its name would be another device's).
     pub fn stats(&self) -> Result<Stats> {
         let c = &self.counters;
         let port = Counters {
@@ -411,7 +478,7 @@ impl Netdev {
             tx_errors: c.tx_errors.load(Relaxed),
             tx_dropped: c.tx_dropped.load(Relaxed),
         };
-        let kernel = self.iface()?.kernel_counters().ok().map(Counters::swapped);
+        let kernel = self.own_iface()?.kernel_counters().ok().map(Counters::swapped);
         Ok(Stats { port, kernel })
     }
 }

@@ -58,8 +58,8 @@ fn failures_are_kept_as_last_error_and_close_is_final() {
         // The interface vanishes under the port: the sync fails and the error is kept.
         run("ip", &["link", "set", "nd1", "name", "nd1gone"]);
         let err = dev.sync().unwrap_err();
-        assert_eq!(err.code(), "ENODEV", "{err}");
-        assert!(dev.last_error().unwrap().contains("ENODEV"));
+        assert_eq!(err.code(), "ERR_PLTAP_DEVICE_GONE", "{err}");
+        assert!(dev.last_error().unwrap().contains("renamed to nd1gone"));
         assert!(dev.retry_at().is_some());
 
         assert!(dev.close());

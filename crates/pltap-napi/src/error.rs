@@ -2,11 +2,12 @@
 //!
 //! napi-rs errors carry a status and a message, nothing more, and async rejections are
 //! created by napi-rs itself. So the binding serialises the fields the facade needs
-//! (`code`, `errno`, `syscall`, `reply`) as JSON after a marker in the message; the
+//! (`code`, `errno`, `syscall`, `reply`, `device`, ...) as JSON after a marker in the message; the
 //! facade (`ts/errors.ts`) parses it and throws a proper `PltapError`.
 
 use napi::{Error, Status};
 use pltap_core::Error as CoreError;
+use pltap_core::error::GoneReason;
 
 /// Prefix of every message the facade decodes.
 pub const MARKER: &str = "\u{1}pltap:";
@@ -43,6 +44,13 @@ pub fn to_napi(e: CoreError) -> Error {
             fields.push(format!("\"reply\":{}", json_string(reply)));
         }
         CoreError::Timeout { after, .. } => fields.push(format!("\"timeoutMs\":{}", after.as_millis())),
+        CoreError::DeviceGone { name, reason } => {
+            fields.push(format!("\"device\":{}", json_string(name)));
+            fields.push(format!("\"reason\":{}", json_string(reason.as_str())));
+            if let GoneReason::Renamed(to) = reason {
+                fields.push(format!("\"renamedTo\":{}", json_string(to)));
+            }
+        }
         _ => {}
     }
     Error::new(Status::GenericFailure, format!("{MARKER}{{{}}}", fields.join(",")))

@@ -113,6 +113,11 @@ impl ChildGuard {
     pub fn spawn(cmd: &mut Command) -> ChildGuard {
         ChildGuard(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn child"))
     }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
 }
 
 impl Drop for ChildGuard {
