@@ -62,6 +62,10 @@ export declare class NativeNetdev {
    * in order, until one does not fit; returns how many were written. An error on the
    * first frame is thrown; on a later one the count so far is returned. One call and
    * no per-frame allocation, however many frames.
+   *
+   * `lengths` is copied before anything looks at it: it may sit on a
+   * `SharedArrayBuffer` that another thread changes meanwhile, and the check that the
+   * lengths add up must hold for the values used.
    */
   sendPacked(data: Uint8Array, lengths: Uint32Array): number
   /** Reads one frame synchronously; `null` when nothing is queued. */

@@ -684,6 +684,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   sendPacked(data: Uint8Array, lengths: Uint32Array): number {
     if (!(data instanceof Uint8Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "data" argument must be an instance of Buffer or Uint8Array')
     if (!(lengths instanceof Uint32Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "lengths" argument must be an instance of Uint32Array')
+    // Lengths on memory another thread can change (a SharedArrayBuffer) or on a resizable
+    // buffer are copied first, so that the checks below hold for the values sent. (The
+    // addon takes its own snapshot as well.)
+    if (!(lengths.buffer instanceof ArrayBuffer) || (lengths.buffer as { resizable?: boolean }).resizable === true) lengths = lengths.slice()
     let total = 0
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i]!

@@ -395,7 +395,8 @@ impl Netdev {
 
     /// Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes), in
     /// order, until one does not fit; returns how many were written and counts them. An
-    /// error on the first frame is returned; after that the count so far is.
+    /// error on the first frame is returned; after that the count so far is. `lengths` must
+    /// not change during the call (the Node binding passes a snapshot).
     pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<usize> {
         let total: u64 = lengths.iter().map(|l| u64::from(*l)).sum();
         if total != data.len() as u64 {
@@ -406,7 +407,13 @@ impl Netdev {
         let (mut sent, mut bytes, mut at) = (0usize, 0u64, 0usize);
         let mut failure = None;
         for len in lengths.iter().map(|l| *l as usize) {
-            match tap.send(&data[at..at + len]) {
+            // In bounds, as the lengths add up; checked all the same, so that no input
+            // (say, lengths that changed under us) can make this panic.
+            let Some(frame) = data.get(at..at + len) else {
+                failure = Some(Error::invalid("lengths", format!("frame {sent} runs past the {} bytes of data", data.len())));
+                break;
+            };
+            match tap.send(frame) {
                 Ok(true) => {
                     sent += 1;
                     bytes += len as u64;

@@ -8,7 +8,7 @@ mod error;
 mod rx;
 mod vsysd;
 
-use error::{IntoNapi, to_napi};
+use error::{IntoNapi, blocking, guard, test_panic_point, to_napi};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use pltap_core::netdev::{Allocator, Netdev, OpenSpec};
@@ -120,206 +120,236 @@ fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<OpenSpec> {
 }
 
 /// Opens a device off the JS thread (helper connects can take a while).
-#[napi]
+#[napi(catch_unwind)]
 pub async fn open_netdev(options: NativeOpenOptions) -> Result<JsNetdev> {
-    let spec = parse_spec(options).into_napi()?;
-    let dev = spawn_blocking(move || Netdev::open(spec)).await.map_err(|e| Error::from_reason(e.to_string()))?.into_napi()?;
+    let spec = guard("openNetdev", || parse_spec(options).into_napi())?;
+    let dev = blocking("openNetdev", move || {
+        test_panic_point("open");
+        Netdev::open(spec)
+    })
+    .await?;
     Ok(JsNetdev { inner: Arc::new(dev) })
 }
 
+// Every entry point below runs its body in `guard` (a panic becomes ERR_PLTAP_INTERNAL,
+// never an abort) and carries `catch_unwind` for napi-rs's own conversions around it.
 #[napi]
 impl JsNetdev {
     /// The kernel's interface name.
-    #[napi(getter)]
-    pub fn real_name(&self) -> String {
-        self.inner.name().to_string()
+    #[napi(getter, catch_unwind)]
+    pub fn real_name(&self) -> Result<String> {
+        guard("realName", || Ok(self.inner.name().to_string()))
     }
 
     /// `"tap"` or `"tun"`.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn mode(&self) -> Result<String> {
-        Ok(self.inner.tap().into_napi()?.mode().as_str().to_string())
+        guard("mode", || Ok(self.inner.tap().into_napi()?.mode().as_str().to_string()))
     }
 
     /// Whether frames carry tun_pi on the descriptor.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn packet_info(&self) -> Result<bool> {
-        Ok(self.inner.tap().into_napi()?.packet_info())
+        guard("packetInfo", || Ok(self.inner.tap().into_napi()?.packet_info()))
     }
 
     /// Whether link changes go through vsys.
-    #[napi(getter)]
-    pub fn uses_vsys(&self) -> bool {
-        self.inner.uses_vsys()
+    #[napi(getter, catch_unwind)]
+    pub fn uses_vsys(&self) -> Result<bool> {
+        guard("usesVsys", || Ok(self.inner.uses_vsys()))
     }
 
     /// Closes the descriptor; `false` if it was already closed.
-    #[napi]
-    pub fn close(&self) -> bool {
-        self.inner.close()
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> Result<bool> {
+        guard("close", || Ok(self.inner.close()))
     }
 
     /// Re-reads flags and address; `true` if they changed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn refresh(&self) -> Result<bool> {
-        self.inner.refresh().into_napi()
+        guard("refresh", || self.inner.refresh().into_napi())
     }
 
     /// Last observed flags and address.
-    #[napi]
-    pub fn observed(&self) -> NativeObserved {
-        let o = self.inner.observed();
-        NativeObserved {
-            up: o.flags.up,
-            promisc: o.flags.promisc,
-            running: o.flags.running,
-            address: o.addr.map(|a| a.addr.to_string()),
-            prefix: o.addr.map(|a| u32::from(a.prefix)),
-        }
+    #[napi(catch_unwind)]
+    pub fn observed(&self) -> Result<NativeObserved> {
+        guard("observed", || {
+            let o = self.inner.observed();
+            Ok(NativeObserved {
+                up: o.flags.up,
+                promisc: o.flags.promisc,
+                running: o.flags.running,
+                address: o.addr.map(|a| a.addr.to_string()),
+                prefix: o.addr.map(|a| u32::from(a.prefix)),
+            })
+        })
     }
 
     /// The change counter.
-    #[napi]
-    pub fn change_seq(&self) -> f64 {
-        self.inner.change_seq() as f64
+    #[napi(catch_unwind)]
+    pub fn change_seq(&self) -> Result<f64> {
+        guard("changeSeq", || Ok(self.inner.change_seq() as f64))
     }
 
     /// Replaces the configuration (strings already validated by the facade).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_config(&self, local_ip: Option<String>, local_netmask: Option<u32>) -> Result<()> {
-        let local_ip = local_ip.as_deref().map(parse_local_ip).transpose().into_napi()?;
-        let local_netmask = match local_netmask {
-            Some(m @ 1..=32) => Some(m as u8),
-            Some(m) => return Err(to_napi(pltap_core::Error::invalid("localNetmask", format!("{m} is out of range 1..=32")))),
-            None => None,
-        };
-        self.inner.set_config(Config { local_ip, local_netmask });
-        Ok(())
+        guard("setConfig", || {
+            let local_ip = local_ip.as_deref().map(parse_local_ip).transpose().into_napi()?;
+            let local_netmask = match local_netmask {
+                Some(m @ 1..=32) => Some(m as u8),
+                Some(m) => return Err(to_napi(pltap_core::Error::invalid("localNetmask", format!("{m} is out of range 1..=32")))),
+                None => None,
+            };
+            self.inner.set_config(Config { local_ip, local_netmask });
+            Ok(())
+        })
     }
 
     /// Wants UP or DOWN at the next `sync`.
-    #[napi]
-    pub fn set_want_up(&self, up: bool) {
-        self.inner.set_want_up(up);
+    #[napi(catch_unwind)]
+    pub fn set_want_up(&self, up: bool) -> Result<()> {
+        guard("setWantUp", || {
+            self.inner.set_want_up(up);
+            Ok(())
+        })
     }
 
     /// Wants PROMISC on or off at the next `sync`.
-    #[napi]
-    pub fn set_want_promisc(&self, on: bool) {
-        self.inner.set_want_promisc(on);
+    #[napi(catch_unwind)]
+    pub fn set_want_promisc(&self, on: bool) -> Result<()> {
+        guard("setWantPromisc", || {
+            self.inner.set_want_promisc(on);
+            Ok(())
+        })
     }
 
     /// The last link-change failure, if the last attempt failed.
-    #[napi]
-    pub fn last_error(&self) -> Option<String> {
-        self.inner.last_error()
+    #[napi(catch_unwind)]
+    pub fn last_error(&self) -> Result<Option<String>> {
+        guard("lastError", || Ok(self.inner.last_error()))
     }
 
     /// Milliseconds until the reconciler retries a failed link change; `null` if none failed.
-    #[napi]
-    pub fn retry_in_ms(&self) -> Option<f64> {
-        let at = self.inner.retry_at()?;
-        Some(at.saturating_duration_since(std::time::Instant::now()).as_millis() as f64)
+    #[napi(catch_unwind)]
+    pub fn retry_in_ms(&self) -> Result<Option<f64>> {
+        guard("retryInMs", || {
+            Ok(self.inner.retry_at().map(|at| at.saturating_duration_since(std::time::Instant::now()).as_millis() as f64))
+        })
     }
 
     /// Runs the pending link changes off the JS thread; resolves with the scripts' warnings.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn sync(&self) -> Result<Vec<String>> {
         let dev = self.inner.clone();
-        spawn_blocking(move || dev.sync()).await.map_err(|e| Error::from_reason(e.to_string()))?.into_napi()
+        blocking("sync", move || {
+            test_panic_point("sync");
+            dev.sync()
+        })
+        .await
     }
 
     /// Under vsys, runs `vif_down` if `vif_up` ran (before close); resolves with its warning.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn release(&self) -> Result<Option<String>> {
         let dev = self.inner.clone();
-        spawn_blocking(move || dev.release()).await.map_err(|e| Error::from_reason(e.to_string()))?.into_napi()
+        blocking("release", move || dev.release()).await
     }
 
     /// Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn wait_writable(&self, timeout_ms: u32) -> Result<bool> {
-        let tap = self.inner.tap().into_napi()?;
-        spawn_blocking(move || {
+        let tap = guard("waitWritable", || self.inner.tap().into_napi())?;
+        blocking("waitWritable", move || {
             let mut rev = [0i16];
             pltap_core::sys::poll(&[(tap.fd(), pltap_core::sys::POLLOUT)], &mut rev, timeout_ms as i32)
                 .map(|n| n > 0)
                 .map_err(|e| pltap_core::Error::os("poll", "poll", e))
         })
         .await
-        .map_err(|e| Error::from_reason(e.to_string()))?
-        .into_napi()
     }
 
     /// MAC address.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn hwaddr(&self) -> Result<String> {
-        Ok(self.inner.hwaddr().into_napi()?.to_string())
+        guard("hwaddr", || Ok(self.inner.hwaddr().into_napi()?.to_string()))
     }
 
     /// Sets the MAC address.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_hwaddr(&self, mac: String) -> Result<()> {
-        let mac: MacAddr = mac.parse().into_napi()?;
-        self.inner.set_hwaddr(mac).into_napi()
+        guard("setHwaddr", || {
+            let mac: MacAddr = mac.parse().into_napi()?;
+            self.inner.set_hwaddr(mac).into_napi()
+        })
     }
 
     /// MTU.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn mtu(&self) -> Result<u32> {
-        self.inner.mtu().into_napi()
+        guard("mtu", || self.inner.mtu().into_napi())
     }
 
     /// Sets the MTU.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_mtu(&self, mtu: u32) -> Result<()> {
-        self.inner.set_mtu(mtu).into_napi()
+        guard("setMtu", || self.inner.set_mtu(mtu).into_napi())
     }
 
     /// Interface index.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn ifindex(&self) -> Result<u32> {
-        self.inner.ifindex().into_napi()
+        guard("ifindex", || self.inner.ifindex().into_napi())
     }
 
     /// Counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<NativeStats> {
-        let s = self.inner.stats().into_napi()?;
-        Ok(NativeStats { port: s.port.into(), kernel: s.kernel.map(Into::into) })
+        guard("stats", || {
+            let s = self.inner.stats().into_napi()?;
+            Ok(NativeStats { port: s.port.into(), kernel: s.kernel.map(Into::into) })
+        })
     }
 
     /// Writes one frame; `false` if the kernel queue is full.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send(&self, frame: &[u8]) -> Result<bool> {
-        self.inner.send(frame).into_napi()
+        guard("send", || self.inner.send(frame).into_napi())
     }
 
     /// Writes frames packed back to back in `data` (frame `i` is `lengths[i]` bytes),
     /// in order, until one does not fit; returns how many were written. An error on the
     /// first frame is thrown; on a later one the count so far is returned. One call and
     /// no per-frame allocation, however many frames.
-    #[napi]
+    ///
+    /// `lengths` is copied before anything looks at it: it may sit on a
+    /// `SharedArrayBuffer` that another thread changes meanwhile, and the check that the
+    /// lengths add up must hold for the values used.
+    #[napi(catch_unwind)]
     pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<u32> {
-        Ok(self.inner.send_packed(data, lengths).into_napi()? as u32)
+        guard("sendPacked", || {
+            let lengths = pltap_core::sys::snapshot_shared_u32(lengths);
+            test_panic_point("send_packed");
+            Ok(self.inner.send_packed(data, &lengths).into_napi()? as u32)
+        })
     }
 
     /// Reads one frame synchronously; `null` when nothing is queued.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn recv(&self) -> Result<Option<Buffer>> {
-        Ok(self.inner.recv().into_napi()?.map(Buffer::from))
+        guard("recv", || Ok(self.inner.recv().into_napi()?.map(Buffer::from)))
     }
 
     /// Discards every queued frame; returns how many.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn drain(&self) -> Result<u32> {
-        let n = self.inner.tap().into_napi()?.drain().into_napi()?;
-        Ok(n as u32)
+        guard("drain", || Ok(self.inner.tap().into_napi()?.drain().into_napi()? as u32))
     }
 
     /// Starts a reader thread that delivers bursts of frames to `callback`.
-    #[napi(ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number")]
+    #[napi(catch_unwind, ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number")]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32) -> Result<JsRx> {
-        JsRx::start(self.inner.clone(), callback, max_batch)
+        guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch))
     }
 }

@@ -5,7 +5,7 @@
 //! can also `pause()` the reader when its own queue is full. While the reader waits,
 //! frames stay in (and, when it is full, are dropped by) the kernel's queue.
 
-use crate::error::{IntoNapi, to_napi};
+use crate::error::{IntoNapi, guard, panic_error, test_panic_point, to_napi};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -75,18 +75,31 @@ impl JsRx {
             .callee_handled::<false>()
             .weak::<true>()
             .build_callback(move |ctx| {
-                if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
-                    on_js.wake();
-                }
-                Ok(FnArgs::from(match ctx.value {
-                    RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
-                    RxEvent::Failed(msg) => (Some(msg), None, None),
-                }))
+                // napi-rs does not catch panics here, and one would abort the process:
+                // hand it to JS as the reader's failure instead.
+                let args = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
+                        on_js.wake();
+                    }
+                    test_panic_point("rx_callback");
+                    match ctx.value {
+                        RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
+                        RxEvent::Failed(msg) => (Some(msg), None, None),
+                    }
+                }));
+                Ok(FnArgs::from(args.unwrap_or_else(|p| (Some(to_napi(panic_error("the Rx callback", p)).reason), None, None))))
             })?;
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("pltap-rx-{}", dev.name()))
-            .spawn(move || reader(&dev, &tap, &for_thread, &tsfn, batch))
+            .spawn(move || {
+                // A panic would end the thread silently: report it as the reader's failure.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader(&dev, &tap, &for_thread, &tsfn, batch)));
+                if let Err(p) = run {
+                    let msg = to_napi(panic_error("the Rx reader thread", p)).reason;
+                    tsfn.call(RxEvent::Failed(msg), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            })
             .map_err(|e| to_napi(pltap_core::Error::os("spawn the reader thread", "pthread_create", e)))?;
         Ok(JsRx { shared, thread: Mutex::new(Some(thread)) })
     }
@@ -108,6 +121,7 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
     let mut slab = vec![0u8; stride * batch];
     let mut lens = vec![0usize; batch];
     let mut rev = [0i16; 2];
+    test_panic_point("rx_reader");
     while !shared.stop.load(SeqCst) {
         let blocked = shared.paused.load(SeqCst) || shared.inflight.load(SeqCst) >= MAX_INFLIGHT;
         // Held (shared) while polling; `stop()` takes the eventfd only after joining us.
@@ -168,29 +182,38 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
 #[napi]
 impl JsRx {
     /// Stops reading from the device until `resume()`.
-    #[napi]
-    pub fn pause(&self) {
-        self.shared.paused.store(true, SeqCst);
-        self.shared.wake();
+    #[napi(catch_unwind)]
+    pub fn pause(&self) -> Result<()> {
+        guard("Rx.pause", || {
+            self.shared.paused.store(true, SeqCst);
+            self.shared.wake();
+            Ok(())
+        })
     }
 
     /// Resumes reading.
-    #[napi]
-    pub fn resume(&self) {
-        self.shared.paused.store(false, SeqCst);
-        self.shared.wake();
+    #[napi(catch_unwind)]
+    pub fn resume(&self) -> Result<()> {
+        guard("Rx.resume", || {
+            self.shared.paused.store(false, SeqCst);
+            self.shared.wake();
+            Ok(())
+        })
     }
 
     /// Frames the reader discarded because they did not fit its buffer.
-    #[napi(getter)]
-    pub fn truncated(&self) -> f64 {
-        self.shared.dropped.load(SeqCst) as f64
+    #[napi(getter, catch_unwind)]
+    pub fn truncated(&self) -> Result<f64> {
+        guard("Rx.truncated", || Ok(self.shared.dropped.load(SeqCst) as f64))
     }
 
     /// Stops and joins the reader thread (idempotent).
-    #[napi]
-    pub fn close(&self) {
-        self.stop();
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> Result<()> {
+        guard("Rx.close", || {
+            self.stop();
+            Ok(())
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! `pltap vsysd`: the vsys-compatible helper of `pltap-vsysd`, run inside the Node
 //! process so the npm package needs no second binary.
 
-use crate::error::IntoNapi;
+use crate::error::{IntoNapi, guard};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use pltap_vsysd::cli::{Command, USAGE, parse_args};
@@ -16,38 +16,43 @@ pub struct JsVsysd {
 }
 
 /// The helper's `--help` text.
-#[napi]
-pub fn vsysd_usage() -> String {
-    USAGE.to_string()
+#[napi(catch_unwind)]
+pub fn vsysd_usage() -> Result<String> {
+    guard("vsysdUsage", || Ok(USAGE.to_string()))
 }
 
 /// Parses `pltap-vsysd` flags and starts serving. Throws a `TypeError` with the usage
 /// text for bad flags; `--help` is the caller's business (see `vsysdUsage`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn vsysd_start(args: Vec<String>) -> Result<JsVsysd> {
-    let config = match parse_args(args) {
-        Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => return Err(Error::new(Status::InvalidArg, "--help is handled by the CLI".to_string())),
-        Err(e) => return Err(Error::new(Status::InvalidArg, e)),
-    };
-    let server = Server::start(config).into_napi()?;
-    let dir = server.dir().display().to_string();
-    Ok(JsVsysd { server: Mutex::new(Some(server)), dir })
+    guard("vsysdStart", || {
+        let config = match parse_args(args) {
+            Ok(Command::Run(config)) => config,
+            Ok(Command::Help) => return Err(Error::new(Status::InvalidArg, "--help is handled by the CLI".to_string())),
+            Err(e) => return Err(Error::new(Status::InvalidArg, e)),
+        };
+        let server = Server::start(config).into_napi()?;
+        let dir = server.dir().display().to_string();
+        Ok(JsVsysd { server: Mutex::new(Some(server)), dir })
+    })
 }
 
 #[napi]
 impl JsVsysd {
     /// The frontend directory being served.
-    #[napi(getter)]
-    pub fn dir(&self) -> String {
-        self.dir.clone()
+    #[napi(getter, catch_unwind)]
+    pub fn dir(&self) -> Result<String> {
+        guard("Vsysd.dir", || Ok(self.dir.clone()))
     }
 
     /// Stops every thread and removes what the helper created (idempotent).
-    #[napi]
-    pub fn stop(&self) {
-        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            server.stop();
-        }
+    #[napi(catch_unwind)]
+    pub fn stop(&self) -> Result<()> {
+        guard("Vsysd.stop", || {
+            if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                server.stop();
+            }
+            Ok(())
+        })
     }
 }

@@ -279,3 +279,20 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &Path, flags: libc::c_int) -> io::Resu
     let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC) })?;
     Ok(owned(fd))
 }
+
+// ---- Added for the Node binding (issue 6): inputs another thread may be writing. ----
+
+/// Copies `src`, whose memory another thread may be writing meanwhile (a JS
+/// `SharedArrayBuffer` that a worker mutates), with one relaxed atomic load per element.
+/// The copy is then stable: checks made on it hold when it is used.
+pub fn snapshot_shared_u32(src: &[u32]) -> Vec<u32> {
+    let base = src.as_ptr() as *mut u32;
+    (0..src.len())
+        .map(|i| {
+            // SAFETY: `i < src.len()`, so the pointer is in bounds, aligned and valid for
+            // reads for the whole call; `AtomicU32` has the size and alignment of `u32`, and
+            // an atomic load (never a store) is well defined while other threads write it.
+            unsafe { std::sync::atomic::AtomicU32::from_ptr(base.add(i)) }.load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .collect()
+}
