@@ -23,8 +23,8 @@ devTest('a failed up() is kept as lastError and retried in the background until 
   // The interface disappears by name: bringing it up fails.
   execFileSync('ip', ['link', 'set', 'dev', real, 'name', 'tRtAway'])
   const err = await t.throwsAsync(dev.up(), { instanceOf: PltapError })
-  t.is(err.code, 'ENODEV')
-  t.regex(dev.lastError ?? '', /ENODEV/)
+  t.is(err.code, 'ERR_PLTAP_DEVICE_GONE')
+  t.regex(dev.lastError ?? '', /renamed to tRtAway/)
   t.false(dev.flags.up)
 
   // Back under its name: no call from us, yet the retry brings it up (first retry after 200 ms).
@@ -47,7 +47,7 @@ devTest('a pending retry does not keep the process alive', async (t) => {
   `
   const started = Date.now()
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
-  t.regex(out, /up failed with ENODEV/)
+  t.regex(out, /up failed with ERR_PLTAP_DEVICE_GONE/)
   t.regex(out, /retry pending: true/)
   t.true(Date.now() - started < 15_000, 'the child exited on its own')
 })

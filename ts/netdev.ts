@@ -494,8 +494,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       const warnings = await nativeAsync(nativeDev.sync())
       for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
     } catch (err) {
-      // A device that is gone stays gone: retrying would only fail again.
-      if (!(err instanceof PltapError && err.code === 'ERR_PLTAP_DEVICE_GONE')) this.#scheduleRetry()
+      this.#scheduleRetry()
       throw err
     } finally {
       if (!this.#closed) this.#refresh()
