@@ -8,6 +8,7 @@
 
 use pltap_core::vsys::{TransactOptions, Vsys};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,6 +47,9 @@ impl TempDir {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir(&path).expect("create the temp dir");
+        // Explicitly 0755 whatever the umask: the helper refuses a group- or
+        // other-writable parent, and unprivileged clients must be able to traverse it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
         TempDir(path)
     }
 
