@@ -64,13 +64,15 @@ impl Drop for TempDir {
     }
 }
 
-/// A vsys client for `dir` whose lock files live in `locks` (so the test removes them).
+/// Transaction options whose lock files live in `locks` (so the test removes them).
+/// The one place that knows how the client's cross-process lock is configured.
+pub fn transact_options(locks: &Path) -> TransactOptions {
+    TransactOptions { deadline: Duration::from_secs(10), lock_dir: Some(locks.to_path_buf()), ..TransactOptions::default() }
+}
+
+/// A vsys client for `dir` whose lock files live in `locks`.
 pub fn client(dir: &Path, locks: &Path) -> Vsys {
-    Vsys::new(dir).with_options(TransactOptions {
-        deadline: Duration::from_secs(10),
-        lock_dir: Some(locks.to_path_buf()),
-        ..TransactOptions::default()
-    })
+    Vsys::new(dir).with_options(transact_options(locks))
 }
 
 /// The helper binary running as a child process. Killed (SIGKILL) on drop unless it
@@ -179,4 +181,49 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("run {cmd}: {e}"));
     assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a helper that was expected to refuse did: its exit status (None: it was still
+/// running after the deadline and was killed) and its output.
+pub struct Refused {
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `pltap-vsysd <args>` expecting it to exit by itself within 10 s.
+pub fn run_helper_to_exit(args: &[&str]) -> Refused {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pltap-vsysd");
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break Some(st);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    Refused { status, stdout, stderr }
+}
+
+impl Helper {
+    /// SIGTERMs the helper and waits for a clean exit (panics otherwise).
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let st = self.wait_exit(Duration::from_secs(10)).expect("pltap-vsysd did not exit on SIGTERM");
+        assert!(st.success(), "exit status {st:?}; log: {}", self.stderr());
+    }
 }
