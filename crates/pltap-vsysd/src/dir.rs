@@ -460,7 +460,8 @@ fn still_there(dir: BorrowedFd<'_>, name: &OsStr, id: &FileStat) -> bool {
 /// Opens the file behind `path_fd` (an `O_PATH` descriptor of entry `name` in `dir`)
 /// with `flags` through `/proc/self/fd` (the same inode, whatever the name points to
 /// now), or, without `/proc`, by name relative to `dir` with `O_NOFOLLOW`. Either way
-/// the result must be the file `id`, a FIFO, or it is closed and `ESTALE` returned.
+/// the result must be the file `id` (same device and inode), a FIFO, still owned by
+/// `id.uid`, or it is closed and `ESTALE` returned.
 pub(crate) fn reopen_checked(
     dir: BorrowedFd<'_>,
     path_fd: &OwnedFd,
@@ -475,7 +476,7 @@ pub(crate) fn reopen_checked(
         other => other?,
     };
     let st = sys::fstat(fd.as_fd())?;
-    if !st.same_file(id) || !st.is_fifo() {
+    if !st.same_file(id) || !st.is_fifo() || st.uid != id.uid {
         return Err(std::io::Error::from_raw_os_error(libc::ESTALE));
     }
     Ok(fd)

@@ -897,3 +897,49 @@ fn sighup_and_an_early_sigterm_remove_the_entries() {
         }
     });
 }
+
+/// `--owner`, `--group` and `--mode` set the entries exactly, whatever the umask, and
+/// the directory's mode follows from them.
+#[test]
+fn ownership_options_set_exact_owners_and_modes() {
+    if !ready() {
+        return;
+    }
+    in_netns(|| {
+        let tmp = TempDir::new("modes");
+        let dir = tmp.path().join("vsys");
+        let d = dir.to_str().unwrap();
+        // The slice owns its entries, mode 0600; D is root:1000 0750 (the owner reaches
+        // them through the group). The helper runs with umask 0 and with umask 0777.
+        for umask in ["0", "0777"] {
+            let h = Helper::start_with_umask(umask, &["--dir", d, "--owner", "1000", "--mode", "600"]);
+            assert_eq!(owner_mode(&dir), (0, SLICE, 0o750), "umask {umask}");
+            for e in ENTRIES {
+                assert_eq!(owner_mode(&dir.join(e)), (SLICE, SLICE, 0o600), "{e} with umask {umask}");
+            }
+            assert_eq!(owner_mode(&dir.join(LOCK)), (0, 0, 0o600));
+            let locks = slice_locks(&tmp, SLICE);
+            let steps = as_uid(SLICE, &[], &dir, &locks, &["alloc", "vif_up 198.18.6.1/24"]);
+            assert!(steps[0].ok && steps[1].ok, "{steps:?}");
+            h.stop();
+            std::fs::remove_dir_all(&locks).unwrap();
+        }
+        // Another group, and world access: D 0755, entries root:2000 0666. Anyone can
+        // reach the socket now, but fd_tuntap still serves only the slice and root.
+        let h = Helper::start(&["--dir", d, "--group", "2000", "--mode", "0666"]);
+        assert_eq!(owner_mode(&dir), (0, 2000, 0o755));
+        for e in ENTRIES {
+            assert_eq!(owner_mode(&dir.join(e)), (0, 2000, 0o666), "{e}");
+        }
+        let locks = slice_locks(&tmp, OTHER);
+        let steps = as_uid(OTHER, &[], &dir, &locks, &["alloc"]);
+        assert_eq!(steps[0].code(), "ERR_VSYS_REFUSED", "{steps:?}");
+        h.stop();
+        // A mode with execute or special bits is a usage error.
+        for bad in ["0770", "4660", "0661"] {
+            let r = run_helper_to_exit(&["--dir", d, "--mode", bad]);
+            assert_eq!(r.status.and_then(|s| s.code()), Some(2), "--mode {bad}: {}", r.stderr);
+        }
+        assert!(!dir.exists());
+    });
+}

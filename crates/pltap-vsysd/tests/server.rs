@@ -152,10 +152,11 @@ fn raw_fifo_protocol() {
         let r = transact(b"tap4242-9\n");
         assert!(r.contains("ENODEV"), "{r}");
         // NEPI's order: S.in first (a blocking open works: the helper always reads
-        // it), then S.out, then close S.in.
+        // it), then S.out, then write and close S.in. (A client that writes first must
+        // open S.out within the 200 ms idle gap, or the reply is discarded.)
         let mut input = OpenOptions::new().write(true).open(dir.join("promisc.in")).unwrap();
-        input.write_all(b"eth0\n").unwrap();
         let out = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(dir.join("promisc.out")).unwrap();
+        input.write_all(b"eth0\n").unwrap();
         drop(input);
         assert_eq!(read_reply(out, "promisc"), "Interface name eth0 does not match slice id 4242.\n");
     });

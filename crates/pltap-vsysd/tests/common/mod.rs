@@ -89,8 +89,16 @@ impl Helper {
     /// Starts `pltap-vsysd <args>` (call inside [`in_netns`]) and waits for its
     /// "serving" line.
     pub fn start(args: &[&str]) -> Helper {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Helper::spawn(Command::new(BIN).args(args))
+    }
+
+    /// Like [`Helper::start`], with the helper's umask set to `umask` (octal) first.
+    pub fn start_with_umask(umask: &str, args: &[&str]) -> Helper {
+        Helper::spawn(Command::new("sh").args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN]).args(args))
+    }
+
+    fn spawn(cmd: &mut Command) -> Helper {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
