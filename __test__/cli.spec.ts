@@ -1,5 +1,8 @@
 import test from 'ava'
-import { execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { CLI, ROOT, announceSkips, devTest, ipFlags, ipLink, procNetDev, quietIpv6, run, waitFor } from './support.ts'
 
 announceSkips('cli.spec.ts')
@@ -55,6 +58,78 @@ test('vsysd with a bad flag exits 2 and prints its usage', async (t) => {
   const r = await run(node, [CLI, 'vsysd', '--dir', '/tmp/x', '--vnet', 'nonsense'])
   t.is(r.code, 2)
   t.regex(r.stderr, /usage: pltap-vsysd/)
+})
+
+/** `pltap vsysd --dir <dir>` as a child; its output so far and its exit. */
+function spawnVsysd(dir: string): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const child = spawn(node, [CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  return { child, out: () => out, err: () => err, exited }
+}
+
+function workDir(t: { teardown(fn: () => void): void }): string {
+  const work = mkdtempSync(join(tmpdir(), 'pltap-test-cli-vsysd-'))
+  chmodSync(work, 0o755)
+  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  return work
+}
+
+devTest('vsysd removes its entries on SIGHUP, like SIGTERM and SIGINT', async (t) => {
+  for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
+    const dir = join(workDir(t), 'vsys')
+    const h = spawnVsysd(dir)
+    t.teardown(() => void (h.child.exitCode === null && h.child.kill('SIGKILL')))
+    await waitFor('"serving"', () => h.out().includes('pltap-vsysd: serving'), 15_000)
+    t.is(statSync(dir).mode & 0o7777, 0o750, 'D is root:slice 0750')
+    t.true(existsSync(join(dir, 'fd_tuntap.control')))
+    h.child.kill(sig)
+    t.is(await h.exited, 0, `${sig}: ${h.err()}`)
+    t.true(h.err().includes(`stopping (${sig})`), h.err())
+    t.false(existsSync(dir), `${sig} removed the entries and the directory`)
+  }
+})
+
+devTest('vsysd removes its entries on a SIGTERM that arrives while it starts', async (t) => {
+  // SIGTERM as soon as the helper has created anything (its lock file comes first),
+  // which is before or just after it prints "serving": either way nothing is left.
+  for (let round = 0; round < 3; round++) {
+    const dir = join(workDir(t), 'vsys')
+    const h = spawnVsysd(dir)
+    t.teardown(() => void (h.child.exitCode === null && h.child.kill('SIGKILL')))
+    await waitFor('the helper to take its lock', () => existsSync(join(dir, '.pltap-vsysd.lock')) || h.child.exitCode !== null, 15_000)
+    h.child.kill('SIGTERM')
+    t.is(await h.exited, 0, h.err())
+    t.false(existsSync(dir), `round ${round}: entries left behind: ${existsSync(dir) ? readdirSync(dir).join(' ') : ''}`)
+  }
+})
+
+devTest('vsysd refuses an unsafe directory and a directory another helper serves (exit 1)', async (t) => {
+  const work = workDir(t)
+  const open = join(work, 'open')
+  mkdirSync(open)
+  chmodSync(open, 0o777)
+  const r = await run(node, [CLI, 'vsysd', '--dir', open])
+  t.is(r.code, 1, r.stderr)
+  t.true(r.stderr.includes(`refusing to serve ${open}: it is writable by everyone (mode 0777)`), r.stderr)
+  t.false(r.stderr.includes('usage:'), 'no usage text for a refusal')
+  t.deepEqual(readdirSync(open), [])
+
+  const dir = join(work, 'vsys')
+  const first = spawnVsysd(dir)
+  t.teardown(() => void (first.child.exitCode === null && first.child.kill('SIGKILL')))
+  await waitFor('"serving"', () => first.out().includes('pltap-vsysd: serving'), 15_000)
+  const before = readdirSync(dir).sort()
+  const second = await run(node, [CLI, 'vsysd', '--dir', dir])
+  t.is(second.code, 1, second.stderr)
+  t.regex(second.stderr, /another pltap-vsysd \(pid \d+\) already serves it/)
+  t.deepEqual(readdirSync(dir).sort(), before, "the first helper's entries are intact")
+  first.child.kill('SIGTERM')
+  t.is(await first.exited, 0, first.err())
+  t.false(existsSync(dir))
 })
 
 devTest('bridge forwards frames between its two TAPs and prints counters on SIGTERM', async (t) => {

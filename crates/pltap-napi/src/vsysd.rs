@@ -21,8 +21,11 @@ pub fn vsysd_usage() -> Result<String> {
     guard("vsysdUsage", || Ok(USAGE.to_string()))
 }
 
-/// Parses `pltap-vsysd` flags and starts serving. Throws a `TypeError` with the usage
-/// text for bad flags; `--help` is the caller's business (see `vsysdUsage`).
+/// Parses `pltap-vsysd` flags and starts serving. Bad flags throw an `InvalidArg`
+/// error (the CLI prints the usage text); `--help` is the caller's business (see
+/// `vsysdUsage`). A directory the helper refuses to serve (unsafe ownership or mode,
+/// another helper holding its lock) throws the core's OS error, whose message names
+/// the path and the fix; nothing is left behind then.
 #[napi(catch_unwind)]
 pub fn vsysd_start(args: Vec<String>) -> Result<JsVsysd> {
     guard("vsysdStart", || {

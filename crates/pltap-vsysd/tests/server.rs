@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 
 fn config(dir: PathBuf) -> Config {
     Config {
-        dir,
-        slice_uid: 4242,
         slice_name: "pl_test".into(),
         vnet: Ipv4Net { addr: Ipv4Addr::new(198, 18, 0, 0), prefix: 16 },
+        ..Config::new(dir, 4242)
     }
 }
 
@@ -69,18 +68,21 @@ fn drop_cleans_up_and_keeps_a_preexisting_directory() {
     in_netns(|| {
         let tmp = TempDir::new("drop");
         let dir = tmp.path().to_path_buf();
-        // A stale FIFO and a stale regular file are replaced, like vsys's mkentry.
+        // A stale FIFO and a stale socket (a helper that died) are replaced.
         pltap_core::sys::mkfifo(&dir.join("vif_up.in"), 0o600).unwrap();
-        std::fs::write(dir.join("fd_tuntap.control"), "stale").unwrap();
+        drop(std::os::unix::net::UnixListener::bind(dir.join("fd_tuntap.control")).unwrap());
         std::fs::write(dir.join("other"), "mine").unwrap();
         {
             let server = Server::start(config(dir.clone())).expect("start");
             assert!(std::fs::symlink_metadata(dir.join("fd_tuntap.control")).unwrap().file_type().is_socket());
+            assert!(std::fs::symlink_metadata(dir.join("vif_up.in")).unwrap().file_type().is_fifo());
+            assert!(dir.join(pltap_vsysd::LOCK_FILE).exists());
             let _ = format!("{server:?}");
         } // dropped
         let left: Vec<_> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(left, vec!["other".to_string()]);
+        assert_eq!(std::fs::read_to_string(dir.join("other")).unwrap(), "mine");
     });
 }
 
@@ -103,12 +105,21 @@ fn start_errors() {
         let mut bad = config(tmp.path().join("v"));
         bad.slice_name = "a\nb".into();
         assert!(matches!(Server::start(bad), Err(Error::InvalidArgument { .. })));
-        // A directory in the way of an entry: nothing is left behind.
-        let dir = tmp.path().join("v");
-        std::fs::create_dir_all(dir.join("promisc.out")).unwrap();
-        assert!(Server::start(config(dir.clone())).unwrap_err().is_errno(libc::EISDIR));
-        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("promisc.out")]);
+        // Something that is not a FIFO or socket in the way of an entry (a directory,
+        // a regular file): refused and left alone, and nothing else is left behind.
+        for (what, make) in [
+            ("a directory", &(|p: &Path| std::fs::create_dir(p).unwrap()) as &dyn Fn(&Path)),
+            ("a regular file", &|p: &Path| std::fs::write(p, "keep").unwrap()),
+        ] {
+            let dir = tmp.path().join(format!("v-{}", what.len()));
+            std::fs::create_dir(&dir).unwrap();
+            make(&dir.join("promisc.out"));
+            let err = Server::start(config(dir.clone())).unwrap_err();
+            assert!(err.is_errno(libc::EEXIST), "{err}");
+            assert!(err.to_string().contains(&format!("promisc.out: it is {what} that pltap-vsysd did not create")), "{err}");
+            let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(left, vec![std::ffi::OsString::from("promisc.out")]);
+        }
     });
 }
 
@@ -124,8 +135,12 @@ fn raw_fifo_protocol() {
         let _server = Server::start(config(dir.clone())).expect("start");
         let transact = |req: &[u8]| -> String { raw_transact(&dir, "vif_down", req) };
         assert_eq!(transact(b"tap1-0\n"), "Interface name tap1-0 does not match slice id 4242.\n");
-        // An empty request (open and close S.in) still gets the script's answer.
-        assert_eq!(transact(b""), "Insufficient argument lines.\n");
+        // An empty request (open and close S.in) gets no reply: the next client gets
+        // the answer to its own request.
+        for _ in 0..3 {
+            drop(open_writer(&dir.join("vif_down.in")));
+        }
+        assert_eq!(transact(b"tap1-1\n"), "Interface name tap1-1 does not match slice id 4242.\n");
         // Repeated transactions: the entry is reopened each time.
         for _ in 0..5 {
             assert_eq!(transact(b"tap4242-0\nx=1\n"), "Unknown option: \"x\"\n");
@@ -137,10 +152,11 @@ fn raw_fifo_protocol() {
         let r = transact(b"tap4242-9\n");
         assert!(r.contains("ENODEV"), "{r}");
         // NEPI's order: S.in first (a blocking open works: the helper always reads
-        // it), then S.out, then close S.in.
+        // it), then S.out, then write and close S.in. (A client that writes first must
+        // open S.out within the 200 ms idle gap, or the reply is discarded.)
         let mut input = OpenOptions::new().write(true).open(dir.join("promisc.in")).unwrap();
-        input.write_all(b"eth0\n").unwrap();
         let out = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(dir.join("promisc.out")).unwrap();
+        input.write_all(b"eth0\n").unwrap();
         drop(input);
         assert_eq!(read_reply(out, "promisc"), "Interface name eth0 does not match slice id 4242.\n");
     });

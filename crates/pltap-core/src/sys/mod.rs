@@ -267,19 +267,6 @@ pub fn duplicate_raw_fd(raw: RawFd) -> io::Result<OwnedFd> {
     Ok(owned(fd))
 }
 
-// ---- Added for the vsys client (issue 6): FIFOs opened relative to the locked root. ----
-
-/// `openat(dir, name, flags | O_CLOEXEC)`: opens `name` relative to the directory `dir`
-/// (no `O_CREAT`, so no mode). With `O_NOFOLLOW` in `flags`, a symlink as the last
-/// component fails with `ELOOP`.
-pub fn open_at(dir: BorrowedFd<'_>, name: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let c = CString::new(name.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call and `dir`
-    // is an open descriptor borrowed for it; without O_CREAT no mode argument is read.
-    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC) })?;
-    Ok(owned(fd))
-}
-
 // ---- Added for the Node binding (issue 6): inputs another thread may be writing. ----
 
 /// Copies `src`, whose memory another thread may be writing meanwhile (a JS
@@ -295,4 +282,275 @@ pub fn snapshot_shared_u32(src: &[u32]) -> Vec<u32> {
             unsafe { std::sync::atomic::AtomicU32::from_ptr(base.add(i)) }.load(std::sync::atomic::Ordering::Relaxed)
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Directory-relative file operations, credentials and listening sockets, for the
+// privileged helper (`pltap-vsysd`): every entry it serves is created and checked
+// relative to a descriptor of its directory, never by a path the slice could redirect.
+// ---------------------------------------------------------------------------------------
+
+/// The fields of `struct stat` that identify a file and decide who may use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// `st_mode`: the file type (`S_IFMT` bits) and the permission bits.
+    pub mode: u32,
+    /// `st_nlink`.
+    pub nlink: u64,
+    /// `st_uid`.
+    pub uid: u32,
+    /// `st_gid`.
+    pub gid: u32,
+}
+
+impl FileStat {
+    // The `stat` field types differ between architectures; the casts are no-ops on x86_64.
+    #[allow(clippy::unnecessary_cast)]
+    fn from_stat(st: &libc::stat) -> FileStat {
+        FileStat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32,
+            nlink: st.st_nlink as u64,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }
+    }
+
+    /// The `S_IFMT` bits of the mode.
+    pub fn file_type(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == libc::S_IFDIR
+    }
+
+    /// A FIFO.
+    pub fn is_fifo(&self) -> bool {
+        self.file_type() == libc::S_IFIFO
+    }
+
+    /// A UNIX-domain socket.
+    pub fn is_socket(&self) -> bool {
+        self.file_type() == libc::S_IFSOCK
+    }
+
+    /// A symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == libc::S_IFLNK
+    }
+
+    /// A regular file.
+    pub fn is_regular(&self) -> bool {
+        self.file_type() == libc::S_IFREG
+    }
+
+    /// The permission bits, including set-id and sticky (`mode & 07777`).
+    pub fn permissions(&self) -> u32 {
+        self.mode & 0o7777
+    }
+
+    /// The same file (device and inode) as `other`.
+    pub fn same_file(&self, other: &FileStat) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+}
+
+/// A path component (or relative path) as a C string; an interior NUL is `EINVAL`.
+fn c_name(name: &std::ffi::OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `openat(dir, name, flags | O_CLOEXEC, mode)`. Pass `O_NOFOLLOW` to refuse a symlink
+/// as the last component, `O_PATH` for a descriptor that only names the file.
+pub fn openat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call; the
+    // mode argument is read only with O_CREAT and is a plain integer otherwise.
+    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
+    Ok(owned(fd))
+}
+
+/// `open(path, flags | O_CLOEXEC)` (no `O_CREAT`).
+pub fn open_path(path: &Path, flags: i32) -> io::Result<OwnedFd> {
+    let c = c_name(path.as_os_str())?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call; without
+    // O_CREAT no mode argument is read.
+    let fd = cvt(unsafe { libc::open(c.as_ptr(), (flags & !libc::O_CREAT) | libc::O_CLOEXEC) })?;
+    Ok(owned(fd))
+}
+
+/// Opens the file `fd` refers to again, with new `flags`, through `/proc/self/fd/<fd>`:
+/// the same inode, whatever its name now points to. Works on `O_PATH` descriptors too.
+/// Fails with `ENOENT` where `/proc` is not mounted.
+pub fn reopen(fd: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
+    open_path(Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())), flags)
+}
+
+/// `fstat(fd)`; also works on `O_PATH` descriptors.
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<FileStat> {
+    // SAFETY: an all-zero `struct stat` is a valid out buffer.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: `st` is a valid, exclusively borrowed out pointer for the call.
+    cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(FileStat::from_stat(&st))
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: a symlink is reported as itself.
+pub fn fstatat_nofollow(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<FileStat> {
+    let c = c_name(name)?;
+    // SAFETY: an all-zero `struct stat` is a valid out buffer.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` a valid out pointer for the call.
+    cvt(unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(FileStat::from_stat(&st))
+}
+
+/// `mkdirat(dir, name, mode)` (the umask applies: set the mode afterwards with [`fchmod`]).
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// `mkfifoat(dir, name, mode)` (the umask applies: set the mode afterwards).
+pub fn mkfifoat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    cvt(unsafe { libc::mkfifoat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// `unlinkat(dir, name, remove_dir ? AT_REMOVEDIR : 0)`; never follows a symlink.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, remove_dir: bool) -> io::Result<()> {
+    let c = c_name(name)?;
+    let flags = if remove_dir { libc::AT_REMOVEDIR } else { 0 };
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) }).map(drop)
+}
+
+/// `readlinkat(dir, name)`: the target of a symlink. With an empty `name`, `dir` is an
+/// `O_PATH | O_NOFOLLOW` descriptor of the symlink itself.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<std::path::PathBuf> {
+    let c = c_name(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: `c` is NUL-terminated; `buf` is writable for `buf.len()` bytes.
+    let n = cvt_size(unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    if n >= buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(std::path::PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf)))
+}
+
+/// `fchmod(fd, mode)`: exact permission bits, whatever the umask was.
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) }).map(drop)
+}
+
+/// `fchown(fd, uid, gid)`.
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    cvt(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
+/// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.
+pub fn fchownat_nofollow(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, uid: u32, gid: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    cvt(unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+}
+
+/// `fchmodat(dir, name, mode, 0)`. Linux cannot refuse to follow a symlink here, so use
+/// it only on a name in a directory nobody else can write.
+pub fn fchmodat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    cvt(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t, 0) }).map(drop)
+}
+
+/// The peer of a connected UNIX socket, from `SO_PEERCRED` (as of `connect`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    /// The peer's process id.
+    pub pid: i32,
+    /// The peer's effective uid.
+    pub uid: u32,
+    /// The peer's effective gid.
+    pub gid: u32,
+}
+
+/// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`.
+pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCred> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid out pointers; `len` holds the buffer's size.
+    cvt(unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+    })?;
+    if len as usize != size_of::<libc::ucred>() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(PeerCred { pid: cred.pid, uid: cred.uid, gid: cred.gid })
+}
+
+/// The primary gid of `uid`'s passwd entry (`getpwuid_r`), `None` if it has none.
+pub fn passwd_primary_gid(uid: u32) -> io::Result<Option<u32>> {
+    let mut size = 4096usize;
+    loop {
+        let mut buf = vec![0u8; size];
+        // SAFETY: an all-zero `struct passwd` is a valid out buffer.
+        let mut pwd: libc::passwd = unsafe { zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; `buf` is writable for its length
+        // and outlives the only read of `pwd` below (`pw_gid` is a plain integer).
+        let ret = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
+        match ret {
+            0 if result.is_null() => return Ok(None),
+            0 => return Ok(Some(pwd.pw_gid)),
+            libc::ERANGE if size < 1 << 20 => size *= 4,
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(None),
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// `socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)`, not yet bound.
+pub fn unix_stream_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with constant arguments; no memory is passed.
+    let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    Ok(owned(fd))
+}
+
+/// `bind(fd, sockaddr_un { path })`. The path must fit `sun_path` with its NUL
+/// (107 bytes), else `ENAMETOOLONG`.
+pub fn bind_unix(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: an all-zero `sockaddr_un` is valid (family set below).
+    let mut addr: libc::sockaddr_un = unsafe { zeroed() };
+    if bytes.is_empty() || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    let len = (size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_un of at least `len` bytes for the call.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) }).map(drop)
+}
+
+/// `listen(fd, backlog)`.
+pub fn listen(fd: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
 }

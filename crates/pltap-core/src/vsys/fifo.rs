@@ -108,7 +108,7 @@ impl OpenFailure {
 fn open_fifo(dir: &File, path: &Path, write: bool) -> std::result::Result<File, OpenFailure> {
     let name = Path::new(path.file_name().expect("an entry name"));
     let access = if write { libc::O_WRONLY } else { libc::O_RDONLY };
-    let fd = sys::open_at(dir.as_fd(), name, access | libc::O_NONBLOCK | libc::O_NOFOLLOW).map_err(OpenFailure::Os)?;
+    let fd = sys::openat(dir.as_fd(), name.as_os_str(), access | libc::O_NONBLOCK | libc::O_NOFOLLOW, 0).map_err(OpenFailure::Os)?;
     let file = File::from(fd);
     let kind = file.metadata().map_err(OpenFailure::Os)?.file_type();
     if !kind.is_fifo() {

@@ -16,7 +16,7 @@ mod tuntap;
 
 pub use fifo::{Reply, TransactOptions, transact};
 pub use proto::{VifOption, check_script_name, is_benign_output, promisc_request, vif_down_request, vif_up_request};
-pub use tuntap::{CONTROL_SOCKET, allocate};
+pub use tuntap::{CONTROL_SOCKET, MAX_REPLY, ReplyKind, allocate, decode_reply};
 
 use crate::error::{Error, Result};
 use crate::iface::{Iface, IfFlags, Ipv4Net};

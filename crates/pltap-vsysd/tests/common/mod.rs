@@ -8,6 +8,7 @@
 
 use pltap_core::vsys::{TransactOptions, Vsys};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,6 +47,9 @@ impl TempDir {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir(&path).expect("create the temp dir");
+        // Explicitly 0755 whatever the umask: the helper refuses a group- or
+        // other-writable parent, and unprivileged clients must be able to traverse it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
         TempDir(path)
     }
 
@@ -60,10 +64,16 @@ impl Drop for TempDir {
     }
 }
 
-/// A vsys client for `dir`. (`_locks` is unused: the client now locks `dir` itself and
-/// creates no lock files.)
-pub fn client(dir: &Path, _locks: &Path) -> Vsys {
-    Vsys::new(dir).with_options(TransactOptions { deadline: Duration::from_secs(10), ..TransactOptions::default() })
+/// Transaction options for the tests' clients (the client locks the vsys root itself and
+/// creates no lock files, so `_locks` is unused). The one place that knows how the
+/// client's cross-process lock is configured.
+pub fn transact_options(_locks: &Path) -> TransactOptions {
+    TransactOptions { deadline: Duration::from_secs(10), ..TransactOptions::default() }
+}
+
+/// A vsys client for `dir`.
+pub fn client(dir: &Path, locks: &Path) -> Vsys {
+    Vsys::new(dir).with_options(transact_options(locks))
 }
 
 /// The helper binary running as a child process. Killed (SIGKILL) on drop unless it
@@ -80,8 +90,16 @@ impl Helper {
     /// Starts `pltap-vsysd <args>` (call inside [`in_netns`]) and waits for its
     /// "serving" line.
     pub fn start(args: &[&str]) -> Helper {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Helper::spawn(Command::new(BIN).args(args))
+    }
+
+    /// Like [`Helper::start`], with the helper's umask set to `umask` (octal) first.
+    pub fn start_with_umask(umask: &str, args: &[&str]) -> Helper {
+        Helper::spawn(Command::new("sh").args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN]).args(args))
+    }
+
+    fn spawn(cmd: &mut Command) -> Helper {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -172,4 +190,49 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("run {cmd}: {e}"));
     assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a helper that was expected to refuse did: its exit status (None: it was still
+/// running after the deadline and was killed) and its output.
+pub struct Refused {
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `pltap-vsysd <args>` expecting it to exit by itself within 10 s.
+pub fn run_helper_to_exit(args: &[&str]) -> Refused {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pltap-vsysd");
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break Some(st);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    Refused { status, stdout, stderr }
+}
+
+impl Helper {
+    /// SIGTERMs the helper and waits for a clean exit (panics otherwise).
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let st = self.wait_exit(Duration::from_secs(10)).expect("pltap-vsysd did not exit on SIGTERM");
+        assert!(st.success(), "exit status {st:?}; log: {}", self.stderr());
+    }
 }
