@@ -3,7 +3,7 @@
 //   pltap vsysd --dir /run/pltap-vsys --slice-uid 1000 --vnet 198.18.0.0/16
 // It makes /run/pltap-vsys root:<the uid's group> 0750 and its entries 0660, so uid 1000 needs
 // no capabilities and no chmod step; other uids are refused (see the README's vsys section).
-// Then, as uid 1000:  node examples/vsys-client.mts /run/pltap-vsys   (from this repository:
+// Then run this as uid 1000 with the vsys root as its argument (from this repository:
 // npm run example -- examples/vsys-client.mts /run/pltap-vsys). Both must run in the same
 // network namespace: `pltap demo` shows the whole setup, the service half as uid 1000.
 import { Netdev, PltapError } from 'pltap'
