@@ -4,8 +4,9 @@
  */
 import test, { type ExecutionContext } from 'ava'
 import type { Netdev } from '../ts/index.ts'
+import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -154,13 +155,18 @@ export interface Vsysd {
   stop(): Promise<void>
 }
 
-/** Starts `node dist/cli/main.js vsysd --dir <tmp>/vsys --slice-uid 1000 --vnet 198.18.0.0/16`. */
-export async function startVsysd(): Promise<Vsysd> {
+/**
+ * Starts `node dist/cli/main.js vsysd --dir <tmp>/vsys --slice-uid 1000 --vnet 198.18.0.0/16`
+ * plus `extra` flags. `<tmp>` is searchable by anyone, so the slice reaches the frontend
+ * directory, whose own modes the helper sets.
+ */
+export async function startVsysd(extra: readonly string[] = []): Promise<Vsysd> {
   const work = mkdtempSync(join(tmpdir(), 'pltap-test-vsys-'))
+  chmodSync(work, 0o755)
   const dir = join(work, 'vsys')
   // setpriv --pdeathsig: the helper dies with this test process even if ava kills it
   // (e.g. on a timeout) before our teardown runs.
-  const argv = [process.execPath, CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000', '--vnet', '198.18.0.0/16']
+  const argv = [process.execPath, CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000', '--vnet', '198.18.0.0/16', ...extra]
   const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
@@ -192,6 +198,92 @@ export async function startVsysd(): Promise<Vsysd> {
     throw err
   }
   return { dir, child, stop, stderr: () => stderr }
+}
+
+/** The slice's uid and gid: what `startVsysd` serves. */
+export const SLICE: SliceIdentity = { uid: 1000, gid: 1000 }
+/** A uid outside the slice. */
+export const OUTSIDER: SliceIdentity = { uid: 1001, gid: 1001 }
+
+/** An error as the slice's process reported it (a plain object: it crossed the IPC channel). */
+export interface RemoteError {
+  name?: string
+  code?: string
+  errno?: number
+  syscall?: string
+  message: string
+  reply?: string
+  script?: string
+}
+
+/** Thrown by {@link SliceService.call} when the remote operation failed. */
+export class RemoteFailure extends Error {
+  constructor(readonly remote: RemoteError) {
+    super(`${remote.code ?? remote.name}: ${remote.message}`)
+  }
+}
+
+/** A Netdev driven in a process of the slice's (see `fixtures/slice-service.mjs`). */
+export interface SliceService {
+  child: ChildProcess
+  /** Runs one operation there; rejects with a {@link RemoteFailure}. */
+  call<T = unknown>(op: string, arg?: unknown): Promise<T>
+  /** Kills the process (idempotent) and waits for it. */
+  stop(): Promise<void>
+}
+
+let runtime: { root: string; fixture: string } | undefined
+/** The built package and the fixture, where another uid can read them (staged once). */
+function sliceRuntime(): { root: string; fixture: string } {
+  if (runtime) return runtime
+  const r = runtimeForOthers(ROOT)
+  let fixture = join(ROOT, '__test__', 'fixtures', 'slice-service.mjs')
+  if (r.root !== ROOT) {
+    copyFileSync(fixture, join(r.root, 'slice-service.mjs'))
+    chmodSync(join(r.root, 'slice-service.mjs'), 0o644)
+    fixture = join(r.root, 'slice-service.mjs')
+    process.once('exit', () => r.dispose())
+  }
+  runtime = { root: r.root, fixture }
+  return runtime
+}
+
+/** Starts the service half as `who` (default: the slice) with no capabilities. */
+export async function startSlice(who: SliceIdentity = SLICE): Promise<SliceService> {
+  const rt = sliceRuntime()
+  const child = spawnAs(who, [process.execPath, rt.fixture, join(rt.root, 'dist', 'index.js')], {
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
+  let nextId = 1
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  void exited.then(() => {
+    for (const p of pending.values()) p.reject(new Error(`the slice's process exited: ${stderr}`))
+    pending.clear()
+  })
+  child.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: RemoteError }) => {
+    const p = pending.get(m.id)
+    pending.delete(m.id)
+    if (m.ok) p?.resolve(m.value)
+    else p?.reject(new RemoteFailure(m.error!))
+  })
+  const call = <T,>(op: string, arg?: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`the slice's process is gone: ${stderr}`))
+      const id = nextId++
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      child.send({ id, op, arg })
+    })
+  await new Promise<void>((resolve, reject) => {
+    pending.set(0, { resolve: () => resolve(), reject })
+  })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  }
+  return { child, call, stop }
 }
 
 /** Runs a command to completion; resolves with its exit code and output. */

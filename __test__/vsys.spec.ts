@@ -4,7 +4,26 @@ import { type Server, type Socket, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { type Vsysd, announceSkips, checkPromiscThenDown, devSerial, hasNetAdmin, ipAddr, ipFlags, ipLink, startVsysd, waitFor } from './support.ts'
+import { execFileSync, spawn } from 'node:child_process'
+import {
+  OUTSIDER,
+  RemoteFailure,
+  SLICE,
+  type SliceService,
+  type Vsysd,
+  announceSkips,
+  arpFrame,
+  checkPromiscThenDown,
+  devSerial,
+  hasNetAdmin,
+  ipAddr,
+  ipFlags,
+  ipLink,
+  linkNames,
+  startSlice,
+  startVsysd,
+  waitFor,
+} from './support.ts'
 
 announceSkips('vsys.spec.ts')
 
@@ -17,31 +36,96 @@ test.after.always(async () => {
   await helper?.stop()
 })
 
-devSerial('open through the helper: tap1000-N, packetInfo, usesVsys; setConfig, promisc, down, up', async (t) => {
-  const dev = await Netdev.open({ name: 'vMain', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => dev.close())
-  t.regex(dev.realName, /^tap1000-\d+$/)
-  t.is(dev.mode, 'tap')
-  t.true(dev.packetInfo)
-  t.true(dev.usesVsys)
-  t.not(ipLink(dev.realName), null)
-  t.regex(dev.etheraddr, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)
+/** The slice's service half, stopped when the test ends. */
+async function slice(t: { teardown(fn: () => unknown): void }, who = SLICE): Promise<SliceService> {
+  const s = await startSlice(who)
+  t.teardown(() => s.stop())
+  return s
+}
 
-  await dev.setConfig({ localIp: '198.18.80.1', localNetmask: 24 })
-  t.deepEqual(dev.getConfig(), { localIp: '198.18.80.1', localNetmask: 24 })
-  t.regex(ipAddr(dev.realName), /inet 198\.18\.80\.1\/24 /)
-  t.true(ipFlags(dev.realName).includes('UP'))
-  t.true(dev.flags.up)
-  t.is(dev.lastError, null)
+/** The MAC the kernel has for `ip` on `dev`, from `ip -j neigh`. */
+function neighbour(dev: string, ip: string): string | undefined {
+  const out = execFileSync('ip', ['-j', 'neigh', 'show', ip, 'dev', dev], { encoding: 'utf8' })
+  return (JSON.parse(out) as Array<{ lladdr?: string }>)[0]?.lladdr
+}
 
-  await checkPromiscThenDown(t, dev)
-  await dev.up()
-  t.true(dev.flags.up)
-  t.regex(ipAddr(dev.realName), /inet 198\.18\.80\.1\/24 /)
+devSerial('the slice (uid 1000, no capabilities) opens, configures and uses its device through the helper', async (t) => {
+  const s = await slice(t)
+  const me = await s.call<{ uid: number; gid: number; groups: number[]; capEff: string }>('whoami')
+  t.deepEqual([me.uid, me.gid, me.groups], [SLICE.uid, SLICE.gid, []])
+  t.is(BigInt(`0x${me.capEff}`), 0n, 'no effective capabilities')
 
-  const name = dev.realName
-  await dev.close()
-  t.is(ipLink(name), null, 'the helper-made device goes when our descriptor closes')
+  const opened = await s.call<{ realName: string; packetInfo: boolean; usesVsys: boolean; etheraddr: string }>('open', { name: 'sMain', vsysRoot: helper!.dir })
+  t.regex(opened.realName, /^tap1000-\d+$/)
+  t.true(opened.packetInfo)
+  t.true(opened.usesVsys)
+  const dev = opened.realName
+
+  t.deepEqual(await s.call('setConfig', { localIp: '198.18.82.1', localNetmask: 24 }), { localIp: '198.18.82.1', localNetmask: 24 })
+  t.regex(ipAddr(dev), /inet 198\.18\.82\.1\/24 /)
+  t.true(ipFlags(dev).includes('UP'))
+
+  // The kernel's ARP request reaches the slice; the slice's reply teaches the kernel.
+  const pinger = spawn('ping', ['-c', '30', '-i', '0.2', '-W', '1', '-n', '198.18.82.2'], { stdio: 'ignore' })
+  t.teardown(() => pinger.kill())
+  const req = await s.call<{ senderMac: string; senderIp: string }>('readArp', '198.18.82.2')
+  t.is(req.senderIp, '198.18.82.1')
+  t.is(req.senderMac, opened.etheraddr)
+  const peerMac = '02:00:c6:12:52:02'
+  await s.call('send', arpFrame(2, req.senderMac, peerMac, '198.18.82.2', req.senderMac, '198.18.82.1').toString('hex'))
+  await waitFor('the kernel to learn the ARP reply', () => neighbour(dev, '198.18.82.2') === peerMac)
+
+  const on = await s.call<{ promisc: boolean }>('setPromisc', true)
+  t.true(on.promisc)
+  t.true(ipFlags(dev).includes('PROMISC'))
+  const off = await s.call<{ promisc: boolean }>('setPromisc', false)
+  t.false(off.promisc)
+  t.false(ipFlags(dev).includes('PROMISC'))
+
+  await s.call('close')
+  t.is(ipLink(dev), null, 'the device goes when the slice closes its descriptor')
+  await waitFor('the helper to log vif_down', () => helper!.stderr().includes(`vif_down [${dev}]`))
+})
+
+devSerial('uid 1001 is refused: by the directory modes, and by the peer-credential check when given the group', async (t) => {
+  const before = linkNames()
+  const outsider = await slice(t, OUTSIDER)
+  const e1 = await t.throwsAsync(outsider.call('open', { name: 'sOut1', vsysRoot: helper!.dir, timeoutMs: 5000 }), { instanceOf: RemoteFailure })
+  t.is(e1.remote.code, 'EACCES', e1.message)
+  t.is(e1.remote.errno, -13)
+  t.is(e1.remote.syscall, 'connect')
+
+  const grouped = await slice(t, { ...OUTSIDER, groups: [SLICE.gid] })
+  const e2 = await t.throwsAsync(grouped.call('open', { name: 'sOut2', vsysRoot: helper!.dir, timeoutMs: 5000 }), { instanceOf: RemoteFailure })
+  t.is(e2.remote.code, 'ERR_VSYS_REFUSED', e2.message)
+  t.regex(e2.remote.message, /1001/, 'the refusal names the uid')
+  await waitFor('the helper to log the refusal', () => /refus/i.test(helper!.stderr()) && helper!.stderr().includes('1001'))
+  t.deepEqual(linkNames(), before, 'no device was created for the outsider')
+
+  // The helper still serves the slice.
+  const s = await slice(t)
+  const ok = await s.call<{ realName: string }>('open', { name: 'sAfter', vsysRoot: helper!.dir })
+  t.regex(ok.realName, /^tap1000-\d+$/)
+  await s.call('close')
+})
+
+devSerial('the slice: down and up again keep the address; two devices get distinct names', async (t) => {
+  const s = await slice(t)
+  const a = await s.call<{ realName: string }>('open', { name: 'sA', vsysRoot: helper!.dir })
+  await s.call('setConfig', { localIp: '198.18.80.1', localNetmask: 24 })
+  const down = await s.call<{ up: boolean }>('down')
+  t.false(down.up)
+  t.false(ipFlags(a.realName).includes('UP'))
+  const up = await s.call<{ up: boolean }>('up')
+  t.true(up.up)
+  t.true(ipFlags(a.realName).includes('UP'))
+  t.regex(ipAddr(a.realName), /inet 198\.18\.80\.1\/24 /)
+  t.is((await s.call<{ lastError: string | null }>('state')).lastError, null)
+
+  const other = await slice(t)
+  const b = await other.call<{ realName: string }>('open', { name: 'sB', vsysRoot: helper!.dir })
+  t.regex(b.realName, /^tap1000-\d+$/)
+  t.not(a.realName, b.realName)
 })
 
 devSerial('close() runs vif_down for a device that vif_up brought up, and only then (A11)', async (t) => {
@@ -50,54 +134,64 @@ devSerial('close() runs vif_down for a device that vif_up brought up, and only t
   t.teardown(() => own.stop())
   const downs = (): number => own.stderr().split('\n').filter((l) => l.includes('vif_down [')).length
 
-  const never = await Netdev.open({ name: 'vNoRelease', allocator: 'vsys', vsysRoot: own.dir })
-  await never.close()
-  const up = await Netdev.open({ name: 'vRelease', allocator: 'vsys', vsysRoot: own.dir })
-  await up.setConfig({ localIp: '198.18.81.1', localNetmask: 24 })
-  await waitFor('the helper to log vif_up', () => own.stderr().includes('vif_up ['), 5_000)
+  const never = await slice(t)
+  await never.call('open', { name: 'vNoRelease', vsysRoot: own.dir })
+  await never.call('close')
+  const s = await slice(t)
+  const up = await s.call<{ realName: string }>('open', { name: 'vRelease', vsysRoot: own.dir })
+  await s.call('setConfig', { localIp: '198.18.81.1', localNetmask: 24 })
+  await waitFor('the helper to log vif_up', () => own.stderr().includes('vif_up ['))
   t.is(downs(), 0, 'no vif_down for the device that was never brought up')
-  await up.close()
+  await s.call('close')
   // The helper logs after replying; its stderr reaches us a moment later.
-  await waitFor('the helper to log vif_down', () => downs() === 1, 5_000)
+  await waitFor('the helper to log vif_down', () => downs() === 1)
   t.regex(own.stderr(), new RegExp(`vif_down \\[${up.realName}\\]`))
-  await new Promise((r) => setTimeout(r, 200))
+  // One more request through the same helper: once its reply is logged, a second vif_down
+  // for the closed device would have been logged before it.
+  const probe = await slice(t)
+  await probe.call('open', { name: 'vProbe', vsysRoot: own.dir })
+  await probe.call('setPromisc', true)
+  await waitFor('the helper to log promisc', () => own.stderr().includes('promisc ['))
   t.is(downs(), 1, 'exactly once')
 })
 
-devSerial('two vsys devices get distinct names', async (t) => {
-  const a = await Netdev.open({ name: 'vA', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => a.close())
-  const b = await Netdev.open({ name: 'vB', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => b.close())
-  t.regex(b.realName, /^tap1000-\d+$/)
-  t.not(a.realName, b.realName)
-})
-
 devSerial('up() before setConfig rejects with ERR_PLTAP_NOT_CONFIGURED', async (t) => {
-  const dev = await Netdev.open({ name: 'vNoCfg', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => dev.close())
-  const e = await t.throwsAsync(dev.up(), { instanceOf: PltapError })
-  t.is(e.code, 'ERR_PLTAP_NOT_CONFIGURED')
-  t.false(dev.flags.up)
+  const s = await slice(t)
+  const dev = await s.call<{ realName: string }>('open', { name: 'vNoCfg', vsysRoot: helper!.dir })
+  const e = await t.throwsAsync(s.call('up'), { instanceOf: RemoteFailure })
+  t.is(e.remote.code, 'ERR_PLTAP_NOT_CONFIGURED')
+  t.is(e.remote.name, 'PltapError')
+  t.false((await s.call<{ flags: { up: boolean } }>('state')).flags.up)
   t.false(ipFlags(dev.realName).includes('UP'))
 })
 
 devSerial('a script failure rejects with ERR_VSYS_SCRIPT and the reply (address outside the vnet)', async (t) => {
-  const dev = await Netdev.open({ name: 'vOut', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => dev.close())
-  const e = await t.throwsAsync(dev.setConfig({ localIp: '198.19.0.1', localNetmask: 24 }), { instanceOf: PltapError })
-  t.is(e.code, 'ERR_VSYS_SCRIPT')
-  t.is(typeof e.reply, 'string')
-  t.true(e.reply!.includes('not in netblock'), e.reply)
-  t.is(e.script, 'vif_up')
-  t.false(dev.flags.up)
+  const s = await slice(t)
+  const dev = await s.call<{ realName: string }>('open', { name: 'vOut', vsysRoot: helper!.dir })
+  const e = await t.throwsAsync(s.call('setConfig', { localIp: '198.19.0.1', localNetmask: 24 }), { instanceOf: RemoteFailure })
+  t.is(e.remote.code, 'ERR_VSYS_SCRIPT')
+  t.is(typeof e.remote.reply, 'string')
+  t.true(e.remote.reply!.includes('not in netblock'), e.remote.reply)
+  t.is(e.remote.script, 'vif_up')
+  const state = await s.call<{ flags: { up: boolean }; lastError: string | null }>('state')
+  t.false(state.flags.up)
   t.is(ipAddr(dev.realName).trim(), '')
-  t.is(typeof dev.lastError, 'string')
-  t.true(dev.lastError!.length > 0)
+  t.true(typeof state.lastError === 'string' && state.lastError.length > 0)
   // A good address then works, and clears lastError.
-  await dev.setConfig({ localIp: '198.18.81.1' })
+  await s.call('setConfig', { localIp: '198.18.81.1' })
   t.regex(ipAddr(dev.realName), /inet 198\.18\.81\.1\/24 /)
-  t.is(dev.lastError, null)
+  t.is((await s.call<{ lastError: string | null }>('state')).lastError, null)
+})
+
+devSerial('root can still use the helper (and the slice after it: no lock file stands in the way)', async (t) => {
+  const dev = await Netdev.open({ name: 'vRoot', allocator: 'vsys', vsysRoot: helper!.dir })
+  t.teardown(() => dev.close())
+  await dev.setConfig({ localIp: '198.18.83.1', localNetmask: 24 })
+  await checkPromiscThenDown(t, dev)
+  const s = await slice(t)
+  await s.call('open', { name: 'vAfterRoot', vsysRoot: helper!.dir })
+  const flags = await s.call<{ promisc: boolean }>('setPromisc', true)
+  t.true(flags.promisc)
 })
 
 devSerial('a stopped helper: open fails with ENOENT (its socket is gone)', async (t) => {

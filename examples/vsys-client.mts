@@ -1,7 +1,11 @@
 // An unprivileged service getting its device from a vsys helper, as a PlanetLab sliver did.
-// Start a helper first (as root):  pltap vsysd --dir /tmp/vsys --slice-uid 1000 --vnet 198.18.0.0/16
-// From this repository: npm run example -- examples/vsys-client.mts /tmp/vsys  (the helper must run in
-// the same network namespace, so start both inside one: see the demo, ts/cli/demo.ts)
+// Start a helper first, as root, for the slice's uid:
+//   pltap vsysd --dir /run/pltap-vsys --slice-uid 1000 --vnet 198.18.0.0/16
+// It makes /run/pltap-vsys root:<the uid's group> 0750 and its entries 0660, so uid 1000 needs
+// no capabilities and no chmod step; other uids are refused (see the README's vsys section).
+// Then run this as uid 1000 with the vsys root as its argument (from this repository:
+// npm run example -- examples/vsys-client.mts /run/pltap-vsys). Both must run in the same
+// network namespace: `pltap demo` shows the whole setup, the service half as uid 1000.
 import { Netdev, PltapError } from 'pltap'
 
 const vsysRoot = process.argv[2] ?? '/tmp/vsys'

@@ -5,7 +5,7 @@
  * @module
  */
 import { runBridge } from './bridge.js'
-import { runDemo } from './demo.js'
+import { runDemo, runDemoService } from './demo.js'
 import { reexecInPrivateNetns } from './netns.js'
 import { runVsysd } from './vsysd.js'
 
@@ -21,11 +21,16 @@ Commands:
 Run "pltap <command> --help" for a command's options.`,
   demo: `Usage: pltap demo
 
-Runs, inside a private network namespace that it creates and removes: the vsys helper
-(pltap vsysd) as a separate process; a Netdev opened through it with allocator 'vsys';
-setConfig({ localIp: '198.18.0.1', localNetmask: 24 }); an ARP/ICMP responder for
-198.18.0.2 written in TypeScript; 'ping -c 5 198.18.0.2'; promiscuous mode on and off.
-Exits 0 only if all five pings were answered. Needs root (CAP_NET_ADMIN) and ping.`,
+Runs, inside a private network namespace that it creates and removes, the main job across
+the real privilege boundary: the vsys helper (pltap vsysd --slice-uid 1000) as root in a
+process of its own; the service half as uid 1000 with no capabilities (setpriv), which
+opens a Netdev through the helper (allocator 'vsys'), runs setConfig({ localIp:
+'198.18.0.1', localNetmask: 24 }) and answers ARP and ICMP for 198.18.0.2 in TypeScript;
+'ping -c 5 198.18.0.2' from root; promiscuous mode on and off; close (vif_down); then uid
+1001, outside the slice, trying to get a device. Exits 0 only if all five pings were
+answered, the kernel learned the service's ARP reply and uid 1001 was refused.
+Needs root (CAP_NET_ADMIN), setpriv (util-linux) and ping (iputils-ping).
+("pltap demo --service <dir>" is the demo's own service half.)`,
   bridge: `Usage: pltap bridge <ifA> <ifB>
 
 Creates TAP devices ifA and ifB (direct allocation; names may use %d), brings them up
@@ -46,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0
     case 'demo': {
       if (wantsHelp) return console.log(HELP.demo), 0
+      if (rest[0] === '--service' && rest[1] !== undefined && rest.length <= 3 && (rest.length === 2 || rest[2] === '--probe')) {
+        return runDemoService(rest[1], rest[2] === '--probe')
+      }
       if (rest.length > 0) return console.error(`pltap demo: unexpected argument ${rest[0]}\n\n${HELP.demo}`), 2
       const code = reexecInPrivateNetns([process.execPath, process.argv[1]!, 'demo'])
       return code ?? runDemo(process.argv[1]!)
