@@ -2,7 +2,7 @@
 // (defect A7 of the original, which dropped errors and retried without backoff).
 import { execFileSync } from 'node:child_process'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { DIST_INDEX, announceSkips, devTest, ipFlags, waitFor } from './support.ts'
+import { DIST_INDEX, announceSkips, devTest, ipFlags, nextChange, waitFor } from './support.ts'
 
 announceSkips('retry.spec.ts')
 
@@ -33,6 +33,34 @@ devTest('a failed up() is kept as lastError and retried in the background until 
   t.true(ipFlags(real).includes('UP'))
   t.is(dev.lastError, null, 'a success clears the last error')
   t.true(changes.includes(true), "the retry's success is announced as a 'change'")
+})
+
+devTest('lastError clears once the kernel shows the wanted state, even when someone else brought it there', async (t) => {
+  const dev = await Netdev.open({ name: 'rOther', allocator: 'direct', ifname: 'tRo%d' })
+  const real = dev.realName
+  t.teardown(async () => {
+    try {
+      execFileSync('ip', ['link', 'set', 'dev', 'tRoAway', 'name', real], { stdio: 'ignore' })
+    } catch {
+      // already back
+    }
+    await dev.close()
+  })
+  const upSeen = nextChange(dev, (c) => c.flags.up)
+
+  execFileSync('ip', ['link', 'set', 'dev', real, 'name', 'tRoAway'])
+  const err = await t.throwsAsync(dev.up(), { instanceOf: PltapError })
+  t.is(err.code, 'ENODEV')
+  t.regex(dev.lastError ?? '', /ENODEV/)
+
+  // Someone else brings it up while our up() is failing (it cannot find the name), then
+  // gives the name back: our retry, or our next refresh, finds nothing left to do.
+  execFileSync('ip', ['link', 'set', 'dev', 'tRoAway', 'up'])
+  execFileSync('ip', ['link', 'set', 'dev', 'tRoAway', 'name', real])
+  const change = await upSeen
+  t.true(change.flags.up)
+  t.true(dev.flags.up)
+  t.is(dev.lastError, null, 'the wanted state is reached: no failure to report')
 })
 
 devTest('a pending retry does not keep the process alive', async (t) => {

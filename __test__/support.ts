@@ -3,7 +3,7 @@
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
 import test, { type ExecutionContext } from 'ava'
-import type { Netdev } from '../ts/index.ts'
+import type { Netdev, NetdevChange } from '../ts/index.ts'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -289,4 +289,24 @@ export function echoReplyFor(f: Buffer, ip: string): Buffer | null {
   r.writeUInt16BE(0, icmp + 2)
   r.writeUInt16BE(inetChecksum(r.subarray(icmp, 14 + total)), icmp + 2)
   return r
+}
+
+/**
+ * Resolves with the first `'change'` event of `dev` that `pick` accepts; rejects after `ms`
+ * (a generous deadline, not a synchronisation). Listen before causing the change.
+ */
+export function nextChange(dev: Netdev, pick: (c: NetdevChange) => boolean, ms = 20_000): Promise<NetdevChange> {
+  return new Promise((resolve, reject) => {
+    const onChange = (c: NetdevChange): void => {
+      if (!pick(c)) return
+      clearTimeout(timer)
+      dev.off('change', onChange)
+      resolve(c)
+    }
+    const timer = setTimeout(() => {
+      dev.off('change', onChange)
+      reject(new Error(`no matching 'change' event on ${dev.realName} within ${ms} ms`))
+    }, ms)
+    dev.on('change', onChange)
+  })
 }
