@@ -25,6 +25,8 @@ export declare class NativeNetdev {
   refresh(): boolean
   /** Last observed flags and address. */
   observed(): NativeObserved
+  /** Observed state, change counter and last error, read under one lock. */
+  snapshot(): NativeSnapshot
   /** The change counter. */
   changeSeq(): number
   /** Replaces the configuration (strings already validated by the facade). */
@@ -137,6 +139,16 @@ export interface NativeOpenOptions {
   packetInfo?: boolean
   /** Deadline for helper connects and vsys scripts, in ms. */
   timeoutMs?: number
+}
+
+/** Observed state, change counter and last error, taken together. */
+export interface NativeSnapshot {
+  /** The observed flags and address. */
+  observed: NativeObserved
+  /** The change counter. */
+  changeSeq: number
+  /** The last link-change failure, if the desired state is not reached since. */
+  lastError?: string
 }
 
 /** Both sides' counters. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type NativeNetdev, openNetdev } from '../binding.js'
+import { type NativeNetdev, type NativeSnapshot, openNetdev } from '../binding.js'
 import { PltapError, closedError, native, nativeAsync } from './errors.js'
 import { Rx, type RxOptions } from './rx.js'
 import * as v from './validate.js'
@@ -203,7 +203,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   #native: NativeNetdev
   #closed = false
   #rxs = new Set<Rx>()
-  #seenSeq: number
+  /**
+   * What `flags`, `changeSeq` and `lastError` report: one snapshot of the native state,
+   * replaced only in `#refresh()`, which also announces it as a `'change'`.
+   */
+  #state: NativeSnapshot
   #poll: NodeJS.Timeout | undefined
   #retry: NodeJS.Timeout | undefined
   /** The port name given to {@link Netdev.open}. */
@@ -216,7 +220,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.name = name
     this.#native = nativeDev
     this.realName = nativeDev.realName
-    this.#seenSeq = nativeDev.changeSeq()
+    this.#state = nativeDev.snapshot()
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
       if (event === 'change') this.#startPolling()
@@ -405,21 +409,35 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * Flags as last observed (refreshed by every link change and, while there are
    * `'change'` listeners, polled every 250 ms).
+   *
+   * `flags`, {@link Netdev.changeSeq} and {@link Netdev.lastError} come from one snapshot,
+   * taken on this thread at the moment its `'change'` is emitted: they never run ahead of
+   * the events (a background retry's result shows up with its `'change'`, not before),
+   * and inside a `'change'` listener they agree with the event.
+   *
+   * @example
+   * ```ts
+   * dev.on('change', (c) => console.assert(dev.flags.up === c.flags.up))
+   * ```
    */
   get flags(): NetdevFlags {
-    const o = this.#check().observed()
+    this.#check()
+    const o = this.#state.observed
     return { up: o.up, promisc: o.promisc, running: o.running }
   }
 
-  /** A counter that moves whenever the observed flags or address change; never 0. */
+  /** A counter that moves whenever the observed flags or address change; never 0. Same snapshot as {@link Netdev.flags}. */
   get changeSeq(): number {
-    return this.#check().changeSeq()
+    this.#check()
+    return this.#state.changeSeq
   }
 
   /**
-   * The last failure of a link change, or `null` once one succeeds. After a failure the
-   * change is retried in the background with exponential backoff (200 ms doubling up to
-   * 30 s) until it succeeds, another change is asked for, or the device closes.
+   * The last failure of a link change, or `null` once one succeeds or the kernel is seen
+   * in the wanted state (whoever brought it there). After a failure the change is retried
+   * in the background with exponential backoff (200 ms doubling up to 30 s) until it
+   * succeeds, another change is asked for, or the device closes. Same snapshot as
+   * {@link Netdev.flags}.
    *
    * @example
    * ```ts
@@ -428,7 +446,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   get lastError(): string | null {
-    return this.#check().lastError()
+    this.#check()
+    return this.#state.lastError ?? null
   }
 
   /**
@@ -516,21 +535,26 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#retry = undefined
   }
 
-  /** Re-reads the kernel state and emits `'change'` if it moved since the last event. */
+  /**
+   * Re-reads the kernel state, takes the new snapshot and emits `'change'` if the
+   * observed state moved since the last one: the only place the snapshot changes.
+   */
   #refresh(): void {
     try {
       this.#native.refresh()
     } catch {
-      return // the interface may have vanished; the next call will say so
+      // The interface may have vanished (the next call will say so); the snapshot is
+      // still taken, for the failure that a sync may just have recorded.
     }
-    const seq = this.#native.changeSeq()
-    if (seq !== this.#seenSeq) {
-      this.#seenSeq = seq
-      const o = this.#native.observed()
+    const prev = this.#state
+    const next = this.#native.snapshot()
+    this.#state = next
+    if (next.changeSeq !== prev.changeSeq) {
+      const o = next.observed
       this.emit('change', {
         flags: { up: o.up, promisc: o.promisc, running: o.running },
         address: o.address != null ? `${o.address}/${o.prefix}` : null,
-        changeSeq: seq,
+        changeSeq: next.changeSeq,
       })
     }
   }

@@ -82,6 +82,25 @@ pub struct Observed {
     pub addr: Option<Ipv4Net>,
 }
 
+/// What the kernel last showed, its change counter and the last failure, taken
+/// together (see [`Reconciler::snapshot`]): a reader never sees the flags of one moment
+/// with the error of another.
+///
+/// ```
+/// use pltap_core::state::Reconciler;
+/// let s = Reconciler::default().snapshot();
+/// assert_eq!((s.change_seq, s.last_error), (1, None));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last observed state.
+    pub observed: Observed,
+    /// Its change counter (never 0).
+    pub change_seq: u64,
+    /// The last failure, if the desired state is not reached since.
+    pub last_error: Option<String>,
+}
+
 /// One step towards the desired state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -255,6 +274,11 @@ impl Reconciler {
     /// observed in the desired state (whoever brought it there).
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
+    }
+
+    /// The observed state, the change counter and the last error, as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { observed: self.observed, change_seq: self.change_seq, last_error: self.last_error.clone() }
     }
 
     /// Consecutive failures so far.

@@ -55,6 +55,29 @@ pub struct NativeObserved {
     pub prefix: Option<u32>,
 }
 
+/// Observed state, change counter and last error, taken together.
+#[napi(object)]
+pub struct NativeSnapshot {
+    /// The observed flags and address.
+    pub observed: NativeObserved,
+    /// The change counter.
+    pub change_seq: f64,
+    /// The last link-change failure, if the desired state is not reached since.
+    pub last_error: Option<String>,
+}
+
+impl From<pltap_core::state::Observed> for NativeObserved {
+    fn from(o: pltap_core::state::Observed) -> Self {
+        NativeObserved {
+            up: o.flags.up,
+            promisc: o.flags.promisc,
+            running: o.flags.running,
+            address: o.addr.map(|a| a.addr.to_string()),
+            prefix: o.addr.map(|a| u32::from(a.prefix)),
+        }
+    }
+}
+
 /// Counters (JS numbers: exact up to 2^53).
 #[napi(object)]
 pub struct NativeCounters {
@@ -176,6 +199,13 @@ impl JsNetdev {
             address: o.addr.map(|a| a.addr.to_string()),
             prefix: o.addr.map(|a| u32::from(a.prefix)),
         }
+    }
+
+    /// Observed state, change counter and last error, read under one lock.
+    #[napi]
+    pub fn snapshot(&self) -> NativeSnapshot {
+        let s = self.inner.snapshot();
+        NativeSnapshot { observed: s.observed.into(), change_seq: s.change_seq as f64, last_error: s.last_error }
     }
 
     /// The change counter.
