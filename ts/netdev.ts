@@ -663,8 +663,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       const f = frames[i]
       if (!(f instanceof Uint8Array) || f.length === 0 || f.length > 65535) v.checkFrame(`frames[${i}]`, f)
     }
+    const nativeDev = this.#check() // a closed device throws, even for an empty batch
     if (frames.length === 0) return 0
-    const nativeDev = this.#check()
     if (frames.length === 1) return native(() => (nativeDev.send(frames[0]!) ? 1 : 0))
     // Frames that sit back to back in one ArrayBuffer (frames from one Rx burst do) go down
     // as one view, without a copy; others are packed with one memcpy. Either way: one call.
