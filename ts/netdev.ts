@@ -256,11 +256,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       v.checkInt('options.allocator.fd', allocator.fd, 0, 2 ** 31 - 1)
       fd = allocator.fd
     } else {
-      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const)
+      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const, "'direct', 'vsys' or an object { fd }")
     }
     const kind = fd !== undefined ? 'fd' : (allocator as 'direct' | 'vsys')
+    // Every option is either absent (undefined) or valid: null is never taken as absent.
+    if (options.mode !== undefined) v.checkOneOf('options.mode', options.mode, ['tap', 'tun'] as const)
     const mode = options.mode ?? 'tap'
-    v.checkOneOf('options.mode', mode, ['tap', 'tun'] as const)
     if (options.vsysRoot !== undefined) {
       v.checkPath('options.vsysRoot', options.vsysRoot)
       if (kind !== 'vsys') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.vsysRoot is only valid with allocator "vsys"')

@@ -240,8 +240,8 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   readBatch(options: ReadBatchOptions = {}): Promise<Buffer[]> {
     checkObject('options', options)
+    if (options.max !== undefined) checkInt('options.max', options.max, 1, 4096)
     const max = options.max ?? 64
-    checkInt('options.max', max, 1, 4096)
     checkSignal('options.signal', options.signal)
     return this.#readBatch(max, options.signal)
   }

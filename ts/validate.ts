@@ -112,11 +112,11 @@ export function checkPath(name: string, value: unknown): asserts value is string
   if (value.length === 0 || value.includes('\u0000')) throw valueError(name, value, 'must be a non-empty path without NUL')
 }
 
-/** One of the given strings. */
-export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw valueError(name, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`)
-  }
+/** One of the given strings (`expected` describes the accepted values, for a non-string). */
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], expected?: string): asserts value is T {
+  const list = allowed.map((a) => `'${a}'`).join(', ')
+  if (typeof value !== 'string') throw typeError(name, expected ?? `one of ${list}`, value)
+  if (!(allowed as readonly string[]).includes(value)) throw valueError(name, value, `must be ${expected ?? `one of ${list}`}`)
 }
 
 /** An AbortSignal, or undefined. */
