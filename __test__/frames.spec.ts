@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { runInNewContext } from 'node:vm'
 import { Netdev, PltapError, type Rx } from '../ts/index.ts'
 import { announceSkips, arpFrame, devTest, echoReplyFor, parseArp, quietIpv6, sleep, waitFor } from './support.ts'
 
@@ -185,4 +186,52 @@ devTest('packetInfo true and false give identical frames (no tun_pi bytes leak e
     t.is(dev.stats().port.txBytes, 42, 'tun_pi is not counted as frame bytes')
   }
   t.deepEqual(results[0], results[1])
+})
+
+devTest('frames from another realm, and any ArrayBufferView, are accepted by send, sendBatch, sendPacked and write', async (t) => {
+  const dev = await upDevice(t, 'fRealm', 68)
+  const rx = dev.rxOpen()
+  t.teardown(() => rx.close())
+  const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.68.${10 + n}`, '00:00:00:00:00:00', '198.18.68.1')
+  /** A copy of `f` in a Uint8Array of a fresh vm context (not `instanceof Uint8Array` here). */
+  const foreign = (f: Buffer): Uint8Array => {
+    const u = runInNewContext(`new Uint8Array(${f.length})`) as Uint8Array
+    u.set(f)
+    return u
+  }
+  t.false(foreign(req(0)) instanceof Uint8Array, 'the test really uses another realm')
+
+  // send: a foreign Uint8Array, a DataView, a Uint16Array over the frame's bytes.
+  t.true(dev.send(foreign(req(0))))
+  const dv = req(1)
+  t.true(dev.send(new DataView(dv.buffer, dv.byteOffset, dv.length)))
+  const u16 = Buffer.from(req(2)) // own, aligned ArrayBuffer
+  t.true(dev.send(new Uint16Array(u16.buffer, u16.byteOffset, u16.length / 2)))
+  // sendBatch: foreign frames in separate buffers (packed by copy) and back to back in one (a view).
+  t.is(dev.sendBatch([foreign(req(3)), foreign(req(4))]), 2)
+  const both = foreign(Buffer.concat([req(5), req(6)]))
+  t.is(dev.sendBatch([both.subarray(0, 42), both.subarray(42)]), 2)
+  // sendPacked: foreign data and foreign lengths.
+  const lengths = runInNewContext('Uint32Array.of(42, 42)') as Uint32Array
+  t.false(lengths instanceof Uint32Array)
+  t.is(dev.sendPacked(foreign(Buffer.concat([req(7), req(8)])), lengths), 2)
+  // write.
+  await dev.write(foreign(req(9)))
+  t.is(dev.stats().port.txPackets, 10)
+  t.is(dev.stats().port.txBytes, 420)
+
+  // The kernel got each frame intact: it answers every request.
+  const answered = new Set<string>()
+  while (answered.size < 10) {
+    const r = await readUntil(rx, (f) => parseArp(f))
+    if (r.op === 2) answered.add(r.targetIp)
+  }
+  t.deepEqual([...answered].sort(), Array.from({ length: 10 }, (_, i) => `198.18.68.${10 + i}`).sort())
+
+  // Still refused: what is not a view, and views of a bad length.
+  t.throws(() => dev.send(runInNewContext('new ArrayBuffer(60)') as never), { instanceOf: TypeError })
+  t.throws(() => dev.send(runInNewContext('[1, 2, 3]') as never), { instanceOf: TypeError })
+  t.throws(() => dev.send(foreign(Buffer.alloc(0))), { instanceOf: RangeError })
+  t.throws(() => dev.sendPacked(foreign(Buffer.alloc(60)), runInNewContext('Uint32Array.of(59)') as Uint32Array), { instanceOf: RangeError })
+  t.throws(() => dev.sendPacked(Buffer.alloc(60), runInNewContext('Int32Array.of(60)') as never), { instanceOf: TypeError })
 })

@@ -636,6 +636,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * Writes one frame now. Synchronous; the `tun_pi` header, if any, is added for you.
    * Returns `false` when the kernel cannot take it (queue full), `true` otherwise.
+   * Like Node's own I/O, a frame is any `ArrayBufferView` (a `Buffer`, any TypedArray, a
+   * `DataView`), from any realm (`vm`, a worker), taken as its bytes.
    *
    * @throws `TypeError` / `RangeError` for a non-buffer or a length outside 1..65535.
    * @throws {@link PltapError} `EIO` while the interface is down, `EBADFD` when the device is gone, `ERR_PLTAP_CLOSED`.
@@ -644,44 +646,49 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * if (!dev.send(frame)) await dev.write(frame)
    * ```
    */
-  send(frame: Uint8Array): boolean {
-    v.checkFrame('frame', frame)
-    return native(() => this.#check().send(frame))
+  send(frame: ArrayBufferView): boolean {
+    const bytes = v.toFrame('frame', frame)
+    return native(() => this.#check().send(bytes))
   }
 
   /**
    * Writes frames in order until one does not fit; returns how many were written. An
-   * error on the first frame is thrown; after that the count so far is returned.
+   * error on the first frame is thrown; after that the count so far is returned. Frames
+   * are `ArrayBufferView`s, as for {@link Netdev.send}.
    *
    * @example
    * ```ts
    * const n = dev.sendBatch([f1, f2, f3])
    * ```
    */
-  sendBatch(frames: readonly Uint8Array[]): number {
-    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer or Uint8Array')
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]
-      if (!(f instanceof Uint8Array) || f.length === 0 || f.length > 65535) v.checkFrame(`frames[${i}]`, f)
+  sendBatch(frames: readonly ArrayBufferView[]): number {
+    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer, TypedArray, or DataView')
+    let list = frames as readonly Uint8Array[]
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]
+      if (f instanceof Uint8Array && f.length > 0 && f.length <= 65535) continue // the common case, as is
+      const bytes = v.toFrame(`frames[${i}]`, f)
+      if (list === frames) list = list.slice() // the caller's array stays untouched
+      ;(list as Uint8Array[])[i] = bytes
     }
     const nativeDev = this.#check() // a closed device throws, even for an empty batch
-    if (frames.length === 0) return 0
-    if (frames.length === 1) return native(() => (nativeDev.send(frames[0]!) ? 1 : 0))
+    if (list.length === 0) return 0
+    if (list.length === 1) return native(() => (nativeDev.send(list[0]!) ? 1 : 0))
     // Frames that sit back to back in one ArrayBuffer (frames from one Rx burst do) go down
     // as one view, without a copy; others are packed with one memcpy. Either way: one call.
-    const first = frames[0]!
+    const first = list[0]!
     let end = first.byteOffset
     let contiguous = true
-    const lengths = new Uint32Array(frames.length)
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]!
+    const lengths = new Uint32Array(list.length)
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!
       lengths[i] = f.length
       if (contiguous && (f.buffer !== first.buffer || f.byteOffset !== end)) contiguous = false
       end = f.byteOffset + f.length
     }
     const data = contiguous
       ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset)
-      : Buffer.concat(frames as Uint8Array[])
+      : Buffer.concat(list as Uint8Array[])
     return native(() => nativeDev.sendPacked(data, lengths))
   }
 
@@ -691,44 +698,47 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * per-frame objects: the counterpart of {@link Rx.readPacked}. An error on the first
    * frame is thrown; after that the count so far is returned.
    *
-   * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.length`.
+   * `data` is any `ArrayBufferView` (as for {@link Netdev.send}), `lengths` a `Uint32Array`,
+   * either from any realm.
+   *
+   * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.byteLength`.
    * @example
    * ```ts
    * const { data, lengths } = await rxA.readPacked()
    * const sent = devB.sendPacked(data, lengths)
    * ```
    */
-  sendPacked(data: Uint8Array, lengths: Uint32Array): number {
-    if (!(data instanceof Uint8Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "data" argument must be an instance of Buffer or Uint8Array')
-    if (!(lengths instanceof Uint32Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "lengths" argument must be an instance of Uint32Array')
+  sendPacked(data: ArrayBufferView, lengths: Uint32Array): number {
+    const bytes = v.toBytes('data', data)
+    const lens = v.toUint32Array('lengths', lengths)
     let total = 0
-    for (let i = 0; i < lengths.length; i++) {
-      const len = lengths[i]!
+    for (let i = 0; i < lens.length; i++) {
+      const len = lens[i]!
       if (len === 0 || len > 65535) v.checkInt(`lengths[${i}]`, len, 1, 65535)
       total += len
     }
-    if (total !== data.length) {
-      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${data.length} bytes`)
+    if (total !== bytes.length) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${bytes.length} bytes`)
     }
     const nativeDev = this.#check()
-    if (lengths.length === 0) return 0
-    return native(() => nativeDev.sendPacked(data, lengths))
+    if (lens.length === 0) return 0
+    return native(() => nativeDev.sendPacked(bytes, lens))
   }
 
   /**
    * Writes one frame, waiting for room if the kernel queue is full (the original's
-   * `send_wait`).
+   * `send_wait`). The frame is any `ArrayBufferView`, as for {@link Netdev.send}.
    *
    * @example
    * ```ts
    * await dev.write(frame)
    * ```
    */
-  write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
-    v.checkFrame('frame', frame)
+  write(frame: ArrayBufferView, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const bytes = v.toFrame('frame', frame)
     v.checkObject('options', options)
     v.checkSignal('options.signal', options.signal)
-    return this.#write(frame, options)
+    return this.#write(bytes, options)
   }
 
   async #write(frame: Uint8Array, options: { signal?: AbortSignal }): Promise<void> {
