@@ -70,8 +70,11 @@ export declare class NativeNetdev {
   recv(): Buffer | null
   /** Discards every queued frame; returns how many. */
   drain(): number
-  /** Starts a reader thread that delivers bursts of frames to `callback`. */
-  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number): NativeRx
+  /**
+   * Starts a reader thread that delivers bursts of frames to `callback`, with at most
+   * `max_bytes` read and not yet released (see `NativeRx.release`).
+   */
+  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number): NativeRx
 }
 export type JsNetdev = NativeNetdev
 
@@ -81,6 +84,11 @@ export declare class NativeRx {
   pause(): void
   /** Resumes reading. */
   resume(): void
+  /**
+   * The facade is done with `bytes` of the bursts delivered (they left its queue):
+   * the reader may read that much again.
+   */
+  release(bytes: number): void
   /** Frames the reader discarded because they did not fit its buffer. */
   get truncated(): number
   /** Stops and joins the reader thread (idempotent). */

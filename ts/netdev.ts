@@ -750,8 +750,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /**
-   * Opens a receive queue. Several may be open; each frame goes to one of them.
+   * Opens a receive queue. Several may be open; each frame goes to one of them. The
+   * queue is bounded in frames (`highWaterMark`) and in bytes (`highWaterMarkBytes`); see
+   * {@link RxOptions}.
    *
+   * @throws `TypeError` / `RangeError` for bad options; {@link PltapError} `ERR_PLTAP_CLOSED`.
    * @example
    * ```ts
    * const rx = dev.rxOpen({ batch: 128 })
@@ -760,9 +763,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   rxOpen(options: RxOptions = {}): Rx {
     v.checkObject('options', options)
-    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark'])
+    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark', 'highWaterMarkBytes'])
     if (options.batch !== undefined) v.checkInt('options.batch', options.batch, 1, 1024)
     if (options.highWaterMark !== undefined) v.checkInt('options.highWaterMark', options.highWaterMark, 16, 1_000_000)
+    if (options.highWaterMarkBytes !== undefined) v.checkInt('options.highWaterMarkBytes', options.highWaterMarkBytes, 65536, 2 ** 30)
     const nativeDev = this.#check()
     const rx = new Rx({ native: nativeDev, realName: this.realName, onClose: (r) => this.#rxs.delete(r) }, options)
     this.#rxs.add(rx)

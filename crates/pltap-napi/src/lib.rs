@@ -347,9 +347,10 @@ impl JsNetdev {
         Ok(n as u32)
     }
 
-    /// Starts a reader thread that delivers bursts of frames to `callback`.
-    #[napi(ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number")]
-    pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32) -> Result<JsRx> {
-        JsRx::start(self.inner.clone(), callback, max_batch)
+    /// Starts a reader thread that delivers bursts of frames to `callback`, with at most
+    /// `max_bytes` read and not yet released (see `NativeRx.release`).
+    #[napi(ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number")]
+    pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
+        JsRx::start(self.inner.clone(), callback, max_batch, max_bytes)
     }
 }
