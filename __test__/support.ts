@@ -131,8 +131,11 @@ export function quietIpv6(name: string): void {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Polls `fn` until it returns a non-undefined/non-false value, or throws after `ms`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+/**
+ * Polls `fn` until it returns a non-undefined/non-false value, or throws after `ms` (a
+ * generous deadline: the machine may be loaded; a condition that holds returns at once).
+ */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = fn()
@@ -173,7 +176,7 @@ export async function startVsysd(): Promise<Vsysd> {
   try {
     await new Promise<void>((resolve, reject) => {
       let out = ''
-      const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 15 s: ${out} ${stderr}`)), 15_000)
+      const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 60 s: ${out} ${stderr}`)), 60_000)
       const early = (code: number | null): void => reject(new Error(`vsysd exited early (${code}): ${stderr}`))
       child.once('error', reject)
       child.once('exit', early)

@@ -54,11 +54,11 @@ devSerial('close() runs vif_down for a device that vif_up brought up, and only t
   await never.close()
   const up = await Netdev.open({ name: 'vRelease', allocator: 'vsys', vsysRoot: own.dir })
   await up.setConfig({ localIp: '198.18.81.1', localNetmask: 24 })
-  await waitFor('the helper to log vif_up', () => own.stderr().includes('vif_up ['), 5_000)
+  await waitFor('the helper to log vif_up', () => own.stderr().includes('vif_up ['), 30_000)
   t.is(downs(), 0, 'no vif_down for the device that was never brought up')
   await up.close()
   // The helper logs after replying; its stderr reaches us a moment later.
-  await waitFor('the helper to log vif_down', () => downs() === 1, 5_000)
+  await waitFor('the helper to log vif_down', () => downs() === 1, 30_000)
   t.regex(own.stderr(), new RegExp(`vif_down \\[${up.realName}\\]`))
   await new Promise((r) => setTimeout(r, 200))
   t.is(downs(), 1, 'exactly once')
@@ -142,7 +142,7 @@ test('a helper that closes without sending a descriptor: ERR_VSYS_REFUSED', asyn
       if (got.length >= 4) s.end()
     })
   })
-  const e = await t.throwsAsync(Netdev.open({ name: 'vRefused', allocator: 'vsys', vsysRoot: dir, timeoutMs: 5000 }), {
+  const e = await t.throwsAsync(Netdev.open({ name: 'vRefused', allocator: 'vsys', vsysRoot: dir, timeoutMs: 30_000 }), {
     instanceOf: PltapError,
   })
   t.is(e.code, 'ERR_VSYS_REFUSED')
