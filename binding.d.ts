@@ -25,6 +25,8 @@ export declare class NativeNetdev {
   refresh(): boolean
   /** Last observed flags and address. */
   observed(): NativeObserved
+  /** Observed state, change counter and last error, read under one lock. */
+  snapshot(): NativeSnapshot
   /** The change counter. */
   changeSeq(): number
   /** Replaces the configuration (strings already validated by the facade). */
@@ -72,8 +74,11 @@ export declare class NativeNetdev {
   recv(): Buffer | null
   /** Discards every queued frame; returns how many. */
   drain(): number
-  /** Starts a reader thread that delivers bursts of frames to `callback`. */
-  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number): NativeRx
+  /**
+   * Starts a reader thread that delivers bursts of frames to `callback`, with at most
+   * `max_bytes` read and not yet released (see `NativeRx.release`).
+   */
+  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number): NativeRx
 }
 export type JsNetdev = NativeNetdev
 
@@ -83,6 +88,11 @@ export declare class NativeRx {
   pause(): void
   /** Resumes reading. */
   resume(): void
+  /**
+   * The facade is done with `bytes` of the bursts delivered (they left its queue):
+   * the reader may read that much again.
+   */
+  release(bytes: number): void
   /** Frames the reader discarded because they did not fit its buffer. */
   get truncated(): number
   /** Stops and joins the reader thread (idempotent). */
@@ -141,6 +151,16 @@ export interface NativeOpenOptions {
   packetInfo?: boolean
   /** Deadline for helper connects and vsys scripts, in ms. */
   timeoutMs?: number
+}
+
+/** Observed state, change counter and last error, taken together. */
+export interface NativeSnapshot {
+  /** The observed flags and address. */
+  observed: NativeObserved
+  /** The change counter. */
+  changeSeq: number
+  /** The last link-change failure, if the desired state is not reached since. */
+  lastError?: string
 }
 
 /** Both sides' counters. */

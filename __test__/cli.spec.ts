@@ -149,7 +149,7 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
       if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}): ${stderr}`)
       return /forwarding between (\S+) and (\S+)/.exec(stdout)
     },
-    15_000,
+    30_000,
   )
   const [, a, b] = m
   t.regex(a!, /^brA\d+$/)
@@ -165,7 +165,7 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
   const before = procNetDev(b!)!.rxPackets
   const pinged = await run('/usr/bin/ping', ['-n', '-c', '1', '-W', '1', '198.18.95.2'])
   t.is(pinged.code, 1, 'nobody answers the ping (brB has no address)')
-  await waitFor('brB to receive the forwarded frame', () => procNetDev(b!)!.rxPackets > before, 5_000)
+  await waitFor('brB to receive the forwarded frame', () => procNetDev(b!)!.rxPackets > before, 30_000)
   t.true(procNetDev(b!)!.rxPackets > before)
 
   child.kill('SIGTERM')

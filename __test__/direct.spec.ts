@@ -197,7 +197,7 @@ devTest('stats(): port counters count sends and receives; kernel counters are pr
   const req = arpFrame(1, 'ff:ff:ff:ff:ff:ff', mac, '198.18.43.2', '00:00:00:00:00:00', '198.18.43.1')
   t.true(dev.send(req))
   let reply: Buffer
-  do reply = await rx.read({ signal: AbortSignal.timeout(10_000) })
+  do reply = await rx.read({ signal: AbortSignal.timeout(30_000) })
   while (reply.readUInt16BE(12) !== 0x0806)
   const s1 = dev.stats()
   t.is(s1.port.txPackets, 1)

@@ -44,6 +44,13 @@ devTest('use after close: ERR_PLTAP_CLOSED everywhere', async (t) => {
   await dev.close()
   t.throws(() => dev.send(Buffer.alloc(60)), isClosed)
   t.throws(() => dev.sendBatch([Buffer.alloc(60)]), isClosed)
+  // Closed comes before the fast paths for empty input.
+  t.throws(() => dev.sendBatch([]), isClosed)
+  t.throws(() => dev.sendPacked(Buffer.alloc(0), new Uint32Array(0)), isClosed)
+  t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(60)), isClosed)
+  t.throws(() => dev.lastError, isClosed)
+  t.throws(() => dev.packetInfo, isClosed)
+  t.throws(() => dev.usesVsys, isClosed)
   t.throws(() => dev.etheraddr, isClosed)
   t.throws(() => dev.mtu, isClosed)
   t.throws(() => dev.setMtu(1400), isClosed)
@@ -68,6 +75,8 @@ devTest('use after close: ERR_PLTAP_CLOSED everywhere', async (t) => {
   t.throws(() => rx.drain(), isClosed)
   await t.throwsAsync(rx.read(), isClosed)
   await t.throwsAsync(rx.readBatch(), isClosed)
+  await t.throwsAsync(rx.readPacked(), isClosed)
+  await t.throwsAsync(dev.setConfig({}), isClosed)
   const e = t.throws(() => dev.send(Buffer.alloc(60)), isClosed)
   t.true(e.message.includes(dev.realName), e.message)
 })
@@ -133,7 +142,7 @@ devTest('breaking out of for await closes the Rx', async (t) => {
   const { arpFrame } = await import('./support.ts')
   await dev.setConfig({ localIp: '198.18.71.1', localNetmask: 24 })
   dev.send(arpFrame(1, 'ff:ff:ff:ff:ff:ff', '02:00:c6:12:47:02', '198.18.71.2', '00:00:00:00:00:00', '198.18.71.1'))
-  const timer = setTimeout(() => rx.close(), 10_000)
+  const timer = setTimeout(() => rx.close(), 30_000) // a deadline: ends the loop if no frame comes
   let got = 0
   for await (const _ of rx) {
     got++
@@ -177,14 +186,26 @@ devSerial('Netdev.open({ signal }) aborted: rejects, and no device or descriptor
   const p = Netdev.open({ name: 'lOpenAbort', allocator: 'direct', ifname: 'tLo%d', signal: ac.signal })
   ac.abort()
   await t.throwsAsync(p, { any: true, name: 'AbortError' })
-  await sleep(500) // the native open completes meanwhile and must be undone
+  // The native open goes on in the background and is undone when it completes; until then
+  // its name stays reserved (an open with it is ERR_PLTAP_NAME_IN_USE). Wait for that.
+  const retryOpen = () =>
+    Netdev.open({ name: 'lOpenAbort', allocator: 'direct', ifname: 'tLo%d', signal: AbortSignal.abort() }).then(
+      () => t.fail('an aborted signal must reject'),
+      (err: { name?: string; code?: string }) => err,
+    )
+  const deadline = Date.now() + 30_000
+  for (let e = await retryOpen(); e?.name !== 'AbortError'; e = await retryOpen()) {
+    t.is(e?.code, 'ERR_PLTAP_NAME_IN_USE')
+    if (Date.now() > deadline) throw new Error('the aborted open was never undone (its name stays reserved)')
+    await sleep(20)
+  }
   t.is(Netdev.get('lOpenAbort'), undefined)
   t.deepEqual(
     linkNames().filter((n) => n.startsWith('tLo')),
     before,
   )
   t.is(fdCount(), fds)
-  // Already aborted: rejects at once, and the name is free.
+  // Already aborted: rejects at once (before anything else), and the name is free.
   await t.throwsAsync(Netdev.open({ name: 'lOpenAbort', allocator: 'direct', ifname: 'tLo%d', signal: AbortSignal.abort() }), {
     any: true,
     name: 'AbortError',
@@ -202,8 +223,8 @@ devTest('a process with an open Netdev and an open Rx exits on its own', async (
     'rx.recv()',
     "console.log('opened', d.realName)",
   ].join('\n')
-  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 10_000 })
-  t.is(r.signal, null, 'not killed by the 10 s timeout')
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 60_000 })
+  t.is(r.signal, null, 'not killed by the 60 s deadline')
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /^opened tLx\d+\n$/)
   const name = r.stdout.trim().split(' ')[1]!

@@ -40,7 +40,7 @@ devTest('readPacked returns whole bursts: data and lengths agree, and every fram
   t.teardown(() => rx.close())
   const { data, lengths } = packedRequests(97, 6)
   // Start the reader thread before the kernel answers.
-  const first = rx.readPacked({ signal: AbortSignal.timeout(10_000) })
+  const first = rx.readPacked({ signal: AbortSignal.timeout(30_000) })
   t.is(dev.sendPacked(data, lengths), 6)
   const replies: string[] = []
   let burst = await first
@@ -56,7 +56,7 @@ devTest('readPacked returns whole bursts: data and lengths agree, and every fram
       offset += len
     }
     if (replies.length >= 6) break
-    burst = await rx.readPacked({ signal: AbortSignal.timeout(10_000) })
+    burst = await rx.readPacked({ signal: AbortSignal.timeout(30_000) })
   }
   t.deepEqual(replies.sort(), Array.from({ length: 6 }, (_, i) => `198.18.97.${10 + i}`).sort())
 })
@@ -65,11 +65,11 @@ devTest('read and readPacked share one queue: readPacked returns what read left 
   const dev = await upDevice(t, 'pMixed', 98)
   const rx = dev.rxOpen({ batch: 64 })
   t.teardown(() => rx.close())
-  const first = rx.read({ signal: AbortSignal.timeout(10_000) }) // starts the reader thread
+  const first = rx.read({ signal: AbortSignal.timeout(30_000) }) // starts the reader thread
   const { data, lengths } = packedRequests(98, 4)
   dev.sendPacked(data, lengths)
   await first
-  await waitFor('more frames to queue', () => rx.queued > 0, 10_000)
+  await waitFor('more frames to queue', () => rx.queued > 0, 30_000)
   const queued = rx.queued
   const rest = await rx.readPacked()
   t.true(rest.lengths.length >= 1 && rest.lengths.length <= queued)

@@ -3,7 +3,7 @@
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
 import test, { type ExecutionContext } from 'ava'
-import type { Netdev } from '../ts/index.ts'
+import type { Netdev, NetdevChange } from '../ts/index.ts'
 import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -132,8 +132,11 @@ export function quietIpv6(name: string): void {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Polls `fn` until it returns a non-undefined/non-false value, or throws after `ms`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+/**
+ * Polls `fn` until it returns a non-undefined/non-false value, or throws after `ms` (a
+ * generous deadline: the machine may be loaded; a condition that holds returns at once).
+ */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = fn()
@@ -179,7 +182,7 @@ export async function startVsysd(extra: readonly string[] = []): Promise<Vsysd> 
   try {
     await new Promise<void>((resolve, reject) => {
       let out = ''
-      const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 15 s: ${out} ${stderr}`)), 15_000)
+      const timer = setTimeout(() => reject(new Error(`vsysd did not print "serving" within 60 s: ${out} ${stderr}`)), 60_000)
       const early = (code: number | null): void => reject(new Error(`vsysd exited early (${code}): ${stderr}`))
       child.once('error', reject)
       child.once('exit', early)
@@ -381,4 +384,24 @@ export function echoReplyFor(f: Buffer, ip: string): Buffer | null {
   r.writeUInt16BE(0, icmp + 2)
   r.writeUInt16BE(inetChecksum(r.subarray(icmp, 14 + total)), icmp + 2)
   return r
+}
+
+/**
+ * Resolves with the first `'change'` event of `dev` that `pick` accepts; rejects after `ms`
+ * (a generous deadline, not a synchronisation). Listen before causing the change.
+ */
+export function nextChange(dev: Netdev, pick: (c: NetdevChange) => boolean, ms = 20_000): Promise<NetdevChange> {
+  return new Promise((resolve, reject) => {
+    const onChange = (c: NetdevChange): void => {
+      if (!pick(c)) return
+      clearTimeout(timer)
+      dev.off('change', onChange)
+      resolve(c)
+    }
+    const timer = setTimeout(() => {
+      dev.off('change', onChange)
+      reject(new Error(`no matching 'change' event on ${dev.realName} within ${ms} ms`))
+    }, ms)
+    dev.on('change', onChange)
+  })
 }

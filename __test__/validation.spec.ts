@@ -96,6 +96,39 @@ const cases: Case[] = [
   ['readBatch: bad signal', (_d, rx) => rx.readBatch({ signal: {} as never }), 'ERR_INVALID_ARG_TYPE'],
 ]
 
+// null is never taken as "absent": every option, and every argument, given as null throws
+// a TypeError that names it (before anything is created or sent).
+const OPEN_OPTIONS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
+type NullCase = [label: string, named: string, call: (dev: Netdev, rx: Rx) => unknown]
+const nullCases: NullCase[] = [
+  ...OPEN_OPTIONS.map((k): NullCase => [`open: ${k} null`, `options.${k}`, bad({ [k]: null })]),
+  ['open: allocator { fd: null }', 'options.allocator.fd', bad({ allocator: { fd: null }, ifname: undefined, packetInfo: true })],
+  ['open: options null', 'options', () => Netdev.open(null as never)],
+  ['get: null', 'name', () => Netdev.get(null as never)],
+  ['setConfig: null', 'config', (d) => d.setConfig(null as never)],
+  ['setConfig: localIp null', 'config.localIp', (d) => d.setConfig({ localIp: null as never })],
+  ['setConfig: localNetmask null', 'config.localNetmask', (d) => d.setConfig({ localNetmask: null as never })],
+  ['setPromisc: null', 'on', (d) => d.setPromisc(null as never)],
+  ['setEtheraddr: null', 'mac', (d) => d.setEtheraddr(null as never)],
+  ['setMtu: null', 'mtu', (d) => d.setMtu(null as never)],
+  ['send: null', 'frame', (d) => d.send(null as never)],
+  ['sendBatch: null', 'frames', (d) => d.sendBatch(null as never)],
+  ['sendBatch: a null frame', 'frames[0]', (d) => d.sendBatch([null as never])],
+  ['sendPacked: data null', 'data', (d) => d.sendPacked(null as never, Uint32Array.of(60))],
+  ['sendPacked: lengths null', 'lengths', (d) => d.sendPacked(Buffer.alloc(60), null as never)],
+  ['write: null', 'frame', (d) => d.write(null as never)],
+  ['write: options null', 'options', (d) => d.write(Buffer.alloc(60), null as never)],
+  ['write: signal null', 'options.signal', (d) => d.write(Buffer.alloc(60), { signal: null as never })],
+  ['rxOpen: options null', 'options', (d) => d.rxOpen(null as never)],
+  ['rxOpen: batch null', 'options.batch', (d) => d.rxOpen({ batch: null as never })],
+  ['rxOpen: highWaterMark null', 'options.highWaterMark', (d) => d.rxOpen({ highWaterMark: null as never })],
+  ['read: options null', 'options', (_d, rx) => rx.read(null as never)],
+  ['read: signal null', 'options.signal', (_d, rx) => rx.read({ signal: null as never })],
+  ['readPacked: signal null', 'options.signal', (_d, rx) => rx.readPacked({ signal: null as never })],
+  ['readBatch: max null', 'options.max', (_d, rx) => rx.readBatch({ max: null as never })],
+  ['readBatch: signal null', 'options.signal', (_d, rx) => rx.readBatch({ signal: null as never })],
+]
+
 test('there are at least 25 distinct bad inputs', (t) => {
   t.true(cases.length >= 25)
   t.is(new Set(cases.map((c) => c[0])).size, cases.length)
@@ -144,4 +177,36 @@ devSerial('every bad input throws TypeError/RangeError synchronously and creates
   t.deepEqual({ flags: dev.flags, config: dev.getConfig(), mac: dev.etheraddr, mtu: dev.mtu, seq: dev.changeSeq }, stateBefore)
   t.false(rx.closed)
   t.is(dev.stats().port.txPackets, 0, 'nothing was sent')
+})
+
+devSerial('null is never taken as absent: each option or argument given as null throws a TypeError naming it', async (t) => {
+  t.is(new Set(nullCases.map((c) => c[0])).size, nullCases.length)
+  const dev = await Netdev.open({ name: 'tVnull', allocator: 'direct', ifname: 'tVnull' })
+  t.teardown(() => dev.close())
+  const rx = dev.rxOpen()
+  const ours = () => linkNames().filter((n) => n.startsWith('tV'))
+  const linksBefore = ours()
+  const problems: string[] = []
+  for (const [label, named, call] of nullCases) {
+    let thrown: unknown
+    let returned: unknown
+    try {
+      returned = call(dev, rx)
+    } catch (err) {
+      thrown = err
+    }
+    if (returned instanceof Promise) returned.catch(() => {})
+    if (!(thrown instanceof TypeError)) {
+      problems.push(`${label}: ${thrown === undefined ? `did not throw (returned ${String(returned)})` : `threw ${String(thrown)}`}`)
+    } else if (!thrown.message.includes(`"${named}"`)) {
+      problems.push(`${label}: the message does not name "${named}": ${thrown.message}`)
+    } else if ((thrown as { code?: string }).code !== 'ERR_INVALID_ARG_TYPE') {
+      problems.push(`${label}: code ${(thrown as { code?: string }).code}`)
+    }
+  }
+  t.deepEqual(problems, [])
+  t.deepEqual(ours(), linksBefore, 'no interface appeared')
+  t.is(Netdev.get('tVbad'), undefined)
+  t.is(dev.stats().port.txPackets, 0, 'nothing was sent')
+  t.deepEqual(dev.getConfig(), {})
 })

@@ -240,7 +240,7 @@ test('a helper that closes without sending a descriptor: ERR_VSYS_REFUSED', asyn
       if (got.length >= 4) s.end()
     })
   })
-  const e = await t.throwsAsync(Netdev.open({ name: 'vRefused', allocator: 'vsys', vsysRoot: dir, timeoutMs: 5000 }), {
+  const e = await t.throwsAsync(Netdev.open({ name: 'vRefused', allocator: 'vsys', vsysRoot: dir, timeoutMs: 30_000 }), {
     instanceOf: PltapError,
   })
   t.is(e.code, 'ERR_VSYS_REFUSED')

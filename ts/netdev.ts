@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
-import { type NativeNetdev, openNetdev } from '../binding.js'
+import { isSharedArrayBuffer } from 'node:util/types'
+import { type NativeNetdev, type NativeSnapshot, openNetdev } from '../binding.js'
 import { PltapError, closedError, native, nativeAsync } from './errors.js'
 import { Rx, type RxOptions } from './rx.js'
 import * as v from './validate.js'
@@ -208,7 +209,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   #native: NativeNetdev
   #closed = false
   #rxs = new Set<Rx>()
-  #seenSeq: number
+  /**
+   * What `flags`, `changeSeq` and `lastError` report: one snapshot of the native state,
+   * replaced only in `#refresh()`, which also announces it as a `'change'`.
+   */
+  #state: NativeSnapshot
   #poll: NodeJS.Timeout | undefined
   #retry: NodeJS.Timeout | undefined
   /** The port name given to {@link Netdev.open}. */
@@ -221,7 +226,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.name = name
     this.#native = nativeDev
     this.realName = nativeDev.realName
-    this.#seenSeq = nativeDev.changeSeq()
+    this.#state = nativeDev.snapshot()
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
       if (event === 'change') this.#startPolling()
@@ -257,11 +262,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       v.checkInt('options.allocator.fd', allocator.fd, 0, 2 ** 31 - 1)
       fd = allocator.fd
     } else {
-      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const)
+      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const, "'direct', 'vsys' or an object { fd }")
     }
     const kind = fd !== undefined ? 'fd' : (allocator as 'direct' | 'vsys')
+    // Every option is either absent (undefined) or valid: null is never taken as absent.
+    if (options.mode !== undefined) v.checkOneOf('options.mode', options.mode, ['tap', 'tun'] as const)
     const mode = options.mode ?? 'tap'
-    v.checkOneOf('options.mode', mode, ['tap', 'tun'] as const)
     if (options.vsysRoot !== undefined) {
       v.checkPath('options.vsysRoot', options.vsysRoot)
       if (kind !== 'vsys') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.vsysRoot is only valid with allocator "vsys"')
@@ -411,21 +417,35 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * Flags as last observed (refreshed by every link change and, while there are
    * `'change'` listeners, polled every 250 ms).
+   *
+   * `flags`, {@link Netdev.changeSeq} and {@link Netdev.lastError} come from one snapshot,
+   * taken on this thread at the moment its `'change'` is emitted: they never run ahead of
+   * the events (a background retry's result shows up with its `'change'`, not before),
+   * and inside a `'change'` listener they agree with the event.
+   *
+   * @example
+   * ```ts
+   * dev.on('change', (c) => console.assert(dev.flags.up === c.flags.up))
+   * ```
    */
   get flags(): NetdevFlags {
-    const o = this.#check().observed()
+    this.#check()
+    const o = this.#state.observed
     return { up: o.up, promisc: o.promisc, running: o.running }
   }
 
-  /** A counter that moves whenever the observed flags or address change; never 0. */
+  /** A counter that moves whenever the observed flags or address change; never 0. Same snapshot as {@link Netdev.flags}. */
   get changeSeq(): number {
-    return this.#check().changeSeq()
+    this.#check()
+    return this.#state.changeSeq
   }
 
   /**
-   * The last failure of a link change, or `null` once one succeeds. After a failure the
-   * change is retried in the background with exponential backoff (200 ms doubling up to
-   * 30 s) until it succeeds, another change is asked for, or the device closes.
+   * The last failure of a link change, or `null` once one succeeds or the kernel is seen
+   * in the wanted state (whoever brought it there). After a failure the change is retried
+   * in the background with exponential backoff (200 ms doubling up to 30 s) until it
+   * succeeds, another change is asked for, or the device closes. Same snapshot as
+   * {@link Netdev.flags}.
    *
    * @example
    * ```ts
@@ -434,7 +454,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   get lastError(): string | null {
-    return this.#check().lastError()
+    this.#check()
+    return this.#state.lastError ?? null
   }
 
   /**
@@ -523,21 +544,26 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#retry = undefined
   }
 
-  /** Re-reads the kernel state and emits `'change'` if it moved since the last event. */
+  /**
+   * Re-reads the kernel state, takes the new snapshot and emits `'change'` if the
+   * observed state moved since the last one: the only place the snapshot changes.
+   */
   #refresh(): void {
     try {
       this.#native.refresh()
     } catch {
-      return // the interface may have vanished; the next call will say so
+      // The interface may have vanished (the next call will say so); the snapshot is
+      // still taken, for the failure that a sync may just have recorded.
     }
-    const seq = this.#native.changeSeq()
-    if (seq !== this.#seenSeq) {
-      this.#seenSeq = seq
-      const o = this.#native.observed()
+    const prev = this.#state
+    const next = this.#native.snapshot()
+    this.#state = next
+    if (next.changeSeq !== prev.changeSeq) {
+      const o = next.observed
       this.emit('change', {
         flags: { up: o.up, promisc: o.promisc, running: o.running },
         address: o.address != null ? `${o.address}/${o.prefix}` : null,
-        changeSeq: seq,
+        changeSeq: next.changeSeq,
       })
     }
   }
@@ -618,6 +644,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * Writes one frame now. Synchronous; the `tun_pi` header, if any, is added for you.
    * Returns `false` when the kernel cannot take it (queue full), `true` otherwise.
+   * Like Node's own I/O, a frame is any `ArrayBufferView` (a `Buffer`, any TypedArray, a
+   * `DataView`), from any realm (`vm`, a worker), taken as its bytes.
    *
    * @throws `TypeError` / `RangeError` for a non-buffer or a length outside 1..65535.
    * @throws {@link PltapError} `EIO` while the interface is down, `EBADFD` when the device is gone, `ERR_PLTAP_CLOSED`.
@@ -626,44 +654,49 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * if (!dev.send(frame)) await dev.write(frame)
    * ```
    */
-  send(frame: Uint8Array): boolean {
-    v.checkFrame('frame', frame)
-    return native(() => this.#check().send(frame))
+  send(frame: ArrayBufferView): boolean {
+    const bytes = v.toFrame('frame', frame)
+    return native(() => this.#check().send(bytes))
   }
 
   /**
    * Writes frames in order until one does not fit; returns how many were written. An
-   * error on the first frame is thrown; after that the count so far is returned.
+   * error on the first frame is thrown; after that the count so far is returned. Frames
+   * are `ArrayBufferView`s, as for {@link Netdev.send}.
    *
    * @example
    * ```ts
    * const n = dev.sendBatch([f1, f2, f3])
    * ```
    */
-  sendBatch(frames: readonly Uint8Array[]): number {
-    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer or Uint8Array')
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]
-      if (!(f instanceof Uint8Array) || f.length === 0 || f.length > 65535) v.checkFrame(`frames[${i}]`, f)
+  sendBatch(frames: readonly ArrayBufferView[]): number {
+    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer, TypedArray, or DataView')
+    let list = frames as readonly Uint8Array[]
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]
+      if (f instanceof Uint8Array && f.length > 0 && f.length <= 65535) continue // the common case, as is
+      const bytes = v.toFrame(`frames[${i}]`, f)
+      if (list === frames) list = list.slice() // the caller's array stays untouched
+      ;(list as Uint8Array[])[i] = bytes
     }
-    if (frames.length === 0) return 0
-    const nativeDev = this.#check()
-    if (frames.length === 1) return native(() => (nativeDev.send(frames[0]!) ? 1 : 0))
+    const nativeDev = this.#check() // a closed device throws, even for an empty batch
+    if (list.length === 0) return 0
+    if (list.length === 1) return native(() => (nativeDev.send(list[0]!) ? 1 : 0))
     // Frames that sit back to back in one ArrayBuffer (frames from one Rx burst do) go down
     // as one view, without a copy; others are packed with one memcpy. Either way: one call.
-    const first = frames[0]!
+    const first = list[0]!
     let end = first.byteOffset
     let contiguous = true
-    const lengths = new Uint32Array(frames.length)
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]!
+    const lengths = new Uint32Array(list.length)
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!
       lengths[i] = f.length
       if (contiguous && (f.buffer !== first.buffer || f.byteOffset !== end)) contiguous = false
       end = f.byteOffset + f.length
     }
     const data = contiguous
       ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset)
-      : Buffer.concat(frames as Uint8Array[])
+      : Buffer.concat(list as Uint8Array[])
     return native(() => nativeDev.sendPacked(data, lengths))
   }
 
@@ -673,48 +706,51 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * per-frame objects: the counterpart of {@link Rx.readPacked}. An error on the first
    * frame is thrown; after that the count so far is returned.
    *
-   * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.length`.
+   * `data` is any `ArrayBufferView` (as for {@link Netdev.send}), `lengths` a `Uint32Array`,
+   * either from any realm.
+   *
+   * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.byteLength`.
    * @example
    * ```ts
    * const { data, lengths } = await rxA.readPacked()
    * const sent = devB.sendPacked(data, lengths)
    * ```
    */
-  sendPacked(data: Uint8Array, lengths: Uint32Array): number {
-    if (!(data instanceof Uint8Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "data" argument must be an instance of Buffer or Uint8Array')
-    if (!(lengths instanceof Uint32Array)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "lengths" argument must be an instance of Uint32Array')
+  sendPacked(data: ArrayBufferView, lengths: Uint32Array): number {
+    const bytes = v.toBytes('data', data)
     // Lengths on memory another thread can change (a SharedArrayBuffer) or on a resizable
     // buffer are copied first, so that the checks below hold for the values sent. (The
     // addon takes its own snapshot as well.)
-    if (!(lengths.buffer instanceof ArrayBuffer) || (lengths.buffer as { resizable?: boolean }).resizable === true) lengths = lengths.slice()
+    let lens = v.toUint32Array('lengths', lengths)
+    if (isSharedArrayBuffer(lens.buffer) || (lens.buffer as { resizable?: boolean }).resizable === true) lens = lens.slice()
     let total = 0
-    for (let i = 0; i < lengths.length; i++) {
-      const len = lengths[i]!
+    for (let i = 0; i < lens.length; i++) {
+      const len = lens[i]!
       if (len === 0 || len > 65535) v.checkInt(`lengths[${i}]`, len, 1, 65535)
       total += len
     }
-    if (total !== data.length) {
-      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${data.length} bytes`)
+    if (total !== bytes.length) {
+      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${bytes.length} bytes`)
     }
     const nativeDev = this.#check()
-    if (lengths.length === 0) return 0
-    return native(() => nativeDev.sendPacked(data, lengths))
+    if (lens.length === 0) return 0
+    return native(() => nativeDev.sendPacked(bytes, lens))
   }
 
   /**
    * Writes one frame, waiting for room if the kernel queue is full (the original's
-   * `send_wait`).
+   * `send_wait`). The frame is any `ArrayBufferView`, as for {@link Netdev.send}.
    *
    * @example
    * ```ts
    * await dev.write(frame)
    * ```
    */
-  write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
-    v.checkFrame('frame', frame)
+  write(frame: ArrayBufferView, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const bytes = v.toFrame('frame', frame)
     v.checkObject('options', options)
     v.checkSignal('options.signal', options.signal)
-    return this.#write(frame, options)
+    return this.#write(bytes, options)
   }
 
   async #write(frame: Uint8Array, options: { signal?: AbortSignal }): Promise<void> {
@@ -726,8 +762,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /**
-   * Opens a receive queue. Several may be open; each frame goes to one of them.
+   * Opens a receive queue. Several may be open; each frame goes to one of them. The
+   * queue is bounded in frames (`highWaterMark`) and in bytes (`highWaterMarkBytes`); see
+   * {@link RxOptions}.
    *
+   * @throws `TypeError` / `RangeError` for bad options; {@link PltapError} `ERR_PLTAP_CLOSED`.
    * @example
    * ```ts
    * const rx = dev.rxOpen({ batch: 128 })
@@ -736,9 +775,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   rxOpen(options: RxOptions = {}): Rx {
     v.checkObject('options', options)
-    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark'])
+    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark', 'highWaterMarkBytes'])
     if (options.batch !== undefined) v.checkInt('options.batch', options.batch, 1, 1024)
     if (options.highWaterMark !== undefined) v.checkInt('options.highWaterMark', options.highWaterMark, 16, 1_000_000)
+    if (options.highWaterMarkBytes !== undefined) v.checkInt('options.highWaterMarkBytes', options.highWaterMarkBytes, 65536, 2 ** 30)
     const nativeDev = this.#check()
     const rx = new Rx({ native: nativeDev, realName: this.realName, onClose: (r) => this.#rxs.delete(r) }, options)
     this.#rxs.add(rx)

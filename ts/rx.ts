@@ -30,21 +30,31 @@ export interface ReadBatchOptions extends ReadOptions {
 }
 
 /**
- * Tuning of the receive queue, passed to {@link Netdev.rxOpen}.
+ * Tuning of the receive queue, passed to {@link Netdev.rxOpen}. The reader thread pauses
+ * when either bound is reached, so that frames wait in the kernel's queue instead (which
+ * drops them, counting them in the kernel's counters, when it is full).
  *
  * @example
  * ```ts
- * const rx = dev.rxOpen({ batch: 128, highWaterMark: 4096 })
+ * const rx = dev.rxOpen({ batch: 128, highWaterMark: 4096, highWaterMarkBytes: 16 * 1024 * 1024 })
  * ```
  */
 export interface RxOptions {
   /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 256, 1 to 1024). */
   batch?: number
   /**
-   * Frames buffered in JS before the reader pauses (default 2048, 16 to 1,000,000). While paused,
-   * frames wait in the kernel's queue, which drops them when it is full.
+   * Frames buffered in JS before the reader pauses (default 2048, 16 to 1,000,000). It resumes
+   * once a quarter of that is left.
    */
   highWaterMark?: number
+  /**
+   * Bytes the queue may hold (default 4 MiB, 65536 to 1 GiB): frames the reader thread has
+   * read but JS has not yet taken, counting the bursts still on their way to the JS thread.
+   * The reader never reads past it (a burst holds only as many frames of the device's MTU
+   * as fit); it reads again as soon as a burst leaves the queue. With large frames (a 64 KiB
+   * MTU) this, not `highWaterMark`, is what bounds the memory a slow consumer costs.
+   */
+  highWaterMarkBytes?: number
 }
 
 /**
@@ -108,6 +118,10 @@ export class Rx implements AsyncIterable<Buffer> {
   #reader: NativeRx | undefined
   #bursts = new Ring<Burst>(16)
   #queued = 0
+  /** Bytes of the queued frames (what {@link Rx.queuedBytes} reports). */
+  #queuedBytes = 0
+  /** Bytes of the bursts in the queue, whole: what the reader thread gets back when they leave it. */
+  #heldBytes = 0
   #waiters: Waiter[] = []
   #closed = false
   #failure: unknown
@@ -116,12 +130,14 @@ export class Rx implements AsyncIterable<Buffer> {
   #keepAlive: NodeJS.Timeout | undefined
   readonly #batch: number
   readonly #highWaterMark: number
+  readonly #highWaterMarkBytes: number
 
   /** @internal Use {@link Netdev.rxOpen}. */
   constructor(owner: RxOwner, options: RxOptions = {}) {
     this.#owner = owner
     this.#batch = options.batch ?? 256
     this.#highWaterMark = options.highWaterMark ?? 2048
+    this.#highWaterMarkBytes = options.highWaterMarkBytes ?? 4 * 1024 * 1024
   }
 
   /** Whether {@link Rx.close} was called (or the owning {@link Netdev} closed). */
@@ -137,6 +153,19 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Frames waiting in the JS queue. */
   get queued(): number {
     return this.#queued
+  }
+
+  /**
+   * Bytes of the frames waiting in the JS queue. Together with the bursts on their way
+   * to the JS thread, never more than {@link RxOptions.highWaterMarkBytes}.
+   *
+   * @example
+   * ```ts
+   * console.log(`${rx.queued} frames (${rx.queuedBytes} bytes) waiting`)
+   * ```
+   */
+  get queuedBytes(): number {
+    return this.#queuedBytes
   }
 
   #check(): void {
@@ -240,8 +269,8 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   readBatch(options: ReadBatchOptions = {}): Promise<Buffer[]> {
     checkObject('options', options)
+    if (options.max !== undefined) checkInt('options.max', options.max, 1, 4096)
     const max = options.max ?? 64
-    checkInt('options.max', max, 1, 4096)
     checkSignal('options.signal', options.signal)
     return this.#readBatch(max, options.signal)
   }
@@ -264,8 +293,7 @@ export class Rx implements AsyncIterable<Buffer> {
   drain(): number {
     this.#check()
     const inJs = this.#queued
-    this.#bursts.clear()
-    this.#queued = 0
+    this.#clearQueue()
     this.#resumeIfLow()
     return inJs + native(() => this.#owner.native.drain())
   }
@@ -305,10 +333,9 @@ export class Rx implements AsyncIterable<Buffer> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#clearQueue()
     this.#reader?.close()
     this.#reader = undefined
-    this.#bursts.clear()
-    this.#queued = 0
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
@@ -320,6 +347,20 @@ export class Rx implements AsyncIterable<Buffer> {
     await this.close()
   }
 
+  /** Empties the queue and gives its bytes back to the reader thread. */
+  #clearQueue(): void {
+    this.#bursts.clear()
+    this.#queued = 0
+    this.#queuedBytes = 0
+    this.#release(this.#heldBytes)
+  }
+
+  /** A burst left the queue: the reader thread may read that much again. */
+  #release(bytes: number): void {
+    this.#heldBytes -= bytes
+    if (bytes > 0) this.#reader?.release(bytes)
+  }
+
   /** The next queued frame (the queue is not empty). */
   #shift(): Buffer {
     const b = this.#bursts.peek()!
@@ -327,8 +368,12 @@ export class Rx implements AsyncIterable<Buffer> {
     const frame = b.data.subarray(b.offset, b.offset + len)
     b.next++
     b.offset += len
-    if (b.next === b.lengths.length) this.#bursts.shift()
+    if (b.next === b.lengths.length) {
+      this.#bursts.shift()
+      this.#release(b.data.length)
+    }
     this.#queued--
+    this.#queuedBytes -= len
     this.#resumeIfLow()
     return frame
   }
@@ -337,7 +382,9 @@ export class Rx implements AsyncIterable<Buffer> {
   #takeBurst(): PackedFrames {
     const b = this.#bursts.shift()!
     const frames = b.next === 0 ? b : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next) }
+    this.#release(b.data.length)
     this.#queued -= frames.lengths.length
+    this.#queuedBytes -= frames.data.length
     this.#resumeIfLow()
     return { data: frames.data, lengths: frames.lengths }
   }
@@ -345,7 +392,7 @@ export class Rx implements AsyncIterable<Buffer> {
   #start(): void {
     if (this.#reader !== undefined || this.#failure !== undefined) return
     this.#reader = native(() =>
-      this.#owner.native.rxStart((err, frames, lengths) => this.#onBurst(err, frames, lengths), this.#batch),
+      this.#owner.native.rxStart((err, frames, lengths) => this.#onBurst(err, frames, lengths), this.#batch, this.#highWaterMarkBytes),
     )
   }
 
@@ -360,10 +407,13 @@ export class Rx implements AsyncIterable<Buffer> {
     if (frames === null || lengths === null || lengths.length === 0) return
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
       this.#dropped += lengths.length // past the hard limit (the pause came too late)
+      this.#reader?.release(frames.length)
       return
     }
     this.#bursts.push({ data: frames, lengths, next: 0, offset: 0 })
     this.#queued += lengths.length
+    this.#queuedBytes += frames.length
+    this.#heldBytes += frames.length
     while (this.#queued > 0 && this.#waiters.length > 0) this.#waiters.shift()!.take()
     this.#updateKeepAlive()
     if (!this.#paused && this.#queued >= this.#highWaterMark) {

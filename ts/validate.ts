@@ -6,6 +6,8 @@
  * @module
  */
 
+import { types } from 'node:util'
+
 type ArgError = (TypeError | RangeError) & { code: string }
 
 function typeError(name: string, expected: string, value: unknown): ArgError {
@@ -89,10 +91,32 @@ export function checkMac(name: string, value: unknown): asserts value is string 
   if ((parseInt(value.slice(0, 2), 16) & 1) === 1) throw valueError(name, value, 'must be a unicast address (the group bit is set)')
 }
 
-/** A frame: a Uint8Array (Buffer) of 1 to 65535 bytes. */
-export function checkFrame(name: string, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw typeError(name, 'an instance of Buffer or Uint8Array', value)
-  if (value.length === 0 || value.length > 65535) throw rangeError(`${name}.length`, '>= 1 and <= 65535', value.length)
+/** What byte arguments accept, in Node's words. */
+const BYTES = 'an instance of Buffer, TypedArray, or DataView'
+
+/**
+ * Bytes: any `ArrayBufferView` (Buffer, any TypedArray, DataView), recognised by its brand
+ * so that one from another realm (`vm`, a worker's transfer) is accepted too, and returned
+ * as a `Uint8Array` of this realm over the same memory (no copy).
+ */
+export function toBytes(name: string, value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value // Buffer and this realm's Uint8Array, as they are
+  if (!ArrayBuffer.isView(value)) throw typeError(name, BYTES, value)
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** A frame: bytes as {@link toBytes} takes them, 1 to 65535 of them. */
+export function toFrame(name: string, value: unknown): Uint8Array {
+  const bytes = toBytes(name, value)
+  if (bytes.length === 0 || bytes.length > 65535) throw rangeError(`${name}.length`, '>= 1 and <= 65535', bytes.length)
+  return bytes
+}
+
+/** A `Uint32Array`, recognised by its brand (any realm), as one of this realm over the same memory. */
+export function toUint32Array(name: string, value: unknown): Uint32Array {
+  if (value instanceof Uint32Array) return value
+  if (!types.isUint32Array(value)) throw typeError(name, 'an instance of Uint32Array', value)
+  return new Uint32Array(value.buffer, value.byteOffset, value.length)
 }
 
 /** An integer in [min, max]. */
@@ -112,11 +136,11 @@ export function checkPath(name: string, value: unknown): asserts value is string
   if (value.length === 0 || value.includes('\u0000')) throw valueError(name, value, 'must be a non-empty path without NUL')
 }
 
-/** One of the given strings. */
-export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw valueError(name, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`)
-  }
+/** One of the given strings (`expected` describes the accepted values, for a non-string). */
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], expected?: string): asserts value is T {
+  const list = allowed.map((a) => `'${a}'`).join(', ')
+  if (typeof value !== 'string') throw typeError(name, expected ?? `one of ${list}`, value)
+  if (!(allowed as readonly string[]).includes(value)) throw valueError(name, value, `must be ${expected ?? `one of ${list}`}`)
 }
 
 /** An AbortSignal, or undefined. */

@@ -152,9 +152,47 @@ pub fn rx_capacity(mtu: u32, tap: bool) -> usize {
     (mtu as usize + overhead).clamp(64, MAX_FRAME)
 }
 
+/// How many frames of up to `stride` bytes a receive burst may hold when `outstanding`
+/// bytes of a budget of `max_bytes` are still held by the consumer: as many as fit in what
+/// is left (at most `batch`), one when nothing is outstanding (so a budget smaller than a
+/// frame still moves), and none when less than a frame is left (the reader waits).
+///
+/// ```
+/// use pltap_core::frame::burst_frames;
+/// assert_eq!(burst_frames(0, 4 << 20, 1518, 256), 256); // the batch is the limit
+/// assert_eq!(burst_frames(0, 4 << 20, 65535, 256), 64); // 64 KiB frames: the bytes are
+/// assert_eq!(burst_frames((4 << 20) - 100, 4 << 20, 65535, 256), 0);
+/// ```
+pub fn burst_frames(outstanding: usize, max_bytes: usize, stride: usize, batch: usize) -> usize {
+    let free = max_bytes.saturating_sub(outstanding);
+    if stride > 0 && free >= stride {
+        (free / stride).min(batch)
+    } else if outstanding == 0 {
+        1.min(batch)
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bursts_fit_in_what_the_byte_budget_leaves() {
+        assert_eq!(burst_frames(0, 4 << 20, 1518, 256), 256);
+        assert_eq!(burst_frames(0, 4 << 20, 65535, 256), 64);
+        assert_eq!(burst_frames(60 * 65535, 4 << 20, 65535, 256), 4);
+        assert_eq!(burst_frames((4 << 20) - 100, 4 << 20, 65535, 256), 0);
+        assert_eq!(burst_frames(5 << 20, 4 << 20, 65535, 256), 0, "over budget: wait");
+        assert_eq!(burst_frames(0, 1000, 65535, 256), 1, "nothing outstanding: one frame");
+        assert_eq!(burst_frames(0, 1 << 20, 64, 0), 0, "no batch, no frames");
+        // A burst never takes the outstanding bytes past the budget.
+        for outstanding in [0, 1, 65534, 65535, 1 << 20, (4 << 20) - 65535] {
+            let n = burst_frames(outstanding, 4 << 20, 65535, 256);
+            assert!(outstanding + n * 65535 <= 4 << 20, "{outstanding}");
+        }
+    }
 
     // An ARP request as a TAP device delivers it with tun_pi in front (little-endian host).
     static RX_GOLDEN: [u8; 4 + 14] = [

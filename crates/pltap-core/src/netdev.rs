@@ -17,7 +17,7 @@
 use crate::error::{Error, GoneReason, Result};
 use crate::iface::{Counters, Iface, MacAddr};
 use crate::ifname::IfName;
-use crate::state::{Action, Config, Observed, Reconciler};
+use crate::state::{Action, Config, Observed, Reconciler, Snapshot};
 use crate::tap::{Mode, Tap, TapOptions};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
@@ -262,6 +262,11 @@ impl Netdev {
     /// The last observed state.
     pub fn observed(&self) -> Observed {
         self.state().observed()
+    }
+
+    /// The observed state, change counter and last error, read under one lock.
+    pub fn snapshot(&self) -> Snapshot {
+        self.state().snapshot()
     }
 
     /// The change counter (moves on every observed change, never 0).

@@ -82,6 +82,25 @@ pub struct Observed {
     pub addr: Option<Ipv4Net>,
 }
 
+/// What the kernel last showed, its change counter and the last failure, taken
+/// together (see [`Reconciler::snapshot`]): a reader never sees the flags of one moment
+/// with the error of another.
+///
+/// ```
+/// use pltap_core::state::Reconciler;
+/// let s = Reconciler::default().snapshot();
+/// assert_eq!((s.change_seq, s.last_error), (1, None));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last observed state.
+    pub observed: Observed,
+    /// Its change counter (never 0).
+    pub change_seq: u64,
+    /// The last failure, if the desired state is not reached since.
+    pub last_error: Option<String>,
+}
+
 /// One step towards the desired state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -181,6 +200,7 @@ impl Reconciler {
         if config.net().is_some() {
             self.want_up = true;
         }
+        self.settle();
     }
 
     /// Wants the interface UP or DOWN.
@@ -189,6 +209,7 @@ impl Reconciler {
             self.clear_backoff();
         }
         self.want_up = up;
+        self.settle();
     }
 
     /// Wants promiscuous mode on or off.
@@ -197,6 +218,7 @@ impl Reconciler {
             self.clear_backoff();
         }
         self.want_promisc = on;
+        self.settle();
     }
 
     /// Whether the interface is wanted UP.
@@ -214,15 +236,28 @@ impl Reconciler {
         self.retry_at = None;
     }
 
-    /// Records what the kernel shows; returns whether it changed (and then the change
-    /// counter moved).
-    pub fn observe(&mut self, observed: Observed) -> bool {
-        if observed == self.observed {
-            return false;
+    /// Once the kernel shows what is wanted, there is nothing left to retry and no
+    /// failure to report, however the state was reached: by a retry, by someone else
+    /// (`ip link set up`), or by a later refresh.
+    fn settle(&mut self) {
+        if (self.last_error.is_some() || self.retry_at.is_some()) && self.pending().is_empty() {
+            self.clear_backoff();
+            self.last_error = None;
         }
-        self.observed = observed;
-        self.change_seq = self.change_seq.wrapping_add(1).max(1);
-        true
+    }
+
+    /// Records what the kernel shows; returns whether it changed (and then the change
+    /// counter moved). If the kernel now shows the desired state, the last error and
+    /// any pending retry are cleared (in the same step, so that nobody sees the wanted
+    /// state together with a stale failure).
+    pub fn observe(&mut self, observed: Observed) -> bool {
+        let changed = observed != self.observed;
+        if changed {
+            self.observed = observed;
+            self.change_seq = self.change_seq.wrapping_add(1).max(1);
+        }
+        self.settle();
+        changed
     }
 
     /// The last observed state.
@@ -235,9 +270,15 @@ impl Reconciler {
         self.change_seq
     }
 
-    /// The most recent failure, kept until a later action succeeds.
+    /// The most recent failure, kept until a later action succeeds or the kernel is
+    /// observed in the desired state (whoever brought it there).
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
+    }
+
+    /// The observed state, the change counter and the last error, as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { observed: self.observed, change_seq: self.change_seq, last_error: self.last_error.clone() }
     }
 
     /// Consecutive failures so far.
@@ -387,6 +428,47 @@ mod tests {
         assert_eq!(b.delay(1), Duration::from_millis(200));
         assert_eq!(b.delay(3), Duration::from_millis(800));
         assert_eq!(b.delay(40), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn reaching_the_wanted_state_without_the_retry_clears_the_error() {
+        // Someone else brings the device up while our up() is backing off.
+        let mut r = Reconciler::default();
+        r.set_want_up(true);
+        let t0 = Instant::now();
+        r.finish(Err("ENODEV".into()), t0);
+        assert!(r.last_error().is_some());
+        assert!(r.retry_at().is_some());
+        assert!(r.observe(up_with(None)));
+        assert_eq!(r.last_error(), None, "the kernel shows what was wanted");
+        assert_eq!(r.retry_at(), None, "nothing left to retry");
+        assert_eq!(r.failures(), 0);
+        assert_eq!(r.next_action(t0), None);
+
+        // A later refresh that shows no change still settles (the state was reached
+        // before the failure was recorded, e.g. the action failed after taking effect).
+        let mut r = Reconciler::new(up_with(None));
+        r.finish(Err("vif_up: reply of another request".into()), t0);
+        assert!(r.last_error().is_some());
+        assert!(!r.observe(up_with(None)), "nothing changed");
+        assert_eq!(r.last_error(), None);
+        assert_eq!(r.retry_at(), None);
+
+        // Asking for the state the kernel already shows settles too.
+        let mut r = Reconciler::default();
+        r.set_want_up(true);
+        r.finish(Err("ENODEV".into()), t0);
+        r.set_want_up(false);
+        assert_eq!(r.last_error(), None, "the device is down, as now wanted");
+
+        // While the wanted state is not reached, the error stays.
+        let mut r = Reconciler::default();
+        r.set_want_up(true);
+        r.set_want_promisc(true);
+        r.finish(Err("EPERM".into()), t0);
+        r.observe(up_with(None));
+        assert_eq!(r.last_error(), Some("EPERM"), "promisc is still pending");
+        assert_eq!(r.pending(), vec![Action::Promisc(true)]);
     }
 
     #[test]

@@ -55,6 +55,29 @@ pub struct NativeObserved {
     pub prefix: Option<u32>,
 }
 
+/// Observed state, change counter and last error, taken together.
+#[napi(object)]
+pub struct NativeSnapshot {
+    /// The observed flags and address.
+    pub observed: NativeObserved,
+    /// The change counter.
+    pub change_seq: f64,
+    /// The last link-change failure, if the desired state is not reached since.
+    pub last_error: Option<String>,
+}
+
+impl From<pltap_core::state::Observed> for NativeObserved {
+    fn from(o: pltap_core::state::Observed) -> Self {
+        NativeObserved {
+            up: o.flags.up,
+            promisc: o.flags.promisc,
+            running: o.flags.running,
+            address: o.addr.map(|a| a.addr.to_string()),
+            prefix: o.addr.map(|a| u32::from(a.prefix)),
+        }
+    }
+}
+
 /// Counters (JS numbers: exact up to 2^53).
 #[napi(object)]
 pub struct NativeCounters {
@@ -183,6 +206,15 @@ impl JsNetdev {
                 address: o.addr.map(|a| a.addr.to_string()),
                 prefix: o.addr.map(|a| u32::from(a.prefix)),
             })
+        })
+    }
+
+    /// Observed state, change counter and last error, read under one lock.
+    #[napi(catch_unwind)]
+    pub fn snapshot(&self) -> Result<NativeSnapshot> {
+        guard("snapshot", || {
+            let s = self.inner.snapshot();
+            Ok(NativeSnapshot { observed: s.observed.into(), change_seq: s.change_seq as f64, last_error: s.last_error })
         })
     }
 
@@ -347,9 +379,10 @@ impl JsNetdev {
         guard("drain", || Ok(self.inner.tap().into_napi()?.drain().into_napi()? as u32))
     }
 
-    /// Starts a reader thread that delivers bursts of frames to `callback`.
-    #[napi(catch_unwind, ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number")]
-    pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32) -> Result<JsRx> {
-        guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch))
+    /// Starts a reader thread that delivers bursts of frames to `callback`, with at most
+    /// `max_bytes` read and not yet released (see `NativeRx.release`).
+    #[napi(catch_unwind, ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number")]
+    pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
+        guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
     }
 }

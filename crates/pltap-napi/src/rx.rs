@@ -2,8 +2,12 @@
 //! JS thread and crosses into JS once per burst through a thread-safe function.
 //!
 //! Backpressure: at most [`MAX_INFLIGHT`] bursts wait for the JS thread; the facade
-//! can also `pause()` the reader when its own queue is full. While the reader waits,
-//! frames stay in (and, when it is full, are dropped by) the kernel's queue.
+//! can also `pause()` the reader when its own queue holds too many frames. Bytes are
+//! bounded here: every burst counts as outstanding from the moment it is read until the
+//! facade `release()`s it (it left the JS queue), and the reader never reads more than
+//! fits under `max_bytes`, so bursts in flight and the JS queue together stay within
+//! it. While the reader waits, frames stay in (and, when it is full, are dropped by)
+//! the kernel's queue.
 
 use crate::error::{IntoNapi, guard, panic_error, test_panic_point, to_napi};
 use napi::bindgen_prelude::*;
@@ -38,6 +42,12 @@ struct Shared {
     paused: AtomicBool,
     inflight: AtomicUsize,
     dropped: AtomicU64,
+    /// Bytes read and not yet released by the facade (in flight or in the JS queue).
+    outstanding: AtomicUsize,
+    /// The bound on `outstanding`.
+    max_bytes: usize,
+    /// Set by the reader while it waits for the facade to release bytes.
+    bytes_blocked: AtomicBool,
 }
 
 impl Shared {
@@ -58,8 +68,10 @@ pub struct JsRx {
 }
 
 impl JsRx {
-    pub(crate) fn start(dev: Arc<Netdev>, callback: Function<'_, RxCallArgs, ()>, max_batch: u32) -> Result<JsRx> {
+    pub(crate) fn start(dev: Arc<Netdev>, callback: Function<'_, RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         let batch = max_batch.clamp(1, 1024) as usize;
+        // At least one largest frame, so that a reader with nothing outstanding can always read.
+        let max_bytes = (max_bytes as usize).max(pltap_core::frame::MAX_FRAME);
         let tap = dev.tap().into_napi()?;
         let wake = sys::eventfd().map_err(|e| to_napi(pltap_core::Error::os("eventfd", "eventfd", e)))?;
         let shared = Arc::new(Shared {
@@ -68,6 +80,9 @@ impl JsRx {
             paused: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
+            max_bytes,
+            bytes_blocked: AtomicBool::new(false),
         });
         let on_js = shared.clone();
         let tsfn: Tsfn = callback
@@ -116,14 +131,27 @@ impl JsRx {
     }
 }
 
+/// A slab for `batch` frames of `stride` bytes, but never (much) more than `max_bytes`.
+fn slab_for(stride: usize, batch: usize, max_bytes: usize) -> Vec<u8> {
+    vec![0u8; stride * pltap_core::frame::burst_frames(0, max_bytes, stride, batch)]
+}
+
 fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, batch: usize) {
     let mut stride = tap.rx_capacity().unwrap_or(pltap_core::frame::MAX_FRAME);
-    let mut slab = vec![0u8; stride * batch];
+    let mut slab = slab_for(stride, batch, shared.max_bytes);
     let mut lens = vec![0usize; batch];
     let mut rev = [0i16; 2];
     test_panic_point("rx_reader");
     while !shared.stop.load(SeqCst) {
-        let blocked = shared.paused.load(SeqCst) || shared.inflight.load(SeqCst) >= MAX_INFLIGHT;
+        // The flag goes up before `outstanding` is read, and `release()` lowers
+        // `outstanding` before it reads the flag: either it sees the flag and wakes us,
+        // or we see what it released.
+        shared.bytes_blocked.store(true, SeqCst);
+        let cap = pltap_core::frame::burst_frames(shared.outstanding.load(SeqCst), shared.max_bytes, stride, batch).min(slab.len() / stride);
+        if cap > 0 {
+            shared.bytes_blocked.store(false, SeqCst);
+        }
+        let blocked = cap == 0 || shared.paused.load(SeqCst) || shared.inflight.load(SeqCst) >= MAX_INFLIGHT;
         // Held (shared) while polling; `stop()` takes the eventfd only after joining us.
         let wake_guard = shared.wake.read().unwrap_or_else(|p| p.into_inner());
         let Some(wake) = wake_guard.as_ref() else { return };
@@ -146,14 +174,14 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
         if rev[1] == 0 {
             continue;
         }
-        match tap.recv_burst(&mut slab, stride, &mut lens) {
+        match tap.recv_burst(&mut slab[..cap * stride], stride, &mut lens[..cap]) {
             Ok(burst) => {
                 if burst.truncated > 0 {
                     shared.dropped.fetch_add(burst.truncated as u64, SeqCst);
                     dev.count_rx(0, 0, burst.truncated as u64, 0);
                     // The MTU may have grown: size the slab again.
                     stride = tap.rx_capacity().unwrap_or(pltap_core::frame::MAX_FRAME);
-                    slab = vec![0u8; stride * batch];
+                    slab = slab_for(stride, batch, shared.max_bytes);
                 }
                 if burst.frames == 0 {
                     continue;
@@ -166,6 +194,7 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
                 dev.count_rx(burst.frames as u64, total as u64, 0, 0);
                 let lengths = lens[..burst.frames].iter().map(|l| *l as u32).collect();
                 shared.inflight.fetch_add(1, SeqCst);
+                shared.outstanding.fetch_add(total, SeqCst);
                 if tsfn.call(RxEvent::Burst(data, lengths), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
                     return; // the environment is going away
                 }
@@ -201,6 +230,20 @@ impl JsRx {
         })
     }
 
+    /// The facade is done with `bytes` of the bursts delivered (they left its queue):
+    /// the reader may read that much again.
+    #[napi(catch_unwind)]
+    pub fn release(&self, bytes: f64) -> Result<()> {
+        guard("Rx.release", || {
+            let bytes = if bytes.is_finite() && bytes > 0.0 { bytes as usize } else { 0 };
+            let _ = self.shared.outstanding.fetch_update(SeqCst, SeqCst, |o| Some(o.saturating_sub(bytes)));
+            if self.shared.bytes_blocked.load(SeqCst) {
+                self.shared.wake();
+            }
+            Ok(())
+        })
+    }
+
     /// Frames the reader discarded because they did not fit its buffer.
     #[napi(getter, catch_unwind)]
     pub fn truncated(&self) -> Result<f64> {
@@ -222,3 +265,4 @@ impl Drop for JsRx {
         self.stop();
     }
 }
+
