@@ -121,6 +121,9 @@ test('native() and nativeAsync() convert what the binding throws', async (t) => 
   t.true(thrown instanceof PltapError)
   const rejected = await t.throwsAsync(nativeAsync(Promise.reject(new Error(closed.wire))))
   t.true(rejected instanceof PltapError)
-  t.is(native(() => 7), 7)
+  t.is(
+    native(() => 7),
+    7,
+  )
   t.is(await nativeAsync(Promise.resolve(8)), 8)
 })

@@ -65,6 +65,7 @@ export type PltapErrorCode =
  * fails when the two differ.
  * @internal
  */
+// biome-ignore format: laid out like the errno table in error.rs
 export const SYSTEM_ERROR_CODES = [
   'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'EBADF', 'ECHILD', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT',
   'EBUSY', 'EEXIST', 'EXDEV', 'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE', 'ENOTTY', 'EFBIG', 'ENOSPC',
