@@ -60,24 +60,10 @@ export type PltapErrorCode =
   | 'ERR_INVALID_ARG_VALUE'
 
 /**
- * The errno names pltap's core knows, in the order of its table (`errno_names!` in
- * `crates/pltap-core/src/error.rs`); a cargo test in `crates/pltap-napi/src/error.rs`
- * fails when the two differ.
- * @internal
- */
-// biome-ignore format: laid out like the errno table in error.rs
-export const SYSTEM_ERROR_CODES = [
-  'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'EBADF', 'ECHILD', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT',
-  'EBUSY', 'EEXIST', 'EXDEV', 'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE', 'ENOTTY', 'EFBIG', 'ENOSPC',
-  'ESPIPE', 'EROFS', 'EPIPE', 'ERANGE', 'ENAMETOOLONG', 'ENOSYS', 'ENOTEMPTY', 'ELOOP', 'EBADFD', 'ENOTSOCK',
-  'EMSGSIZE', 'EPROTONOSUPPORT', 'ENOTSUP', 'EAFNOSUPPORT', 'EADDRINUSE', 'EADDRNOTAVAIL', 'ENETDOWN',
-  'ENETUNREACH', 'ECONNABORTED', 'ECONNRESET', 'ENOBUFS', 'EISCONN', 'ENOTCONN', 'ETIMEDOUT', 'ECONNREFUSED',
-  'EHOSTUNREACH', 'EALREADY', 'EINPROGRESS', 'ECANCELED',
-] as const
-
-/**
  * The `code` of an OS failure: the errno name, as Node's `SystemError` has it (`'EPERM'`,
- * `'ENOENT'`, ...), for every errno pltap's core knows by name. Any other errno arrives as
+ * `'ENOENT'`, ...), for every errno pltap's core knows by name (the names and order of the
+ * `errno_names!` table in `crates/pltap-core/src/error.rs`; a cargo test in
+ * `crates/pltap-napi/src/error.rs` fails when the two differ). Any other errno arrives as
  * `` `UNKNOWN_ERRNO_${n}` `` (`n` positive, e.g. `'UNKNOWN_ERRNO_4095'`); its `errno` field
  * is still the negated number.
  *
@@ -88,7 +74,16 @@ export const SYSTEM_ERROR_CODES = [
  * }
  * ```
  */
-export type SystemErrorCode = (typeof SYSTEM_ERROR_CODES)[number] | `UNKNOWN_ERRNO_${number}`
+// biome-ignore format: laid out like the errno table in error.rs
+export type SystemErrorCode =
+  | 'EPERM' | 'ENOENT' | 'ESRCH' | 'EINTR' | 'EIO' | 'ENXIO' | 'E2BIG' | 'EBADF' | 'ECHILD' | 'EAGAIN'
+  | 'ENOMEM' | 'EACCES' | 'EFAULT' | 'EBUSY' | 'EEXIST' | 'EXDEV' | 'ENODEV' | 'ENOTDIR' | 'EISDIR'
+  | 'EINVAL' | 'ENFILE' | 'EMFILE' | 'ENOTTY' | 'EFBIG' | 'ENOSPC' | 'ESPIPE' | 'EROFS' | 'EPIPE' | 'ERANGE'
+  | 'ENAMETOOLONG' | 'ENOSYS' | 'ENOTEMPTY' | 'ELOOP' | 'EBADFD' | 'ENOTSOCK' | 'EMSGSIZE'
+  | 'EPROTONOSUPPORT' | 'ENOTSUP' | 'EAFNOSUPPORT' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENETDOWN'
+  | 'ENETUNREACH' | 'ECONNABORTED' | 'ECONNRESET' | 'ENOBUFS' | 'EISCONN' | 'ENOTCONN' | 'ETIMEDOUT'
+  | 'ECONNREFUSED' | 'EHOSTUNREACH' | 'EALREADY' | 'EINPROGRESS' | 'ECANCELED'
+  | `UNKNOWN_ERRNO_${number}`
 
 /**
  * Every `code` a {@link PltapError} can carry: an errno name ({@link SystemErrorCode}) or
