@@ -159,7 +159,10 @@ mod tests {
                 "helper-refused",
                 CoreError::HelperRefused { op: "fd_tuntap TAP".into(), detail: "EOF before a descriptor".into() },
             ),
-            ("helper-protocol", CoreError::HelperProtocol { op: "fd_tuntap TAP".into(), detail: "two descriptors".into() }),
+            (
+                "helper-protocol",
+                CoreError::HelperProtocol { op: "fd_tuntap TAP".into(), detail: "two descriptors".into() },
+            ),
             ("timeout", CoreError::Timeout { op: "vif_up tap1000-0".into(), after: Duration::from_millis(10_000) }),
             (
                 "script",
@@ -225,7 +228,10 @@ mod tests {
             "\u{1}pltap:{\"code\":\"ERR_VSYS_SCRIPT\",\"message\":\"vsys script promisc failed: d; it said: a\\\"b\\\\c\\u000a\\u0001\",\
              \"script\":\"promisc\",\"reply\":\"a\\\"b\\\\c\\u000a\\u0001\"}"
         );
-        assert_eq!(encode(&CoreError::Closed), "\u{1}pltap:{\"code\":\"ERR_PLTAP_CLOSED\",\"message\":\"the device is closed\"}");
+        assert_eq!(
+            encode(&CoreError::Closed),
+            "\u{1}pltap:{\"code\":\"ERR_PLTAP_CLOSED\",\"message\":\"the device is closed\"}"
+        );
     }
 
     #[test]
@@ -258,6 +264,9 @@ mod tests {
         facade.sort();
         facade.dedup();
         assert_eq!(facade.len(), listed, "SystemErrorCode lists a name twice");
-        assert_eq!(facade, core, "SystemErrorCode in ts/errors.ts must list exactly the names of error.rs's errno table");
+        assert_eq!(
+            facade, core,
+            "SystemErrorCode in ts/errors.ts must list exactly the names of error.rs's errno table"
+        );
     }
 }
