@@ -1,10 +1,11 @@
 // Tier (a), pure: the facade's half of the native→JS error encoding. The wire strings are
 // the native side's own (crates/pltap-napi/src/error.rs writes and checks the fixture), so
 // a field renamed on either side fails here or in `cargo test -p pltap-napi`.
-import test from 'ava'
+
 import { readFileSync } from 'node:fs'
 import util from 'node:util'
-import { PltapError, fromNative, native, nativeAsync } from '../ts/errors.ts'
+import test from 'ava'
+import { fromNative, native, nativeAsync, PltapError } from '../ts/errors.ts'
 
 interface Case {
   case: string
