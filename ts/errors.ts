@@ -10,6 +10,9 @@
  * - **Library failures** are {@link PltapError}s with one of the `ERR_PLTAP_*` /
  *   `ERR_VSYS_*` codes of {@link PltapErrorCode}.
  *
+ * Both code sets are finite ({@link ErrorCode}), so a misspelt code in a comparison does
+ * not type-check.
+ *
  * @module
  */
 
@@ -18,8 +21,8 @@
  *
  * @example
  * ```ts
- * const retryable: PltapErrorCode[] = ['ERR_VSYS_TIMEOUT']
- * if (err instanceof PltapError && retryable.includes(err.code as PltapErrorCode)) retry()
+ * const retryable: ErrorCode[] = ['ERR_VSYS_TIMEOUT', 'EAGAIN']
+ * if (err instanceof PltapError && retryable.includes(err.code)) retry()
  * ```
  */
 export type PltapErrorCode =
@@ -35,7 +38,10 @@ export type PltapErrorCode =
   | 'ERR_VSYS_SCRIPT'
   /** The operation needs `localIp` and `localNetmask` (bringing a vsys device up runs `vif_up`). */
   | 'ERR_PLTAP_NOT_CONFIGURED'
-  /** A received frame did not fit the buffer. */
+  /**
+   * A received frame did not fit the buffer. Not raised today: the receive paths count such
+   * frames in `Rx.dropped` instead. Kept because the native side can encode it.
+   */
   | 'ERR_PLTAP_TRUNCATED'
   /** Another open `Netdev` already has this port name. */
   | 'ERR_PLTAP_NAME_IN_USE'
@@ -54,7 +60,35 @@ export type PltapErrorCode =
   | 'ERR_INVALID_ARG_VALUE'
 
 /**
- * Every `code` a {@link PltapError} can carry: a library code or an errno name such as `'EPERM'`.
+ * The `code` of an OS failure: the errno name, as Node's `SystemError` has it (`'EPERM'`,
+ * `'ENOENT'`, ...), for every errno pltap's core knows by name (the names and order of the
+ * `errno_names!` table in `crates/pltap-core/src/error.rs`; a cargo test in
+ * `crates/pltap-napi/src/error.rs` fails when the two differ). Any other errno arrives as
+ * `` `UNKNOWN_ERRNO_${n}` `` (`n` positive, e.g. `'UNKNOWN_ERRNO_4095'`); its `errno` field
+ * is still the negated number.
+ *
+ * @example
+ * ```ts
+ * function needsPrivilege(code: SystemErrorCode): boolean {
+ *   return code === 'EPERM' || code === 'EACCES'
+ * }
+ * ```
+ */
+// biome-ignore format: laid out like the errno table in error.rs
+export type SystemErrorCode =
+  | 'EPERM' | 'ENOENT' | 'ESRCH' | 'EINTR' | 'EIO' | 'ENXIO' | 'E2BIG' | 'EBADF' | 'ECHILD' | 'EAGAIN'
+  | 'ENOMEM' | 'EACCES' | 'EFAULT' | 'EBUSY' | 'EEXIST' | 'EXDEV' | 'ENODEV' | 'ENOTDIR' | 'EISDIR'
+  | 'EINVAL' | 'ENFILE' | 'EMFILE' | 'ENOTTY' | 'EFBIG' | 'ENOSPC' | 'ESPIPE' | 'EROFS' | 'EPIPE' | 'ERANGE'
+  | 'ENAMETOOLONG' | 'ENOSYS' | 'ENOTEMPTY' | 'ELOOP' | 'EBADFD' | 'ENOTSOCK' | 'EMSGSIZE'
+  | 'EPROTONOSUPPORT' | 'ENOTSUP' | 'EAFNOSUPPORT' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENETDOWN'
+  | 'ENETUNREACH' | 'ECONNABORTED' | 'ECONNRESET' | 'ENOBUFS' | 'EISCONN' | 'ENOTCONN' | 'ETIMEDOUT'
+  | 'ECONNREFUSED' | 'EHOSTUNREACH' | 'EALREADY' | 'EINPROGRESS' | 'ECANCELED'
+  | `UNKNOWN_ERRNO_${number}`
+
+/**
+ * Every `code` a {@link PltapError} can carry: an errno name ({@link SystemErrorCode}) or
+ * a library code ({@link PltapErrorCode}). The union is finite: `'ERR_VSYS_SCRIP'` or
+ * `'EPREM'` does not type-check.
  *
  * @example
  * ```ts
@@ -63,7 +97,7 @@ export type PltapErrorCode =
  * }
  * ```
  */
-export type ErrorCode = PltapErrorCode | `E${Uppercase<string>}` | `UNKNOWN_ERRNO_${number}`
+export type ErrorCode = SystemErrorCode | PltapErrorCode
 
 const BRAND = Symbol.for('pltap.error')
 
@@ -87,6 +121,7 @@ interface PltapErrorFields {
   device?: string
   reason?: DeviceGoneReason
   renamedTo?: string
+  timeoutMs?: number
 }
 
 /**
@@ -108,22 +143,27 @@ interface PltapErrorFields {
  * ```
  */
 export class PltapError extends Error {
+  // The optional fields are `declare`d: an error carries only the ones that apply, as
+  // Node's SystemError does (no `errno: undefined` in util.inspect or Object.keys).
+
   /** An errno name (`'EPERM'`) for OS failures, or a {@link PltapErrorCode}. */
   readonly code: ErrorCode
   /** For OS failures: the negated errno (`-1` for `EPERM`), as in Node's SystemError. */
-  readonly errno?: number
+  declare readonly errno?: number
   /** For OS failures: the failing system call (`'ioctl'`, `'open'`, `'connect'`, ...). */
-  readonly syscall?: string
+  declare readonly syscall?: string
   /** For `ERR_VSYS_SCRIPT`: the script's name. */
-  readonly script?: string
+  declare readonly script?: string
   /** For `ERR_VSYS_SCRIPT`: everything the script wrote (stdout and stderr). */
-  readonly reply?: string
+  declare readonly reply?: string
   /** For `ERR_PLTAP_DEVICE_GONE`: the device's name when the `Netdev` opened it. */
-  readonly device?: string
+  declare readonly device?: string
   /** For `ERR_PLTAP_DEVICE_GONE`: what happened to the device. */
-  readonly reason?: DeviceGoneReason
+  declare readonly reason?: DeviceGoneReason
   /** For `ERR_PLTAP_DEVICE_GONE` with `reason: 'renamed'`: the device's name now. */
-  readonly renamedTo?: string
+  declare readonly renamedTo?: string
+  /** For `ERR_VSYS_TIMEOUT`: the deadline that passed, in milliseconds. */
+  declare readonly timeoutMs?: number
 
   /** @internal */
   constructor(code: ErrorCode, message: string, extra: PltapErrorFields = {}) {
@@ -137,6 +177,7 @@ export class PltapError extends Error {
     if (extra.device !== undefined) this.device = extra.device
     if (extra.reason !== undefined) this.reason = extra.reason
     if (extra.renamedTo !== undefined) this.renamedTo = extra.renamedTo
+    if (extra.timeoutMs !== undefined) this.timeoutMs = extra.timeoutMs
     Object.defineProperty(this, BRAND, { value: true })
   }
 
@@ -150,7 +191,9 @@ const MARKER = '\u0001pltap:'
 
 /**
  * Rebuilds an error thrown by the native binding (which encodes its fields as JSON
- * after a marker) into a {@link PltapError}. Anything else is returned unchanged.
+ * after a marker: `encode` in `crates/pltap-napi/src/error.rs`) into a {@link PltapError}.
+ * Anything else, including a marker followed by malformed JSON, is returned unchanged.
+ * `__test__/errors-decode.spec.ts` pins this against the native side's exact strings.
  * @internal
  */
 export function fromNative(err: unknown): unknown {
@@ -164,6 +207,7 @@ export function fromNative(err: unknown): unknown {
       op?: string
       description?: string
     }
+    if (typeof f !== 'object' || f === null || typeof f.code !== 'string' || typeof f.message !== 'string') return err
     // OS errors read like Node's: "EPERM: Operation not permitted, ioctl (TUNSETIFF tap%d)".
     const message = f.syscall !== undefined && f.description !== undefined ? `${f.code}: ${f.description}, ${f.syscall} (${f.op})` : f.message
     return new PltapError(f.code, message, f)

@@ -35,4 +35,4 @@ export type {
 export { Rx } from './rx.js'
 export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
 export { PltapError } from './errors.js'
-export type { DeviceGoneReason, ErrorCode, PltapErrorCode } from './errors.js'
+export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } from './errors.js'

@@ -1,8 +1,12 @@
 //! The only module of `pltap-core` that talks to the kernel through `unsafe` code.
 //!
 //! Each function is a small, safe wrapper over one system call: it takes owned or
-//! borrowed descriptors (never bare integers), returns `io::Result`, and opens every
+//! borrowed descriptors (bare integers only in [`duplicate_raw_fd`], the edge where a
+//! number from JavaScript becomes a descriptor), returns `io::Result`, and opens every
 //! descriptor it creates with `O_CLOEXEC`. Everything above this module is safe Rust.
+//!
+//! Nothing public here can hand the kernel a pointer it would misread: the generic
+//! `ifreq` ioctl, whose soundness depends on the request number, is crate-private.
 #![allow(unsafe_code)]
 
 pub mod linux;
@@ -38,7 +42,7 @@ fn owned(fd: RawFd) -> OwnedFd {
 /// `i32` at offset 0, `ifr_addr`/`ifr_hwaddr` a `struct sockaddr` at offset 0).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct IfReq {
+pub(crate) struct IfReq {
     /// `ifr_name`, NUL-padded.
     pub name: [u8; linux::IFNAMSIZ],
     /// `ifr_ifru`, native-endian.
@@ -47,9 +51,15 @@ pub struct IfReq {
 
 /// `ioctl(fd, request, &mut ifreq)` for every ifreq-shaped request (`TUNSETIFF`,
 /// `TUNGETIFF`, `SIOCGIFFLAGS`, ...).
-pub fn ioctl_ifreq(fd: BorrowedFd<'_>, request: u64, ifr: &mut IfReq) -> io::Result<()> {
+///
+/// Crate-private on purpose: it is sound only for requests that take a `struct ifreq *`
+/// (a request such as `SIOCGIFCONF`, or any `_IOR` larger than 40 bytes, would make the
+/// kernel write past `ifr`), and only the crate's own callers (`tap`, `iface`), which pass
+/// the `linux::TUN*` / `SIOC*IF*` constants, are known to do that.
+pub(crate) fn ioctl_ifreq(fd: BorrowedFd<'_>, request: u64, ifr: &mut IfReq) -> io::Result<()> {
     // SAFETY: `ifr` is a valid, exclusively borrowed `struct ifreq` of the size the
-    // kernel expects for every request this crate passes (all take a `struct ifreq *`).
+    // kernel expects for every request this crate passes (all take a `struct ifreq *`);
+    // the function is crate-private, so no other request can reach it.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, ifr as *mut IfReq) }).map(drop)
 }
 
