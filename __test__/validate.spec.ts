@@ -13,7 +13,7 @@ const bad: [string, Check, typeof TypeError | typeof RangeError, string, RegExp]
   ['prefix 33', () => v.checkPrefix('localNetmask', 33), RangeError, 'ERR_OUT_OF_RANGE', /32/],
   ['prefix as a string', () => v.checkPrefix('localNetmask', '24'), TypeError, 'ERR_INVALID_ARG_TYPE', /number/],
   ['group MAC', () => v.checkMac('mac', '01:00:5e:00:00:01'), TypeError, 'ERR_INVALID_ARG_VALUE', /unicast/],
-  ['empty frame', () => v.checkFrame('frame', new Uint8Array(0)), RangeError, 'ERR_OUT_OF_RANGE', /65535/],
+  ['empty frame', () => v.toFrame('frame', new Uint8Array(0)), RangeError, 'ERR_OUT_OF_RANGE', /65535/],
   ['misspelt option', () => v.checkKnownKeys('options', { nmae: 'p0' }, ['name']), TypeError, 'ERR_INVALID_ARG_VALUE', /"nmae"/],
 ]
 
@@ -32,6 +32,6 @@ test('accepts what it documents', (t) => {
   t.notThrows(() => v.checkIpv4('localIp', '198.18.0.1'))
   t.notThrows(() => v.checkPrefix('localNetmask', 24))
   t.notThrows(() => v.checkMac('mac', '02:00:5e:00:00:01'))
-  t.notThrows(() => v.checkFrame('frame', Buffer.alloc(60)))
+  t.notThrows(() => v.toFrame('frame', Buffer.alloc(60)))
   t.notThrows(() => v.checkKnownKeys('options', { name: 'p0' }, ['name']))
 })
