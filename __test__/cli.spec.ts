@@ -1,9 +1,9 @@
-import test from 'ava'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLI, ROOT, announceSkips, devTest, ipFlags, ipLink, procNetDev, quietIpv6, run, waitFor } from './support.ts'
+import test from 'ava'
+import { announceSkips, CLI, devTest, ipFlags, ipLink, procNetDev, quietIpv6, ROOT, run, waitFor } from './support.ts'
 
 announceSkips('cli.spec.ts')
 
@@ -170,7 +170,11 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
 
   child.kill('SIGTERM')
   t.is(await exited, 0, stderr)
-  const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { forwarded: number; dropped: number; ports: Record<string, { rxPackets: number; txPackets: number }> }
+  const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
+    forwarded: number
+    dropped: number
+    ports: Record<string, { rxPackets: number; txPackets: number }>
+  }
   t.true(json.forwarded >= 1)
   t.is(json.dropped, 0)
   t.true(json.ports[a!]!.rxPackets >= 1, 'the bridge read from brA')

@@ -1,8 +1,8 @@
-import test from 'ava'
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import util from 'node:util'
+import test from 'ava'
 import { Netdev, PltapError } from '../ts/index.ts'
 
 test('an OS failure is a SystemError-shaped PltapError (ioctl on /dev/null)', async (t) => {

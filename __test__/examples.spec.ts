@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, announceSkips, devSerial, startVsysd } from './support.ts'
+import { announceSkips, devSerial, ROOT, startVsysd } from './support.ts'
 
 announceSkips('examples.spec.ts')
 const run = promisify(execFile)

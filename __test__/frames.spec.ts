@@ -8,12 +8,7 @@ announceSkips('frames.spec.ts')
 const PEER_MAC = '02:00:c6:12:00:fe'
 
 /** An UP device at 198.18.<net>.1/24 with IPv6 silenced, closed at teardown. */
-async function upDevice(
-  t: { teardown(fn: () => unknown): void },
-  name: string,
-  net: number,
-  packetInfo = false,
-): Promise<Netdev> {
+async function upDevice(t: { teardown(fn: () => unknown): void }, name: string, net: number, packetInfo = false): Promise<Netdev> {
   const dev = await Netdev.open({ name, allocator: 'direct', ifname: `tF${net}`, packetInfo })
   t.teardown(() => dev.close())
   quietIpv6(dev.realName)
@@ -134,7 +129,10 @@ devTest('drain() on the Netdev and on the Rx discards queued frames', async (t) 
   // they are read, so the counters cannot tell when they are there: drain until all three
   // have been discarded.
   let drained = 0
-  await waitFor('drain() to discard the three replies', () => (drained += dev.drain()) >= 3)
+  await waitFor('drain() to discard the three replies', () => {
+    drained += dev.drain()
+    return drained >= 3
+  })
   t.true(drained >= 3)
   t.is(rx.recv(), null)
 
@@ -234,6 +232,8 @@ devTest('frames from another realm, and any ArrayBufferView, are accepted by sen
   t.throws(() => dev.send(runInNewContext('new ArrayBuffer(60)') as never), { instanceOf: TypeError })
   t.throws(() => dev.send(runInNewContext('[1, 2, 3]') as never), { instanceOf: TypeError })
   t.throws(() => dev.send(foreign(Buffer.alloc(0))), { instanceOf: RangeError })
-  t.throws(() => dev.sendPacked(foreign(Buffer.alloc(60)), runInNewContext('Uint32Array.of(59)') as Uint32Array), { instanceOf: RangeError })
+  t.throws(() => dev.sendPacked(foreign(Buffer.alloc(60)), runInNewContext('Uint32Array.of(59)') as Uint32Array), {
+    instanceOf: RangeError,
+  })
   t.throws(() => dev.sendPacked(Buffer.alloc(60), runInNewContext('Int32Array.of(60)') as never), { instanceOf: TypeError })
 })

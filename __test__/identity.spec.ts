@@ -38,11 +38,41 @@ function isGone(t: ExecutionContext, err: unknown, device: string, reason: strin
 
 /** setMtu, up, down, setPromisc, setConfig and the getters on a stale Netdev: each fails, typed. */
 async function everyOperationFails(t: ExecutionContext, dev: Netdev, device: string, reason: string, renamedTo?: string): Promise<void> {
-  isGone(t, t.throws(() => dev.setMtu(1280)), device, reason, renamedTo)
-  isGone(t, t.throws(() => dev.mtu), device, reason, renamedTo)
-  isGone(t, t.throws(() => dev.ifindex), device, reason, renamedTo)
-  isGone(t, t.throws(() => dev.etheraddr), device, reason, renamedTo)
-  isGone(t, t.throws(() => dev.stats()), device, reason, renamedTo)
+  isGone(
+    t,
+    t.throws(() => dev.setMtu(1280)),
+    device,
+    reason,
+    renamedTo,
+  )
+  isGone(
+    t,
+    t.throws(() => dev.mtu),
+    device,
+    reason,
+    renamedTo,
+  )
+  isGone(
+    t,
+    t.throws(() => dev.ifindex),
+    device,
+    reason,
+    renamedTo,
+  )
+  isGone(
+    t,
+    t.throws(() => dev.etheraddr),
+    device,
+    reason,
+    renamedTo,
+  )
+  isGone(
+    t,
+    t.throws(() => dev.stats()),
+    device,
+    reason,
+    renamedTo,
+  )
   isGone(t, await t.throwsAsync(dev.down()), device, reason, renamedTo)
   isGone(t, await t.throwsAsync(dev.up()), device, reason, renamedTo)
   isGone(t, await t.throwsAsync(dev.setPromisc(true)), device, reason, renamedTo)

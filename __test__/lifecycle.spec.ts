@@ -1,5 +1,5 @@
 import { Netdev, PltapError } from '../ts/index.ts'
-import { DIST_INDEX, ROOT, announceSkips, devSerial, devTest, fdCount, ipLink, linkNames, run, sleep } from './support.ts'
+import { announceSkips, DIST_INDEX, devSerial, devTest, fdCount, ipLink, linkNames, ROOT, run, sleep } from './support.ts'
 
 announceSkips('lifecycle.spec.ts')
 

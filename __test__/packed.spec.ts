@@ -45,7 +45,11 @@ devTest('readPacked returns whole bursts: data and lengths agree, and every fram
   const replies: string[] = []
   let burst = await first
   for (;;) {
-    t.is(burst.data.length, burst.lengths.reduce((a, b) => a + b, 0), 'lengths add up to data')
+    t.is(
+      burst.data.length,
+      burst.lengths.reduce((a, b) => a + b, 0),
+      'lengths add up to data',
+    )
     let offset = 0
     for (const len of burst.lengths) {
       const arp = parseArp(burst.data.subarray(offset, offset + len))
@@ -74,17 +78,46 @@ devTest('read and readPacked share one queue: readPacked returns what read left 
   const rest = await rx.readPacked()
   t.true(rest.lengths.length >= 1 && rest.lengths.length <= queued)
   t.is(rx.queued, queued - rest.lengths.length)
-  t.is(rest.data.length, rest.lengths.reduce((a, b) => a + b, 0))
+  t.is(
+    rest.data.length,
+    rest.lengths.reduce((a, b) => a + b, 0),
+  )
 })
 
 devTest('sendPacked and readPacked reject bad arguments before any I/O', async (t) => {
   const dev = await upDevice(t, 'pArgs', 99)
   const tx = dev.stats().port.txPackets
-  t.is((t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(59)), { instanceOf: RangeError }) as RangeError & { code: string }).code, 'ERR_OUT_OF_RANGE')
-  t.is((t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(0, 60)), { instanceOf: RangeError }) as RangeError & { code: string }).code, 'ERR_OUT_OF_RANGE')
-  t.is((t.throws(() => dev.sendPacked(Buffer.alloc(70000), Uint32Array.of(70000)), { instanceOf: RangeError }) as RangeError & { code: string }).code, 'ERR_OUT_OF_RANGE')
-  t.is((t.throws(() => dev.sendPacked(Buffer.alloc(60), [60] as unknown as Uint32Array), { instanceOf: TypeError }) as TypeError & { code: string }).code, 'ERR_INVALID_ARG_TYPE')
-  t.is((t.throws(() => dev.sendPacked('x' as unknown as Buffer, Uint32Array.of(1)), { instanceOf: TypeError }) as TypeError & { code: string }).code, 'ERR_INVALID_ARG_TYPE')
+  t.is(
+    (t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(59)), { instanceOf: RangeError }) as RangeError & { code: string })
+      .code,
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    (t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(0, 60)), { instanceOf: RangeError }) as RangeError & { code: string })
+      .code,
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    (
+      t.throws(() => dev.sendPacked(Buffer.alloc(70000), Uint32Array.of(70000)), { instanceOf: RangeError }) as RangeError & {
+        code: string
+      }
+    ).code,
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    (
+      t.throws(() => dev.sendPacked(Buffer.alloc(60), [60] as unknown as Uint32Array), { instanceOf: TypeError }) as TypeError & {
+        code: string
+      }
+    ).code,
+    'ERR_INVALID_ARG_TYPE',
+  )
+  t.is(
+    (t.throws(() => dev.sendPacked('x' as unknown as Buffer, Uint32Array.of(1)), { instanceOf: TypeError }) as TypeError & { code: string })
+      .code,
+    'ERR_INVALID_ARG_TYPE',
+  )
   t.is(dev.stats().port.txPackets, tx, 'nothing was sent')
   const rx = dev.rxOpen()
   t.throws(() => rx.readPacked({ signal: 'no' as unknown as AbortSignal }), { instanceOf: TypeError })

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import { openNetdev } from '../binding.js'
 import { fromNative } from '../ts/errors.ts'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { ROOT, announceSkips, devSerial } from './support.ts'
+import { announceSkips, devSerial, ROOT } from './support.ts'
 
 announceSkips('panics.spec.ts')
 
@@ -32,7 +32,11 @@ async function mutate(lengths: Uint32Array): Promise<() => Promise<void>> {
 /** Runs the panic child with PLTAP_TEST_PANIC=point; resolves with how it ended and its output. */
 function runChild(point: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PANIC_CHILD], { cwd: ROOT, env: { ...process.env, PLTAP_TEST_PANIC: point }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [PANIC_CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, PLTAP_TEST_PANIC: point },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -110,7 +114,10 @@ for (const point of ['open', 'send_packed', 'sync', 'rx_reader', 'rx_callback'])
     const r = await runChild(point)
     t.is(r.signal, null, `the child was killed by ${r.signal}: ${r.stderr}`)
     t.is(r.code, 0, r.stderr)
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { point: string; caught: { name: string; code: string; message: string } | null }
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      point: string
+      caught: { name: string; code: string; message: string } | null
+    }
     t.is(out.point, point)
     t.truthy(out.caught, `no error reached JS: ${r.stdout} ${r.stderr}`)
     t.is(out.caught!.name, 'PltapError')

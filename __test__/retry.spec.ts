@@ -2,7 +2,7 @@
 // (defect A7 of the original, which dropped errors and retried without backoff).
 import { execFileSync } from 'node:child_process'
 import { Netdev, type NetdevChange, PltapError } from '../ts/index.ts'
-import { DIST_INDEX, announceSkips, devTest, ipFlags, nextChange } from './support.ts'
+import { announceSkips, DIST_INDEX, devTest, ipFlags, nextChange } from './support.ts'
 
 announceSkips('retry.spec.ts')
 
@@ -19,7 +19,9 @@ devTest('a failed up() is kept as lastError and retried in the background until 
   })
   // Whatever a 'change' listener sees agrees with the event: flags, changeSeq, lastError.
   const seen: { up: boolean; flagsUp: boolean; seq: boolean; lastError: string | null }[] = []
-  dev.on('change', (c) => seen.push({ up: c.flags.up, flagsUp: dev.flags.up, seq: dev.changeSeq === c.changeSeq, lastError: dev.lastError }))
+  dev.on('change', (c) =>
+    seen.push({ up: c.flags.up, flagsUp: dev.flags.up, seq: dev.changeSeq === c.changeSeq, lastError: dev.lastError }),
+  )
   const upSeen = nextChange(dev, (c) => c.flags.up)
 
   // The interface disappears by name: bringing it up fails.

@@ -1,8 +1,9 @@
 // The receive queue is bounded in bytes as well as in frames: a flood of 64 KiB frames that
 // nobody reads costs at most highWaterMarkBytes in the process; the rest waits in the kernel's
 // queue or is dropped there, and every frame is accounted for.
-import { createSocket } from 'node:dgram'
+
 import { execFileSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { Netdev } from '../ts/index.ts'
 import { announceSkips, devTest, quietIpv6, waitFor } from './support.ts'
 
@@ -106,8 +107,14 @@ devTest('rxOpen validates highWaterMarkBytes', async (t) => {
   const dev = await Netdev.open({ name: 'bArgs', allocator: 'direct', ifname: 'tB70' })
   t.teardown(() => dev.close())
   for (const bad of [65_535, 2 ** 30 + 1, 1.5, Number.NaN]) {
-    t.is((t.throws(() => dev.rxOpen({ highWaterMarkBytes: bad }), { instanceOf: RangeError }) as RangeError & { code: string }).code, 'ERR_OUT_OF_RANGE')
+    t.is(
+      (t.throws(() => dev.rxOpen({ highWaterMarkBytes: bad }), { instanceOf: RangeError }) as RangeError & { code: string }).code,
+      'ERR_OUT_OF_RANGE',
+    )
   }
-  t.is((t.throws(() => dev.rxOpen({ highWaterMarkBytes: '4M' as never }), { instanceOf: TypeError }) as TypeError & { code: string }).code, 'ERR_INVALID_ARG_TYPE')
+  t.is(
+    (t.throws(() => dev.rxOpen({ highWaterMarkBytes: '4M' as never }), { instanceOf: TypeError }) as TypeError & { code: string }).code,
+    'ERR_INVALID_ARG_TYPE',
+  )
   t.is(dev.rxOpen({ highWaterMarkBytes: 65_536 }).queuedBytes, 0)
 })

@@ -2,14 +2,15 @@
  * Shared helpers for the ava suite. Tests run inside the private network namespace made by
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
-import test, { type ExecutionContext } from 'ava'
-import type { Netdev, NetdevChange } from '../ts/index.ts'
-import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import test, { type ExecutionContext } from 'ava'
+import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
+import type { Netdev, NetdevChange } from '../ts/index.ts'
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -272,7 +273,7 @@ export async function startSlice(who: SliceIdentity = SLICE): Promise<SliceServi
     if (m.ok) p?.resolve(m.value)
     else p?.reject(new RemoteFailure(m.error!))
   })
-  const call = <T,>(op: string, arg?: unknown): Promise<T> =>
+  const call = <T>(op: string, arg?: unknown): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`the slice's process is gone: ${stderr}`))
       const id = nextId++

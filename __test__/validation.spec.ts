@@ -1,5 +1,5 @@
-import test from 'ava'
 import { closeSync, openSync } from 'node:fs'
+import test from 'ava'
 import { Netdev, type NetdevOptions, type Rx } from '../ts/index.ts'
 import { announceSkips, devSerial, fdCount, linkNames } from './support.ts'
 

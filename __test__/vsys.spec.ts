@@ -1,16 +1,11 @@
-import test from 'ava'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { type Server, type Socket, createServer } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import test from 'ava'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { execFileSync, spawn } from 'node:child_process'
 import {
-  OUTSIDER,
-  RemoteFailure,
-  SLICE,
-  type SliceService,
-  type Vsysd,
   announceSkips,
   arpFrame,
   checkPromiscThenDown,
@@ -20,8 +15,13 @@ import {
   ipFlags,
   ipLink,
   linkNames,
+  OUTSIDER,
+  RemoteFailure,
+  SLICE,
+  type SliceService,
   startSlice,
   startVsysd,
+  type Vsysd,
   waitFor,
 } from './support.ts'
 
@@ -57,7 +57,10 @@ devSerial('the slice (uid 1000, no capabilities) opens, configures and uses its 
   t.is(BigInt(`0x${me.capPrm}`), 0n, 'no permitted capabilities')
   t.is(BigInt(`0x${me.capBnd}`), 0n, 'an empty bounding set')
 
-  const opened = await s.call<{ realName: string; packetInfo: boolean; usesVsys: boolean; etheraddr: string }>('open', { name: 'sMain', vsysRoot: helper!.dir })
+  const opened = await s.call<{ realName: string; packetInfo: boolean; usesVsys: boolean; etheraddr: string }>('open', {
+    name: 'sMain',
+    vsysRoot: helper!.dir,
+  })
   t.regex(opened.realName, /^tap1000-\d+$/)
   t.true(opened.packetInfo)
   t.true(opened.usesVsys)
@@ -92,17 +95,25 @@ devSerial('the slice (uid 1000, no capabilities) opens, configures and uses its 
 devSerial('uid 1001 is refused: by the directory modes, and by the peer-credential check when given the group', async (t) => {
   const before = linkNames()
   const outsider = await slice(t, OUTSIDER)
-  const e1 = await t.throwsAsync(outsider.call('open', { name: 'sOut1', vsysRoot: helper!.dir, timeoutMs: 5000 }), { instanceOf: RemoteFailure })
+  const e1 = await t.throwsAsync(outsider.call('open', { name: 'sOut1', vsysRoot: helper!.dir, timeoutMs: 5000 }), {
+    instanceOf: RemoteFailure,
+  })
   t.is(e1.remote.code, 'EACCES', e1.message)
   t.is(e1.remote.errno, -13)
   t.is(e1.remote.syscall, 'connect')
 
   const grouped = await slice(t, { ...OUTSIDER, groups: [SLICE.gid] })
-  const e2 = await t.throwsAsync(grouped.call('open', { name: 'sOut2', vsysRoot: helper!.dir, timeoutMs: 5000 }), { instanceOf: RemoteFailure })
+  const e2 = await t.throwsAsync(grouped.call('open', { name: 'sOut2', vsysRoot: helper!.dir, timeoutMs: 5000 }), {
+    instanceOf: RemoteFailure,
+  })
   t.is(e2.remote.code, 'ERR_VSYS_REFUSED', e2.message)
   t.regex(e2.remote.message, /1001/, 'the refusal names the uid')
   await waitFor('the helper to log the refusal', () => /refus/i.test(helper!.stderr()) && helper!.stderr().includes('1001'))
-  t.deepEqual(linkNames().filter((n) => !before.includes(n)), [], 'no device was created for the outsider')
+  t.deepEqual(
+    linkNames().filter((n) => !before.includes(n)),
+    [],
+    'no device was created for the outsider',
+  )
 
   // The helper still serves the slice.
   const s = await slice(t)
@@ -134,7 +145,11 @@ devSerial('close() runs vif_down for a device that vif_up brought up, and only t
   // A helper of its own, so that its log holds only this test's requests.
   const own = await startVsysd()
   t.teardown(() => own.stop())
-  const downs = (): number => own.stderr().split('\n').filter((l) => l.includes('vif_down [')).length
+  const downs = (): number =>
+    own
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('vif_down [')).length
 
   const never = await slice(t)
   await never.call('open', { name: 'vNoRelease', vsysRoot: own.dir })
@@ -206,7 +221,10 @@ devSerial('a stopped helper: open fails with ENOENT (its socket is gone)', async
   t.true(existsSync(join(own.dir, 'fd_tuntap.control')))
   own.child.kill('SIGTERM')
   await new Promise((r) => own.child.once('exit', r))
-  t.false(existsSync(join(own.dir, 'fd_tuntap.control')), `the helper removed its socket (exit ${own.child.exitCode}/${own.child.signalCode}; ${own.stderr()})`)
+  t.false(
+    existsSync(join(own.dir, 'fd_tuntap.control')),
+    `the helper removed its socket (exit ${own.child.exitCode}/${own.child.signalCode}; ${own.stderr()})`,
+  )
   const e = await t.throwsAsync(Netdev.open({ name: 'vStop2', allocator: 'vsys', vsysRoot: own.dir }), { instanceOf: PltapError })
   t.true(['ENOENT', 'ECONNREFUSED'].includes(e.code), e.code)
   t.is(e.code, 'ENOENT')

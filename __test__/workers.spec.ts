@@ -57,7 +57,11 @@ devTest('two worker threads each open, configure and report their own Netdev; bo
   t.is(await a.exited, 0)
   t.is(await b.exited, 0)
   // A closed on its own; B's device must go with its thread.
-  await waitFor(`${ra.realName} and ${rb.realName} to disappear`, () => ipLink(ra.realName!) === null && ipLink(rb.realName!) === null, 30_000)
+  await waitFor(
+    `${ra.realName} and ${rb.realName} to disappear`,
+    () => ipLink(ra.realName!) === null && ipLink(rb.realName!) === null,
+    30_000,
+  )
   t.is(ipLink(ra.realName!), null)
   t.is(ipLink(rb.realName!), null)
 })

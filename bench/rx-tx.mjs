@@ -9,11 +9,11 @@
 //   BENCH_ALLOW_DEBUG  set to run even with an unoptimized (debug) addon
 //   NAPI_RS_NATIVE_LIBRARY_PATH  load this addon instead of ./pltap.linux-x64-gnu.node (binding.js)
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, writeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import pltap from '../dist/index.js'
 
 const { Netdev } = pltap
@@ -60,12 +60,18 @@ if (ADDON_INFO.profile !== 'release (stripped)' && !process.env.BENCH_ALLOW_DEBU
 
 function netnsInterfaces() {
   // /proc/net/dev belongs to this process's network namespace (/sys/class/net may not).
-  return readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean)
+  return readFileSync('/proc/net/dev', 'utf8')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean)
 }
 {
   const ifs = netnsInterfaces()
   if (ifs.length !== 1 || ifs[0] !== 'lo') {
-    console.error(`bench: refusing to run: this network namespace has interfaces ${ifs.join(', ')}; use \`npm run bench\`, which runs in a fresh namespace`)
+    console.error(
+      `bench: refusing to run: this network namespace has interfaces ${ifs.join(', ')}; use \`npm run bench\`, which runs in a fresh namespace`,
+    )
     process.exit(2)
   }
 }
@@ -103,8 +109,7 @@ function run(cmd, args, onLine) {
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (d) => {
     out += d
-    let nl
-    while ((nl = out.indexOf('\n')) >= 0) {
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
       const line = out.slice(0, nl)
       out = out.slice(nl + 1)
       if (line.startsWith('{')) result = JSON.parse(line)
@@ -195,7 +200,8 @@ async function txPltap(size) {
       const n = dev.sendBatch(batch)
       frames += n
       if (n < TX_BATCH) short++
-      if ((t1 = performance.now()) >= end) break
+      t1 = performance.now()
+      if (t1 >= end) break
     }
     return { frames, short, seconds: (t1 - t0) / 1000 }
   }
@@ -205,14 +211,29 @@ async function txPltap(size) {
   const cpu = cpuSeconds(process.cpuUsage(c0))
   const stats = dev.stats()
   await closeTap(dev)
-  return { ...r, mpps: r.frames / r.seconds / 1e6, cpuPerFrameNs: (cpu / r.frames) * 1e9, cpuSeconds: cpu, shortBatches: r.short, portTxPackets: stats.port.txPackets }
+  return {
+    ...r,
+    mpps: r.frames / r.seconds / 1e6,
+    cpuPerFrameNs: (cpu / r.frames) * 1e9,
+    cpuSeconds: cpu,
+    shortBatches: r.short,
+    portTxPackets: stats.port.txPackets,
+  }
 }
 
 /** TX, C: write() per frame in a loop for SECONDS, on its own tap. */
 async function txC(bin, size) {
   const r = await run(bin, ['tx', `bctx${seq++}`, String(size), String(SECONDS)]).done
   const cpu = r.cpuUser + r.cpuSys
-  return { frames: r.frames, seconds: r.seconds, mpps: r.frames / r.seconds / 1e6, cpuPerFrameNs: (cpu / r.frames) * 1e9, cpuSeconds: cpu, full: r.full, errors: r.errors }
+  return {
+    frames: r.frames,
+    seconds: r.seconds,
+    mpps: r.frames / r.seconds / 1e6,
+    cpuPerFrameNs: (cpu / r.frames) * 1e9,
+    cpuSeconds: cpu,
+    full: r.full,
+    errors: r.errors,
+  }
 }
 
 /** Waits until no frame has arrived for `quietMs` (at most `maxMs`). */
@@ -358,8 +379,10 @@ async function main() {
     .join('')
   const command = env + (process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node scripts/in-netns.mjs node bench/rx-tx.mjs')
   const info = machine()
-  const log = (s) => writeSync(1, s + '\n')
-  log(`pltap bench: ${SECONDS} s per case, sizes ${SIZES.join(', ')} B; ${info.nproc} CPUs (${info.cpu}), Linux ${info.kernel}, Node ${info.node}`)
+  const log = (s) => writeSync(1, `${s}\n`)
+  log(
+    `pltap bench: ${SECONDS} s per case, sizes ${SIZES.join(', ')} B; ${info.nproc} CPUs (${info.cpu}), Linux ${info.kernel}, Node ${info.node}`,
+  )
 
   const tx = []
   const rx = []
@@ -388,12 +411,18 @@ async function main() {
   md.push('| Frame | pltap Mpps | C Mpps | ratio pltap/C | pltap CPU/frame (JS process) | C CPU/frame | pltap Gbit/s |')
   md.push('|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of tx) {
-    md.push(`| ${r.size} B | ${fmt(r.pltap.mpps)} | ${fmt(r.c.mpps)} | **${fmt(r.ratio, 2)}** | ${fmt(r.pltap.cpuPerFrameNs, 0)} ns | ${fmt(r.c.cpuPerFrameNs, 0)} ns | ${fmt((r.pltap.mpps * r.size * 8) / 1e3, 2)} |`)
+    md.push(
+      `| ${r.size} B | ${fmt(r.pltap.mpps)} | ${fmt(r.c.mpps)} | **${fmt(r.ratio, 2)}** | ${fmt(r.pltap.cpuPerFrameNs, 0)} ns | ${fmt(r.c.cpuPerFrameNs, 0)} ns | ${fmt((r.pltap.mpps * r.size * 8) / 1e3, 2)} |`,
+    )
   }
   md.push('')
-  md.push('### RX: AF_PACKET `sendmmsg` flood into the tap → JS `rx.readBatch({ max: 256 })` or `rx.readPacked()` (default `rxOpen()`) vs C `poll` + `read()` loop')
+  md.push(
+    '### RX: AF_PACKET `sendmmsg` flood into the tap → JS `rx.readBatch({ max: 256 })` or `rx.readPacked()` (default `rxOpen()`) vs C `poll` + `read()` loop',
+  )
   md.push('')
-  md.push('| Frame | pltap reader | pltap Mpps | C Mpps | ratio pltap/C | pltap CPU/frame: process (JS thread + reader thread) | C CPU/frame | CPU ratio | loss pltap | loss C | frames/batch |')
+  md.push(
+    '| Frame | pltap reader | pltap Mpps | C Mpps | ratio pltap/C | pltap CPU/frame: process (JS thread + reader thread) | C CPU/frame | CPU ratio | loss pltap | loss C | frames/batch |',
+  )
   md.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of rx) {
     const p = r.pltap
@@ -408,7 +437,9 @@ async function main() {
   md.push('| Frame | reader | generator Mpps (accepted) | generator CPU/frame | pltap `rx.dropped` | pltap port rxDropped |')
   md.push('|---:|---|---:|---:|---:|---:|')
   for (const r of rx) {
-    md.push(`| ${r.size} B | pltap, ${r.variant} | ${fmt(r.pltap.genMpps)} | ${fmt(r.pltap.genCpuPerFrameNs, 0)} ns | ${r.pltap.rxDropped} | ${r.pltap.portRxDropped} |`)
+    md.push(
+      `| ${r.size} B | pltap, ${r.variant} | ${fmt(r.pltap.genMpps)} | ${fmt(r.pltap.genCpuPerFrameNs, 0)} ns | ${r.pltap.rxDropped} | ${r.pltap.portRxDropped} |`,
+    )
   }
   for (const size of SIZES) {
     const c = rx.find((r) => r.size === size).c
@@ -422,7 +453,10 @@ async function main() {
   if (!process.env.BENCH_NO_SAVE) {
     const dir = path.join(here, 'results')
     mkdirSync(dir, { recursive: true })
-    const stamp = started.toISOString().replace(/:/g, '').replace(/\.\d+Z$/, 'Z')
+    const stamp = started
+      .toISOString()
+      .replace(/:/g, '')
+      .replace(/\.\d+Z$/, 'Z')
     const file = path.join(dir, `rx-tx-${stamp}.md`)
     const doc = [
       `# pltap vs C baseline: ${started.toISOString()}`,

@@ -209,7 +209,8 @@ export function fromNative(err: unknown): unknown {
     }
     if (typeof f !== 'object' || f === null || typeof f.code !== 'string' || typeof f.message !== 'string') return err
     // OS errors read like Node's: "EPERM: Operation not permitted, ioctl (TUNSETIFF tap%d)".
-    const message = f.syscall !== undefined && f.description !== undefined ? `${f.code}: ${f.description}, ${f.syscall} (${f.op})` : f.message
+    const message =
+      f.syscall !== undefined && f.description !== undefined ? `${f.code}: ${f.description}, ${f.syscall} (${f.op})` : f.message
     return new PltapError(f.code, message, f)
   } catch {
     return err

@@ -21,7 +21,9 @@
  *
  * @module
  */
-export { Netdev } from './netdev.js'
+
+export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } from './errors.js'
+export { PltapError } from './errors.js'
 export type {
   Allocator,
   Counters,
@@ -32,7 +34,6 @@ export type {
   NetdevOptions,
   NetdevStats,
 } from './netdev.js'
-export { Rx } from './rx.js'
+export { Netdev } from './netdev.js'
 export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
-export { PltapError } from './errors.js'
-export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } from './errors.js'
+export { Rx } from './rx.js'

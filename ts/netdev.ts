@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { isSharedArrayBuffer } from 'node:util/types'
 import { type NativeNetdev, type NativeSnapshot, openNetdev } from '../binding.js'
-import { PltapError, closedError, native, nativeAsync } from './errors.js'
+import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { Rx, type RxOptions } from './rx.js'
 import * as v from './validate.js'
 
@@ -278,10 +278,18 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     }
     if (options.packetInfo !== undefined) v.checkBoolean('options.packetInfo', options.packetInfo)
     if (kind === 'vsys' && options.packetInfo === false) {
-      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', 'options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi')
+      throw argError(
+        RangeError,
+        'ERR_INVALID_ARG_VALUE',
+        'options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi',
+      )
     }
     if (kind === 'fd' && options.packetInfo === undefined) {
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on')
+      throw argError(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on',
+      )
     }
     if (options.timeoutMs !== undefined) v.checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
     v.checkSignal('options.signal', options.signal)
@@ -670,13 +678,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   sendBatch(frames: readonly ArrayBufferView[]): number {
-    if (!Array.isArray(frames)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer, TypedArray, or DataView')
+    if (!Array.isArray(frames))
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer, TypedArray, or DataView')
     let list = frames as readonly Uint8Array[]
     for (let i = 0; i < list.length; i++) {
       const f = list[i]
       if (f instanceof Uint8Array && f.length > 0 && f.length <= 65535) continue // the common case, as is
       const bytes = v.toFrame(`frames[${i}]`, f)
-      if (list === frames) list = list.slice() // the caller's array stays untouched
+      if (list === frames)
+        list = list.slice() // the caller's array stays untouched
       ;(list as Uint8Array[])[i] = bytes
     }
     const nativeDev = this.#check() // a closed device throws, even for an empty batch
@@ -694,9 +704,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       if (contiguous && (f.buffer !== first.buffer || f.byteOffset !== end)) contiguous = false
       end = f.byteOffset + f.length
     }
-    const data = contiguous
-      ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset)
-      : Buffer.concat(list as Uint8Array[])
+    const data = contiguous ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : Buffer.concat(list as Uint8Array[])
     return native(() => nativeDev.sendPacked(data, lengths))
   }
 

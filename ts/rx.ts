@@ -1,5 +1,5 @@
 import type { NativeNetdev, NativeRx } from '../binding.js'
-import { PltapError, closedError, fromNative, native } from './errors.js'
+import { closedError, fromNative, native, PltapError } from './errors.js'
 import { Ring } from './ring.js'
 import { checkInt, checkObject, checkSignal } from './validate.js'
 

@@ -37,7 +37,7 @@ function describe(value: unknown): string {
 }
 
 // Control characters (C0, DEL, C1) and whitespace anywhere make a field unsafe to put on a vsys line.
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
 
 /** A plain object (or undefined, when optional). */
@@ -50,7 +50,7 @@ export function checkObject(name: string, value: unknown, optional = false): ass
 export function checkPortName(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw typeError(name, 'of type string', value)
   if (value.length === 0 || value.length > 256) throw valueError(name, value, 'must be 1 to 256 characters long')
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(value)) throw valueError(name, value, 'must not contain control characters')
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { Netdev } from '../netdev.js'
-import type { Rx } from '../rx.js'
+import type { PackedFrames, Rx } from '../rx.js'
 
 /** Forwards frames both ways until SIGINT/SIGTERM, then prints counters. */
 export async function runBridge(ifA: string, ifB: string, options: { quiet?: boolean } = {}): Promise<number> {
@@ -25,7 +25,7 @@ export async function runBridge(ifA: string, ifB: string, options: { quiet?: boo
   // One await and one native call per burst, with no object per frame.
   const pump = async (rx: Rx, out: Netdev): Promise<void> => {
     for (;;) {
-      let burst
+      let burst: PackedFrames
       try {
         burst = await rx.readPacked()
       } catch {

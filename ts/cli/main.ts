@@ -50,17 +50,29 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP.main)
       return command === undefined ? 2 : 0
     case 'demo': {
-      if (wantsHelp) return console.log(HELP.demo), 0
+      if (wantsHelp) {
+        console.log(HELP.demo)
+        return 0
+      }
       if (rest[0] === '--service' && rest[1] !== undefined && rest.length <= 3 && (rest.length === 2 || rest[2] === '--probe')) {
         return runDemoService(rest[1], rest[2] === '--probe')
       }
-      if (rest.length > 0) return console.error(`pltap demo: unexpected argument ${rest[0]}\n\n${HELP.demo}`), 2
+      if (rest.length > 0) {
+        console.error(`pltap demo: unexpected argument ${rest[0]}\n\n${HELP.demo}`)
+        return 2
+      }
       const code = reexecInPrivateNetns([process.execPath, process.argv[1]!, 'demo'])
       return code ?? runDemo(process.argv[1]!)
     }
     case 'bridge':
-      if (wantsHelp) return console.log(HELP.bridge), 0
-      if (rest.length !== 2) return console.error(`pltap bridge: expected two interface names\n\n${HELP.bridge}`), 2
+      if (wantsHelp) {
+        console.log(HELP.bridge)
+        return 0
+      }
+      if (rest.length !== 2) {
+        console.error(`pltap bridge: expected two interface names\n\n${HELP.bridge}`)
+        return 2
+      }
       return runBridge(rest[0]!, rest[1]!)
     case 'vsysd':
       return runVsysd(rest)

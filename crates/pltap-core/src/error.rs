@@ -34,12 +34,11 @@ macro_rules! errno_names {
 }
 
 errno_names!(
-    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES, EFAULT,
-    EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, EFBIG, ENOSPC,
-    ESPIPE, EROFS, EPIPE, ERANGE, ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP, EBADFD, ENOTSOCK,
-    EMSGSIZE, EPROTONOSUPPORT, ENOTSUP, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN,
-    ENETUNREACH, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN, ETIMEDOUT, ECONNREFUSED,
-    EHOSTUNREACH, EALREADY, EINPROGRESS, ECANCELED,
+    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST,
+    EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, EFBIG, ENOSPC, ESPIPE, EROFS, EPIPE, ERANGE,
+    ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP, EBADFD, ENOTSOCK, EMSGSIZE, EPROTONOSUPPORT, ENOTSUP, EAFNOSUPPORT,
+    EADDRINUSE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN, ETIMEDOUT,
+    ECONNREFUSED, EHOSTUNREACH, EALREADY, EINPROGRESS, ECANCELED,
 );
 
 impl Errno {
@@ -258,10 +257,9 @@ impl fmt::Display for Error {
         match self {
             Error::Os { op, errno, .. } => write!(f, "{op}: {errno}"),
             Error::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
-            Error::HelperRefused { op, detail } => write!(
-                f,
-                "{op}: the vsys helper refused ({detail}); check the slice's vsys ACL and vsys_vnet"
-            ),
+            Error::HelperRefused { op, detail } => {
+                write!(f, "{op}: the vsys helper refused ({detail}); check the slice's vsys ACL and vsys_vnet")
+            }
             Error::HelperProtocol { op, detail } => write!(f, "{op}: vsys protocol error: {detail}"),
             Error::Timeout { op, after } => write!(f, "{op}: no answer within {} ms", after.as_millis()),
             Error::Script { script, reply, detail } => {

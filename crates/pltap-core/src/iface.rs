@@ -28,7 +28,8 @@ pub fn control_socket() -> Result<Arc<OwnedFd>> {
     if let Some(sock) = map.get(&netns).and_then(Weak::upgrade) {
         return Ok(sock);
     }
-    let sock = Arc::new(sys::inet_dgram_socket().map_err(|e| Error::os("create the AF_INET ioctl socket", "socket", e))?);
+    let sock =
+        Arc::new(sys::inet_dgram_socket().map_err(|e| Error::os("create the AF_INET ioctl socket", "socket", e))?);
     map.retain(|_, w| w.strong_count() > 0);
     map.insert(netns, Arc::downgrade(&sock));
     Ok(sock)
@@ -371,8 +372,11 @@ impl Iface {
     pub fn kernel_counters(&self) -> Result<Counters> {
         let path = "/proc/thread-self/net/dev";
         let table = std::fs::read_to_string(path).map_err(|e| Error::os(format!("read {path}"), "open", e))?;
-        Counters::parse_proc_net_dev(&table, self.name.as_str())
-            .ok_or_else(|| Error::Os { op: format!("find {} in {path}", self.name), syscall: "read", errno: crate::Errno(libc::ENODEV) })
+        Counters::parse_proc_net_dev(&table, self.name.as_str()).ok_or_else(|| Error::Os {
+            op: format!("find {} in {path}", self.name),
+            syscall: "read",
+            errno: crate::Errno(libc::ENODEV),
+        })
     }
 }
 
@@ -380,7 +384,8 @@ impl Iface {
 /// interface is visible by name (defect A13).
 pub(crate) fn fd_hwaddr(fd: BorrowedFd<'_>, name: &IfName) -> Result<MacAddr> {
     let mut ifr = IfReq { name: name.to_ifr_name(), data: [0; 24] };
-    sys::ioctl_ifreq(fd, linux::SIOCGIFHWADDR, &mut ifr).map_err(|e| Error::os(format!("SIOCGIFHWADDR {name}"), "ioctl", e))?;
+    sys::ioctl_ifreq(fd, linux::SIOCGIFHWADDR, &mut ifr)
+        .map_err(|e| Error::os(format!("SIOCGIFHWADDR {name}"), "ioctl", e))?;
     Ok(mac_from_sockaddr(&ifr))
 }
 
@@ -388,7 +393,8 @@ pub(crate) fn fd_hwaddr(fd: BorrowedFd<'_>, name: &IfName) -> Result<MacAddr> {
 pub(crate) fn fd_set_hwaddr(fd: BorrowedFd<'_>, name: &IfName, mac: MacAddr) -> Result<()> {
     let mut ifr = IfReq { name: name.to_ifr_name(), data: [0; 24] };
     mac_to_sockaddr(&mut ifr, mac)?;
-    sys::ioctl_ifreq(fd, linux::SIOCSIFHWADDR, &mut ifr).map_err(|e| Error::os(format!("SIOCSIFHWADDR {name}"), "ioctl", e))
+    sys::ioctl_ifreq(fd, linux::SIOCSIFHWADDR, &mut ifr)
+        .map_err(|e| Error::os(format!("SIOCSIFHWADDR {name}"), "ioctl", e))
 }
 
 // struct sockaddr: sa_family (u16, native), then sa_data[14].
@@ -423,7 +429,9 @@ mod tests {
     fn mac_parse_and_format() {
         let m: MacAddr = "0A:bc:00:11:22:33".parse().unwrap();
         assert_eq!(m.to_string(), "0a:bc:00:11:22:33");
-        for bad in ["", "0a:bc:00:11:22", "0a:bc:00:11:22:33:44", "0a-bc-00-11-22-33", "0g:00:00:00:00:00", "a:b:c:d:e:f"] {
+        for bad in
+            ["", "0a:bc:00:11:22", "0a:bc:00:11:22:33:44", "0a-bc-00-11-22-33", "0g:00:00:00:00:00", "a:b:c:d:e:f"]
+        {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
         assert!(!"01:00:5e:00:00:01".parse::<MacAddr>().unwrap().is_unicast());

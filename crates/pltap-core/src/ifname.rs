@@ -101,8 +101,22 @@ mod tests {
     #[test]
     fn rejects_bad_names() {
         for bad in [
-            "", "1234567890123456", "tap\n0", "tap\0", "ta p", "tap/0", "tap:0", ".", "..", "tap\t",
-            "tap\u{7f}", "%d%d", "tap%s", "tap\r", "é long name here", "\u{85}x",
+            "",
+            "1234567890123456",
+            "tap\n0",
+            "tap\0",
+            "ta p",
+            "tap/0",
+            "tap:0",
+            ".",
+            "..",
+            "tap\t",
+            "tap\u{7f}",
+            "%d%d",
+            "tap%s",
+            "tap\r",
+            "é long name here",
+            "\u{85}x",
         ] {
             let err = IfName::new(bad).unwrap_err();
             assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE", "{bad:?}");

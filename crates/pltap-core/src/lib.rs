@@ -36,7 +36,7 @@ pub mod tap;
 pub mod vsys;
 
 pub use error::{Errno, Error, Result};
-pub use iface::{IfFlags, Iface, Ipv4Net, Counters, MacAddr};
+pub use iface::{Counters, IfFlags, Iface, Ipv4Net, MacAddr};
 pub use ifname::IfName;
 pub use tap::{Burst, Mode, Tap, TapOptions};
 

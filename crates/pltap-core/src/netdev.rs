@@ -117,18 +117,27 @@ impl Netdev {
             }
             Allocator::Vsys { root, options } => {
                 if spec.packet_info == Some(false) {
-                    return Err(Error::invalid("packetInfo", "vsys devices always carry tun_pi framing (fd_tuntap cannot set IFF_NO_PI)"));
+                    return Err(Error::invalid(
+                        "packetInfo",
+                        "vsys devices always carry tun_pi framing (fd_tuntap cannot set IFF_NO_PI)",
+                    ));
                 }
                 let vsys = Vsys::new(root).with_options(options);
                 (vsys.allocate(spec.mode)?, Some(vsys))
             }
             Allocator::Fd(fd) => {
                 let Some(pi) = spec.packet_info else {
-                    return Err(Error::invalid("packetInfo", "must be given for an adopted descriptor: TUNGETIFF cannot tell"));
+                    return Err(Error::invalid(
+                        "packetInfo",
+                        "must be given for an adopted descriptor: TUNGETIFF cannot tell",
+                    ));
                 };
                 let tap = Tap::adopt(fd, pi)?;
                 if tap.mode() != spec.mode {
-                    return Err(Error::invalid("mode", format!("the descriptor is a {} device, not {}", tap.mode().as_str(), spec.mode.as_str())));
+                    return Err(Error::invalid(
+                        "mode",
+                        format!("the descriptor is a {} device, not {}", tap.mode().as_str(), spec.mode.as_str()),
+                    ));
                 }
                 (tap, None)
             }
@@ -334,7 +343,11 @@ impl Netdev {
         }
         match self.state().pending().first() {
             None => Ok(warnings),
-            Some(a) => Err(Error::Script { script: format!("{a:?}"), reply: String::new(), detail: "the kernel state keeps changing".into() }),
+            Some(a) => Err(Error::Script {
+                script: format!("{a:?}"),
+                reply: String::new(),
+                detail: "the kernel state keeps changing".into(),
+            }),
         }
     }
 
@@ -415,7 +428,8 @@ impl Netdev {
             // In bounds, as the lengths add up; checked all the same, so that no input
             // (say, lengths that changed under us) can make this panic.
             let Some(frame) = data.get(at..at + len) else {
-                failure = Some(Error::invalid("lengths", format!("frame {sent} runs past the {} bytes of data", data.len())));
+                failure =
+                    Some(Error::invalid("lengths", format!("frame {sent} runs past the {} bytes of data", data.len())));
                 break;
             };
             match tap.send(frame) {

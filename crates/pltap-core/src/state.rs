@@ -28,7 +28,8 @@ pub fn parse_local_ip(s: &str) -> Result<Ipv4Addr> {
     }
     let mut octets = [0u8; 4];
     for (o, p) in octets.iter_mut().zip(&parts) {
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0'))
+        {
             return Err(bad());
         }
         *o = p.parse().map_err(|_| bad())?;
@@ -177,7 +178,12 @@ impl Default for Reconciler {
 impl Reconciler {
     /// A reconciler that starts from what the kernel shows now, wanting it unchanged.
     pub fn new(observed: Observed) -> Reconciler {
-        Reconciler { want_up: observed.flags.up, want_promisc: observed.flags.promisc, observed, ..Reconciler::default() }
+        Reconciler {
+            want_up: observed.flags.up,
+            want_promisc: observed.flags.promisc,
+            observed,
+            ..Reconciler::default()
+        }
     }
 
     /// Sets the retry policy.
@@ -366,7 +372,9 @@ mod tests {
         for (s, v) in [("1", 1), ("8", 8), ("24", 24), ("32", 32)] {
             assert_eq!(parse_local_netmask(s).unwrap(), v);
         }
-        for bad in ["", "0", "33", "99", "-1", "+24", "024", "24x", "x", "2 4", " 24", "255.255.255.0", "100", "24\n", "1e1"] {
+        for bad in
+            ["", "0", "33", "99", "-1", "+24", "024", "24x", "x", "2 4", " 24", "255.255.255.0", "100", "24\n", "1e1"]
+        {
             assert!(parse_local_netmask(bad).is_err(), "{bad:?}");
         }
         // Defect 4: reported back as the same integer.

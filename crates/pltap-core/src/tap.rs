@@ -6,11 +6,11 @@ use crate::frame::{self, TUN_PI_LEN, TunPi};
 use crate::iface::{self, Iface, MacAddr};
 use crate::ifname::IfName;
 use crate::sys::{self, IfReq, linux};
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Layer of the device.
@@ -123,7 +123,8 @@ impl Tap {
     /// `IFF_NOFILTER`), so the caller states it. The descriptor is made nonblocking.
     pub fn adopt(fd: OwnedFd, packet_info: bool) -> Result<Tap> {
         let (name, mode) = tun_get_iff(fd.as_fd())?;
-        sys::set_nonblocking(fd.as_fd(), true).map_err(|e| Error::os(format!("set O_NONBLOCK on {name}"), "fcntl", e))?;
+        sys::set_nonblocking(fd.as_fd(), true)
+            .map_err(|e| Error::os(format!("set O_NONBLOCK on {name}"), "fcntl", e))?;
         Ok(Tap { file: File::from(fd), name, mode, packet_info, ctl: iface::control_socket()? })
     }
 
@@ -161,7 +162,11 @@ impl Tap {
     /// `ioctl(fd, SIOCSIFHWADDR)` on the descriptor (TAP only).
     pub fn set_hwaddr(&self, mac: MacAddr) -> Result<()> {
         if self.mode == Mode::Tun {
-            return Err(Error::Os { op: format!("set the MAC of TUN device {}", self.name), syscall: "ioctl", errno: crate::Errno(libc::ENOTSUP) });
+            return Err(Error::Os {
+                op: format!("set the MAC of TUN device {}", self.name),
+                syscall: "ioctl",
+                errno: crate::Errno(libc::ENOTSUP),
+            });
         }
         iface::fd_set_hwaddr(self.fd(), &self.name, mac)
     }
@@ -192,7 +197,11 @@ impl Tap {
         let mut pi = [0u8; TUN_PI_LEN];
         let res = OVERFLOW.with_borrow_mut(|overflow| {
             if self.packet_info {
-                (&self.file).read_vectored(&mut [IoSliceMut::new(&mut pi), IoSliceMut::new(buf), IoSliceMut::new(overflow)])
+                (&self.file).read_vectored(&mut [
+                    IoSliceMut::new(&mut pi),
+                    IoSliceMut::new(buf),
+                    IoSliceMut::new(overflow),
+                ])
             } else {
                 (&self.file).read_vectored(&mut [IoSliceMut::new(buf), IoSliceMut::new(overflow)])
             }
@@ -204,7 +213,11 @@ impl Tap {
         };
         let (len, stripped) = if self.packet_info {
             if n < TUN_PI_LEN {
-                return Err(Error::os(format!("read {}: short tun_pi", self.name), "read", io::Error::from_raw_os_error(libc::EIO)));
+                return Err(Error::os(
+                    format!("read {}: short tun_pi", self.name),
+                    "read",
+                    io::Error::from_raw_os_error(libc::EIO),
+                ));
             }
             (n - TUN_PI_LEN, TunPi::new_unchecked(&pi[..]).truncated())
         } else {
@@ -289,7 +302,8 @@ impl Tap {
     /// Waits up to `timeout_ms` until a frame can be read (`POLLIN`); `Ok(false)` on timeout.
     pub fn wait_readable(&self, timeout_ms: i32) -> Result<bool> {
         let mut rev = [0i16];
-        let n = sys::poll(&[(self.fd(), sys::POLLIN)], &mut rev, timeout_ms).map_err(|e| Error::os("poll", "poll", e))?;
+        let n =
+            sys::poll(&[(self.fd(), sys::POLLIN)], &mut rev, timeout_ms).map_err(|e| Error::os("poll", "poll", e))?;
         Ok(n > 0)
     }
 

@@ -72,16 +72,35 @@ fn hwaddr_is_all_zero() {
 #[test]
 fn kernel_counters_are_present_and_consistent_with_sysfs() {
     let lo = lo();
-    let read_sys = || (sys_u64("statistics/rx_packets"), sys_u64("statistics/tx_packets"), sys_u64("statistics/rx_bytes"));
+    let read_sys =
+        || (sys_u64("statistics/rx_packets"), sys_u64("statistics/tx_packets"), sys_u64("statistics/rx_bytes"));
     let check = sysfs_is_ours();
     let before = read_sys();
     let c = lo.kernel_counters().expect("lo in /proc/thread-self/net/dev");
     let after = read_sys();
     if check {
         // Counters only grow: the ioctl-side reading lies between two sysfs readings.
-        assert!(before.0 <= c.rx_packets && c.rx_packets <= after.0, "rx_packets {} not in {:?}..{:?}", c.rx_packets, before, after);
-        assert!(before.1 <= c.tx_packets && c.tx_packets <= after.1, "tx_packets {} not in {:?}..{:?}", c.tx_packets, before, after);
-        assert!(before.2 <= c.rx_bytes && c.rx_bytes <= after.2, "rx_bytes {} not in {:?}..{:?}", c.rx_bytes, before, after);
+        assert!(
+            before.0 <= c.rx_packets && c.rx_packets <= after.0,
+            "rx_packets {} not in {:?}..{:?}",
+            c.rx_packets,
+            before,
+            after
+        );
+        assert!(
+            before.1 <= c.tx_packets && c.tx_packets <= after.1,
+            "tx_packets {} not in {:?}..{:?}",
+            c.tx_packets,
+            before,
+            after
+        );
+        assert!(
+            before.2 <= c.rx_bytes && c.rx_bytes <= after.2,
+            "rx_bytes {} not in {:?}..{:?}",
+            c.rx_bytes,
+            before,
+            after
+        );
     }
     // The port view swaps directions.
     assert_eq!(c.swapped().rx_packets, c.tx_packets);

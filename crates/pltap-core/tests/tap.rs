@@ -33,7 +33,10 @@ fn configure(tap: &Tap, addr: Ipv4Addr) -> Iface {
 /// Lets the kernel send IPv4 to 198.18.0.2 without asking ARP first.
 fn static_peer(tap: &Tap) {
     let mac = MacAddr(PEER_MAC).to_string();
-    run("ip", &["neigh", "replace", &PEER_IP.to_string(), "lladdr", &mac, "nud", "permanent", "dev", tap.name().as_str()]);
+    run(
+        "ip",
+        &["neigh", "replace", &PEER_IP.to_string(), "lladdr", &mac, "nud", "permanent", "dev", tap.name().as_str()],
+    );
 }
 
 fn in_proc_net_dev(name: &str) -> bool {
@@ -120,14 +123,18 @@ fn allocation_errors() {
     let _g = shared();
     in_netns(|| {
         // lo exists and is not a tun device.
-        let err = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false }).unwrap_err();
+        let err =
+            Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
+                .unwrap_err();
         assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EINVAL"), "{err}");
         // A non-multiqueue device that is already attached is busy.
         let tap = open(Mode::Tap, Some("plbusy0"), false);
-        let err = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
+        let err =
+            Tap::open(&TapOptions { mode: Mode::Tap, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
         assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EBUSY"), "{err}");
         // The same name with the other mode is refused.
-        let err = Tap::open(&TapOptions { mode: Mode::Tun, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
+        let err =
+            Tap::open(&TapOptions { mode: Mode::Tun, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
         assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EINVAL"), "{err}");
         // The first device is intact.
         assert_eq!(tap.query().unwrap(), (IfName::new("plbusy0").unwrap(), Mode::Tap));
@@ -447,7 +454,8 @@ fn kernel_arp_request(packet_info: bool, use_ping: bool) {
         None
     };
     let mut buf = vec![0u8; tap.rx_capacity().unwrap()];
-    let len = recv_matching(&tap, &mut buf, WAIT, |f| f.len() >= 14 && ethertype(f) == ETH_P_ARP).expect("no ARP request");
+    let len =
+        recv_matching(&tap, &mut buf, WAIT, |f| f.len() >= 14 && ethertype(f) == ETH_P_ARP).expect("no ARP request");
     assert_eq!(len, 42, "ARP request length");
     let f = &buf[..len];
     assert_eq!(&f[..6], &BROADCAST, "dst ff:ff:ff:ff:ff:ff");
@@ -674,8 +682,9 @@ fn no_descriptor_leak_over_open_close_cycles() {
             let tap = open(if i % 2 == 0 { Mode::Tap } else { Mode::Tun }, Some("plleak%d"), i % 3 == 0);
             assert_eq!(tap.name().as_str(), "plleak0", "the previous device was not released");
             drop(tap);
-            let err = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
-                .unwrap_err();
+            let err =
+                Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
+                    .unwrap_err();
             assert!(err.is_errno(libc::EINVAL), "{err}");
         }
         assert_eq!(fd_count(), before, "descriptors leaked over 200 open/close cycles");

@@ -229,7 +229,14 @@ fn helper_sending_a_real_tap_is_adopted() {
         assert!(device_exists("tap754-0"));
         let iface = got.iface();
         iface.set_flags(Some(true), None).unwrap();
-        assert!(got.send(&arp_request_frame([2, 0, 0, 0, 0, 9], "198.18.0.9".parse().unwrap(), "198.18.0.1".parse().unwrap())).unwrap());
+        assert!(
+            got.send(&arp_request_frame(
+                [2, 0, 0, 0, 0, 9],
+                "198.18.0.9".parse().unwrap(),
+                "198.18.0.1".parse().unwrap()
+            ))
+            .unwrap()
+        );
         assert_eq!(iface.kernel_counters().unwrap().rx_packets, 1);
         drop(got);
         assert!(wait_gone("tap754-0"), "the adopted device outlived its descriptor");
@@ -248,7 +255,11 @@ fn helper_naming_the_device_wrongly_is_a_protocol_error() {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let helper = fake_helper(dir.path(), 2, move |s| {
             // First a wrong name, then the right one (for the mode check below).
-            let name: &[u8] = if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 { b"tap754-1\0" } else { b"tap754-0\0" };
+            let name: &[u8] = if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                b"tap754-1\0"
+            } else {
+                b"tap754-0\0"
+            };
             sys::send_with_fds(s.as_fd(), name, &[tap.fd()]).unwrap();
         });
         let err = allocate(dir.path(), Duration::from_secs(5)).unwrap_err();
@@ -324,7 +335,11 @@ fn opts() -> TransactOptions {
 /// What vsys does before a client comes: hold `S.in` open for reading (nonblocking, so
 /// the open does not wait for a writer).
 fn open_reader(path: &Path) -> File {
-    OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).expect("open S.in for reading")
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .expect("open S.in for reading")
 }
 
 /// Reads a request to EOF, i.e. until the client has written and closed `S.in`. A FIFO
@@ -354,7 +369,11 @@ fn read_request(reader: &mut File) -> Vec<u8> {
 /// What vsys does once a client opened `S.in`: open `S.out` for writing (the client
 /// already holds it for reading) and hand it to the script as a blocking stdout.
 fn open_writer(path: &Path) -> File {
-    let f = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).expect("open S.out for writing");
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .expect("open S.out for writing");
     sys::set_nonblocking(f.as_fd(), false).unwrap();
     f
 }
@@ -366,7 +385,12 @@ fn fake_script(dir: &Path, n: usize, reply: impl Fn(&[u8]) -> Vec<u8> + Send + '
 }
 
 /// [`fake_script`] on the entry `<dir>/<script>.{in,out}`.
-fn fake_script_named(dir: &Path, script: &str, n: usize, reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> JoinHandle<Vec<Vec<u8>>> {
+fn fake_script_named(
+    dir: &Path,
+    script: &str,
+    n: usize,
+    reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+) -> JoinHandle<Vec<Vec<u8>>> {
     let (in_path, out_path) = (dir.join(format!("{script}.in")), dir.join(format!("{script}.out")));
     let mut reader = open_reader(&in_path);
     std::thread::spawn(move || {
@@ -440,7 +464,8 @@ fn script_entry_without_reader_is_enxio_after_the_retry_window() {
     let open_retry = Duration::from_millis(300);
     let deadline = Duration::from_secs(5);
     let start = Instant::now();
-    let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { open_retry, deadline, ..opts() }).unwrap_err();
+    let err =
+        vsys::transact(dir.path(), SCRIPT, b"x\n", &TransactOptions { open_retry, deadline, ..opts() }).unwrap_err();
     let took = start.elapsed();
     match &err {
         Error::Os { syscall, errno, op } => {
@@ -487,7 +512,12 @@ fn request_bytes_arrive_exactly_and_end_with_eof() {
         assert!(!reply.truncated);
         let seen = script.join().unwrap();
         assert_eq!(seen.len(), 1);
-        assert!(seen[0] == request, "the request arrived altered ({} bytes instead of {})", seen[0].len(), request.len());
+        assert!(
+            seen[0] == request,
+            "the request arrived altered ({} bytes instead of {})",
+            seen[0].len(),
+            request.len()
+        );
     }
 }
 
@@ -524,7 +554,8 @@ fn concurrent_transactions_are_serialized() {
 
 /// The names in `dir`, sorted.
 fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
@@ -607,7 +638,9 @@ fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
                 }
                 OTHER.to_vec()
             });
-            let outcome = vsys.promisc(&iface, on).unwrap_or_else(|e| panic!("promisc {on} (late: {late}): the kernel shows it, yet {e}"));
+            let outcome = vsys
+                .promisc(&iface, on)
+                .unwrap_or_else(|e| panic!("promisc {on} (late: {late}): the kernel shows it, yet {e}"));
             assert_eq!(outcome.warning.as_deref(), Some("Interface tap754-9 has no IPv4 address (run vif_up first)"));
             let want: &[u8] = if on { b"tap754-0\n" } else { b"tap754-0\n-\n" };
             assert_eq!(script.join().unwrap(), vec![want.to_vec()]);
@@ -629,7 +662,9 @@ fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() 
         let iface = tap.iface();
         let settle = Duration::from_millis(300);
         let vsys = Vsys::new(dir.path()).with_settle(settle);
-        for (reply, want_reply) in [(&b""[..], ""), (&b"net.ipv4.conf.tap754-0.rp_filter = 0\n"[..], "net.ipv4.conf.tap754-0.rp_filter = 0\n")] {
+        for (reply, want_reply) in
+            [(&b""[..], ""), (&b"net.ipv4.conf.tap754-0.rp_filter = 0\n"[..], "net.ipv4.conf.tap754-0.rp_filter = 0\n")]
+        {
             // The script says nothing wrong, and does nothing.
             let script = fake_script_named(dir.path(), "promisc", 1, move |_| reply.to_vec());
             let start = Instant::now();
@@ -647,10 +682,17 @@ fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() 
             script.join().unwrap();
         }
         // An error reply with the kernel unchanged is a failure too, carrying the reply.
-        let script = fake_script_named(dir.path(), "promisc", 1, |_| b"SIOCSIFFLAGS: Operation not permitted\n".to_vec());
+        let script =
+            fake_script_named(dir.path(), "promisc", 1, |_| b"SIOCSIFFLAGS: Operation not permitted\n".to_vec());
         let err = vsys.promisc(&iface, true).unwrap_err();
-        assert!(matches!(&err, Error::Script { reply, .. } if reply == "SIOCSIFFLAGS: Operation not permitted\n"), "{err:?}");
-        assert!(err.to_string().contains("PROMISC off") && err.to_string().contains("Operation not permitted"), "{err}");
+        assert!(
+            matches!(&err, Error::Script { reply, .. } if reply == "SIOCSIFFLAGS: Operation not permitted\n"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("PROMISC off") && err.to_string().contains("Operation not permitted"),
+            "{err}"
+        );
         script.join().unwrap();
         assert!(!iface.flags().unwrap().promisc);
     });
@@ -668,7 +710,8 @@ fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
         fifos_named(dir.path(), "vif_down");
         let tap = open_tap("tap754-0", true);
         let iface = tap.iface();
-        let vsys = Vsys::new(dir.path()).with_options(TransactOptions { open_retry: Duration::from_millis(50), ..TransactOptions::default() });
+        let vsys = Vsys::new(dir.path())
+            .with_options(TransactOptions { open_retry: Duration::from_millis(50), ..TransactOptions::default() });
         // Already down: what was asked holds, so the failed transaction is only a warning.
         let outcome = vsys.vif_down(&iface).expect("the kernel shows the device down");
         let warning = outcome.warning.unwrap();
@@ -781,7 +824,10 @@ fn child_reply(child: std::process::Child) -> String {
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "child failed ({}): {stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let line = stdout.lines().find_map(|l| l.split_once("CHILD-REPLY:").map(|(_, r)| r)).unwrap_or_else(|| panic!("no reply in {stdout}"));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-REPLY:").map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no reply in {stdout}"));
     line.replace("\\n", "\n")
 }
 
@@ -820,7 +866,11 @@ fn root_then_the_slice_transact_and_processes_serialize() {
     assert_eq!(child_reply(b), "reply to slice again\n");
     let mut seen = script.join().unwrap();
     seen.sort();
-    assert_eq!(seen, [&b"root\n"[..], b"root again\n", b"slice\n", b"slice again\n"].map(<[u8]>::to_vec), "four whole requests");
+    assert_eq!(
+        seen,
+        [&b"root\n"[..], b"root again\n", b"slice\n", b"slice again\n"].map(<[u8]>::to_vec),
+        "four whole requests"
+    );
     // Nothing left behind, in the temp directory or in the root.
     assert_eq!(entries(tmp.path()), Vec::<String>::new());
     assert_eq!(entries(dir.path()), [format!("{SCRIPT}.in"), format!("{SCRIPT}.out")]);

@@ -36,7 +36,8 @@ fn json_string(s: &str) -> String {
 /// tests below compare against and `__test__/errors-decode.spec.ts` feeds to the facade's
 /// `fromNative`: change both sides together.
 pub fn encode(e: &CoreError) -> String {
-    let mut fields = vec![format!("\"code\":{}", json_string(&e.code())), format!("\"message\":{}", json_string(&e.to_string()))];
+    let mut fields =
+        vec![format!("\"code\":{}", json_string(&e.code())), format!("\"message\":{}", json_string(&e.to_string()))];
     if let CoreError::Os { op, errno, .. } = e {
         fields.push(format!("\"errno\":{}", -errno.0));
         fields.push(format!("\"op\":{}", json_string(op)));

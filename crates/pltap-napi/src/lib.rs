@@ -134,7 +134,8 @@ fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<OpenSpec> {
         },
         "fd" => {
             let raw = o.fd.ok_or_else(|| pltap_core::Error::invalid("fd", "missing"))?;
-            let fd = pltap_core::sys::duplicate_raw_fd(raw).map_err(|e| pltap_core::Error::os(format!("duplicate fd {raw}"), "fcntl", e))?;
+            let fd = pltap_core::sys::duplicate_raw_fd(raw)
+                .map_err(|e| pltap_core::Error::os(format!("duplicate fd {raw}"), "fcntl", e))?;
             Allocator::Fd(fd)
         }
         a => return Err(pltap_core::Error::invalid("allocator", format!("{a:?} is unknown"))),
@@ -214,7 +215,11 @@ impl JsNetdev {
     pub fn snapshot(&self) -> Result<NativeSnapshot> {
         guard("snapshot", || {
             let s = self.inner.snapshot();
-            Ok(NativeSnapshot { observed: s.observed.into(), change_seq: s.change_seq as f64, last_error: s.last_error })
+            Ok(NativeSnapshot {
+                observed: s.observed.into(),
+                change_seq: s.change_seq as f64,
+                last_error: s.last_error,
+            })
         })
     }
 
@@ -231,7 +236,12 @@ impl JsNetdev {
             let local_ip = local_ip.as_deref().map(parse_local_ip).transpose().into_napi()?;
             let local_netmask = match local_netmask {
                 Some(m @ 1..=32) => Some(m as u8),
-                Some(m) => return Err(to_napi(pltap_core::Error::invalid("localNetmask", format!("{m} is out of range 1..=32")))),
+                Some(m) => {
+                    return Err(to_napi(pltap_core::Error::invalid(
+                        "localNetmask",
+                        format!("{m} is out of range 1..=32"),
+                    )));
+                }
                 None => None,
             };
             self.inner.set_config(Config { local_ip, local_netmask });
@@ -267,7 +277,10 @@ impl JsNetdev {
     #[napi(catch_unwind)]
     pub fn retry_in_ms(&self) -> Result<Option<f64>> {
         guard("retryInMs", || {
-            Ok(self.inner.retry_at().map(|at| at.saturating_duration_since(std::time::Instant::now()).as_millis() as f64))
+            Ok(self
+                .inner
+                .retry_at()
+                .map(|at| at.saturating_duration_since(std::time::Instant::now()).as_millis() as f64))
         })
     }
 
@@ -381,7 +394,10 @@ impl JsNetdev {
 
     /// Starts a reader thread that delivers bursts of frames to `callback`, with at most
     /// `max_bytes` read and not yet released (see `NativeRx.release`).
-    #[napi(catch_unwind, ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number"
+    )]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
     }

@@ -68,7 +68,12 @@ pub struct JsRx {
 }
 
 impl JsRx {
-    pub(crate) fn start(dev: Arc<Netdev>, callback: Function<'_, RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
+    pub(crate) fn start(
+        dev: Arc<Netdev>,
+        callback: Function<'_, RxCallArgs, ()>,
+        max_batch: u32,
+        max_bytes: u32,
+    ) -> Result<JsRx> {
         let batch = max_batch.clamp(1, 1024) as usize;
         // At least one largest frame, so that a reader with nothing outstanding can always read.
         let max_bytes = (max_bytes as usize).max(pltap_core::frame::MAX_FRAME);
@@ -85,31 +90,34 @@ impl JsRx {
             bytes_blocked: AtomicBool::new(false),
         });
         let on_js = shared.clone();
-        let tsfn: Tsfn = callback
-            .build_threadsafe_function::<RxEvent>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build_callback(move |ctx| {
-                // napi-rs does not catch panics here, and one would abort the process:
-                // hand it to JS as the reader's failure instead.
-                let args = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
-                        on_js.wake();
-                    }
-                    test_panic_point("rx_callback");
-                    match ctx.value {
-                        RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
-                        RxEvent::Failed(msg) => (Some(msg), None, None),
-                    }
-                }));
-                Ok(FnArgs::from(args.unwrap_or_else(|p| (Some(to_napi(panic_error("the Rx callback", p)).reason), None, None))))
-            })?;
+        let tsfn: Tsfn =
+            callback.build_threadsafe_function::<RxEvent>().callee_handled::<false>().weak::<true>().build_callback(
+                move |ctx| {
+                    // napi-rs does not catch panics here, and one would abort the process:
+                    // hand it to JS as the reader's failure instead.
+                    let args = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if on_js.inflight.fetch_sub(1, SeqCst) == MAX_INFLIGHT {
+                            on_js.wake();
+                        }
+                        test_panic_point("rx_callback");
+                        match ctx.value {
+                            RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
+                            RxEvent::Failed(msg) => (Some(msg), None, None),
+                        }
+                    }));
+                    Ok(FnArgs::from(
+                        args.unwrap_or_else(|p| (Some(to_napi(panic_error("the Rx callback", p)).reason), None, None)),
+                    ))
+                },
+            )?;
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("pltap-rx-{}", dev.name()))
             .spawn(move || {
                 // A panic would end the thread silently: report it as the reader's failure.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader(&dev, &tap, &for_thread, &tsfn, batch)));
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    reader(&dev, &tap, &for_thread, &tsfn, batch)
+                }));
                 if let Err(p) = run {
                     let msg = to_napi(panic_error("the Rx reader thread", p)).reason;
                     tsfn.call(RxEvent::Failed(msg), ThreadsafeFunctionCallMode::NonBlocking);
@@ -147,7 +155,8 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
         // `outstanding` before it reads the flag: either it sees the flag and wakes us,
         // or we see what it released.
         shared.bytes_blocked.store(true, SeqCst);
-        let cap = pltap_core::frame::burst_frames(shared.outstanding.load(SeqCst), shared.max_bytes, stride, batch).min(slab.len() / stride);
+        let cap = pltap_core::frame::burst_frames(shared.outstanding.load(SeqCst), shared.max_bytes, stride, batch)
+            .min(slab.len() / stride);
         if cap > 0 {
             shared.bytes_blocked.store(false, SeqCst);
         }
@@ -162,7 +171,10 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
         };
         rev[1] = 0;
         if let Err(e) = sys::poll(wait_on, &mut rev, -1) {
-            tsfn.call(RxEvent::Failed(to_napi(pltap_core::Error::os("poll", "poll", e)).reason), ThreadsafeFunctionCallMode::NonBlocking);
+            tsfn.call(
+                RxEvent::Failed(to_napi(pltap_core::Error::os("poll", "poll", e)).reason),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
             return;
         }
         if rev[0] != 0 {
@@ -265,4 +277,3 @@ impl Drop for JsRx {
         self.stop();
     }
 }
-

@@ -4,8 +4,8 @@
 use crate::error::{IntoNapi, guard};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use pltap_vsysd::cli::{Command, USAGE, parse_args};
 use pltap_vsysd::Server;
+use pltap_vsysd::cli::{Command, USAGE, parse_args};
 use std::sync::Mutex;
 
 /// A running helper (`NativeVsysd` in JS).
@@ -31,7 +31,9 @@ pub fn vsysd_start(args: Vec<String>) -> Result<JsVsysd> {
     guard("vsysdStart", || {
         let config = match parse_args(args) {
             Ok(Command::Run(config)) => config,
-            Ok(Command::Help) => return Err(Error::new(Status::InvalidArg, "--help is handled by the CLI".to_string())),
+            Ok(Command::Help) => {
+                return Err(Error::new(Status::InvalidArg, "--help is handled by the CLI".to_string()));
+            }
             Err(e) => return Err(Error::new(Status::InvalidArg, e)),
         };
         let server = Server::start(config).into_napi()?;

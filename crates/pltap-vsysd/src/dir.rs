@@ -228,7 +228,11 @@ impl Frontend {
                 continue;
             }
             if !st.is_dir() {
-                return Err(refuse(format!("walk to {}: {} is not a directory", abs.display(), shown.display()), "openat", libc::ENOTDIR));
+                return Err(refuse(
+                    format!("walk to {}: {} is not a directory", abs.display(), shown.display()),
+                    "openat",
+                    libc::ENOTDIR,
+                ));
             }
             check_ancestor(&shown, &st)?;
             stack.push((fd, shown));
@@ -247,9 +251,11 @@ impl Frontend {
         let fd = match sys::openat(parent.as_fd(), &name, flags, 0) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                sys::mkdirat(parent.as_fd(), &name, 0o700).map_err(os(format!("mkdir {}", shown.display()), "mkdirat"))?;
+                sys::mkdirat(parent.as_fd(), &name, 0o700)
+                    .map_err(os(format!("mkdir {}", shown.display()), "mkdirat"))?;
                 created_dir = true;
-                sys::openat(parent.as_fd(), &name, flags, 0).map_err(os(format!("open {}", shown.display()), "openat"))?
+                sys::openat(parent.as_fd(), &name, flags, 0)
+                    .map_err(os(format!("open {}", shown.display()), "openat"))?
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
                 let what = match sys::fstatat_nofollow(parent.as_fd(), &name) {
@@ -270,16 +276,7 @@ impl Frontend {
             Err(e) => return Err(Error::os(format!("open {}", shown.display()), "openat", e)),
         };
         let id = sys::fstat(fd.as_fd()).map_err(os(format!("fstat {}", shown.display()), "fstat"))?;
-        let frontend = Frontend {
-            path: abs,
-            fd,
-            id,
-            parent,
-            name,
-            created_dir,
-            lock: None,
-            created: Vec::new(),
-        };
+        let frontend = Frontend { path: abs, fd, id, parent, name, created_dir, lock: None, created: Vec::new() };
         check_frontend(&shown, &id)?;
         Ok(frontend)
     }
@@ -361,7 +358,10 @@ impl Frontend {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) => Err(Error::os(format!("stat {}", shown.display()), "fstatat", e)),
             Ok(st) if st.is_fifo() || st.is_socket() => {
-                log(format_args!("replacing the stale {} (left by a helper that did not stop cleanly)", shown.display()));
+                log(format_args!(
+                    "replacing the stale {} (left by a helper that did not stop cleanly)",
+                    shown.display()
+                ));
                 sys::unlinkat(self.fd.as_fd(), OsStr::new(name), false)
                     .map_err(os(format!("unlink {}", shown.display()), "unlinkat"))
             }
@@ -381,19 +381,25 @@ impl Frontend {
     /// it, and an `O_RDONLY | O_NONBLOCK` one (the reader of an `S.in`, or just dropped).
     pub(crate) fn make_fifo(&mut self, name: &'static str, access: &Access) -> Result<(OwnedFd, OwnedFd, FileStat)> {
         let shown = self.path.join(name);
-        sys::mkfifoat(self.fd.as_fd(), OsStr::new(name), 0o600).map_err(os(format!("mkfifo {}", shown.display()), "mkfifoat"))?;
+        sys::mkfifoat(self.fd.as_fd(), OsStr::new(name), 0o600)
+            .map_err(os(format!("mkfifo {}", shown.display()), "mkfifoat"))?;
         let path_fd = sys::openat(self.fd.as_fd(), OsStr::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0)
             .map_err(os(format!("open {}", shown.display()), "openat"))?;
         let st = sys::fstat(path_fd.as_fd()).map_err(os(format!("fstat {}", shown.display()), "fstat"))?;
         if !st.is_fifo() {
-            return Err(refuse(format!("create {}: it is not a FIFO after mkfifo", shown.display()), "fstat", libc::EEXIST));
+            return Err(refuse(
+                format!("create {}: it is not a FIFO after mkfifo", shown.display()),
+                "fstat",
+                libc::EEXIST,
+            ));
         }
         self.created.push(Created { name, id: st });
         let reader = reopen_checked(self.fd.as_fd(), &path_fd, name, &st, libc::O_RDONLY | libc::O_NONBLOCK)
             .map_err(os(format!("open {}", shown.display()), "open"))?;
         sys::fchown(reader.as_fd(), access.owner, access.group)
             .map_err(os(format!("chown {} to {}:{}", shown.display(), access.owner, access.group), "fchown"))?;
-        sys::fchmod(reader.as_fd(), access.mode).map_err(os(format!("chmod {} to {:04o}", shown.display(), access.mode), "fchmod"))?;
+        sys::fchmod(reader.as_fd(), access.mode)
+            .map_err(os(format!("chmod {} to {:04o}", shown.display(), access.mode), "fchmod"))?;
         let st = sys::fstat(reader.as_fd()).map_err(os(format!("fstat {}", shown.display()), "fstat"))?;
         Ok((path_fd, reader, st))
     }
@@ -412,9 +418,14 @@ impl Frontend {
             other => other,
         };
         bound.map_err(os(format!("bind {}", shown.display()), "bind"))?;
-        let st = sys::fstatat_nofollow(self.fd.as_fd(), OsStr::new(name)).map_err(os(format!("stat {}", shown.display()), "fstatat"))?;
+        let st = sys::fstatat_nofollow(self.fd.as_fd(), OsStr::new(name))
+            .map_err(os(format!("stat {}", shown.display()), "fstatat"))?;
         if !st.is_socket() {
-            return Err(refuse(format!("bind {}: it is not a socket after bind", shown.display()), "fstatat", libc::EEXIST));
+            return Err(refuse(
+                format!("bind {}: it is not a socket after bind", shown.display()),
+                "fstatat",
+                libc::EEXIST,
+            ));
         }
         self.created.push(Created { name, id: st });
         sys::fchownat_nofollow(self.fd.as_fd(), OsStr::new(name), access.owner, access.group)
@@ -423,7 +434,8 @@ impl Frontend {
         sys::fchmodat(self.fd.as_fd(), OsStr::new(name), access.mode)
             .map_err(os(format!("chmod {} to {:04o}", shown.display(), access.mode), "fchmodat"))?;
         sys::listen(sock.as_fd(), 128).map_err(os(format!("listen on {}", shown.display()), "listen"))?;
-        let st = sys::fstatat_nofollow(self.fd.as_fd(), OsStr::new(name)).map_err(os(format!("stat {}", shown.display()), "fstatat"))?;
+        let st = sys::fstatat_nofollow(self.fd.as_fd(), OsStr::new(name))
+            .map_err(os(format!("stat {}", shown.display()), "fstatat"))?;
         Ok((sock, st))
     }
 

@@ -155,7 +155,11 @@ pub(crate) fn serve(shared: Arc<Shared>, mut entry: Entry) {
             continue;
         }
         if rev & (sys::POLLERR | sys::POLLNVAL) != 0 {
-            shared.log_limited(script, "poll", format_args!("{script}: unexpected poll events {rev:#x} on {script}.in"));
+            shared.log_limited(
+                script,
+                "poll",
+                format_args!("{script}: unexpected poll events {rev:#x} on {script}.in"),
+            );
             if shared.sleep(BACKOFF) {
                 return;
             }
@@ -238,7 +242,9 @@ fn read_request(shared: &Shared, mut reader: &File) -> Result<Request, Abort> {
     let mut last = Instant::now();
     let mut ends_line = false;
     let mut chunk = [0u8; 4096];
-    let finish = |kept: Vec<u8>, total: usize| if total > MAX_REQUEST { Request::TooLong(total) } else { Request::Complete(kept) };
+    let finish = |kept: Vec<u8>, total: usize| {
+        if total > MAX_REQUEST { Request::TooLong(total) } else { Request::Complete(kept) }
+    };
     loop {
         match reader.read(&mut chunk) {
             Ok(0) if total == 0 => return Ok(Request::Empty),
@@ -281,13 +287,14 @@ fn read_request(shared: &Shared, mut reader: &File) -> Result<Request, Abort> {
 /// close that follows is the client's EOF. With no reader the reply is discarded.
 fn deliver(shared: &Shared, entry: &Entry, reply: &[u8]) -> Result<String, Abort> {
     let out = &entry.output;
-    let fd = match reopen_checked(entry.dir.as_fd(), &out.path_fd, &out.name, &out.id, libc::O_WRONLY | libc::O_NONBLOCK) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            return Ok(format!("reply discarded: nobody reads {}", out.name));
-        }
-        Err(e) => return Ok(format!("reply discarded: cannot open {}: {e}", out.name)),
-    };
+    let fd =
+        match reopen_checked(entry.dir.as_fd(), &out.path_fd, &out.name, &out.id, libc::O_WRONLY | libc::O_NONBLOCK) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Ok(format!("reply discarded: nobody reads {}", out.name));
+            }
+            Err(e) => return Ok(format!("reply discarded: cannot open {}: {e}", out.name)),
+        };
     let file = File::from(fd);
     match write_reply(shared, &file, reply, Instant::now() + REPLY_TIME) {
         Ok(true) => Ok("replied".into()),

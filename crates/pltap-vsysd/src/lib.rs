@@ -390,7 +390,8 @@ impl Server {
             let (in_path, reader, in_id) = server.frontend.make_fifo(in_name, &access)?;
             let (out_path, out_reader, out_id) = server.frontend.make_fifo(out_name, &access)?;
             drop(out_reader);
-            let dir_fd = server.frontend.fd.try_clone().map_err(os("duplicate the directory descriptor".into(), "fcntl"))?;
+            let dir_fd =
+                server.frontend.fd.try_clone().map_err(os("duplicate the directory descriptor".into(), "fcntl"))?;
             entries.push(fifo::Entry {
                 script,
                 dir: dir_fd,

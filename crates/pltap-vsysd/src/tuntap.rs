@@ -45,8 +45,9 @@ pub const REQUEST_TIME: Duration = Duration::from_secs(5);
 /// assert!(parse_request(&[2, 0]).is_err());
 /// ```
 pub fn parse_request(bytes: &[u8]) -> Result<Mode, String> {
-    let word: [u8; 4] =
-        bytes.try_into().map_err(|_| format!("the request must be a 4-byte interface type, not {} bytes", bytes.len()))?;
+    let word: [u8; 4] = bytes
+        .try_into()
+        .map_err(|_| format!("the request must be a 4-byte interface type, not {} bytes", bytes.len()))?;
     match i32::from_ne_bytes(word) {
         t if t == i32::from(linux::IFF_TUN) => Ok(Mode::Tun),
         t if t == i32::from(linux::IFF_TAP) => Ok(Mode::Tap),
@@ -133,7 +134,10 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: UnixListener) {
             shared.log_limited(
                 "fd_tuntap",
                 "refused",
-                format_args!("fd_tuntap refused uid {} (pid {}): not the slice's uid {slice}, root or --allow-uid", cred.uid, cred.pid),
+                format_args!(
+                    "fd_tuntap refused uid {} (pid {}): not the slice's uid {slice}, root or --allow-uid",
+                    cred.uid, cred.pid
+                ),
             );
             refuse(stream, &format!("uid {} may not allocate devices for slice {slice}", cred.uid));
             continue;
@@ -142,7 +146,12 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: UnixListener) {
             shared.log_limited(
                 "fd_tuntap",
                 "busy",
-                format_args!("fd_tuntap refused uid {} (pid {}): {} connections in progress", cred.uid, cred.pid, workers.len()),
+                format_args!(
+                    "fd_tuntap refused uid {} (pid {}): {} connections in progress",
+                    cred.uid,
+                    cred.pid,
+                    workers.len()
+                ),
             );
             refuse(
                 stream,
@@ -169,7 +178,11 @@ fn handle(shared: &Shared, stream: UnixStream) {
         Ok(Some((name, mode))) => shared.log_limited(
             "fd_tuntap",
             "sent",
-            format_args!("fd_tuntap [{}] sent {name} ({} ms)", mode.as_str().to_uppercase(), started.elapsed().as_millis()),
+            format_args!(
+                "fd_tuntap [{}] sent {name} ({} ms)",
+                mode.as_str().to_uppercase(),
+                started.elapsed().as_millis()
+            ),
         ),
         Ok(None) => {}
         Err(why) => {
@@ -182,7 +195,8 @@ fn handle(shared: &Shared, stream: UnixStream) {
 /// How many of the slice's devices exist in this thread's network namespace.
 fn count_devices(uid: u32) -> Result<usize, String> {
     let path = "/proc/thread-self/net/dev";
-    let table = std::fs::read_to_string(path).map_err(|e| format!("cannot count the slice's devices: read {path}: {e}"))?;
+    let table =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot count the slice's devices: read {path}: {e}"))?;
     Ok(table
         .lines()
         .skip(2)
@@ -218,7 +232,11 @@ fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode
     match sent {
         Ok(n) if n == payload.len() => {}
         // The client is gone or misbehaves: nothing more to tell it.
-        Ok(n) => shared.log_limited("fd_tuntap", "send", format_args!("fd_tuntap: sent {n} of {} bytes for {}", payload.len(), tap.name())),
+        Ok(n) => shared.log_limited(
+            "fd_tuntap",
+            "send",
+            format_args!("fd_tuntap: sent {n} of {} bytes for {}", payload.len(), tap.name()),
+        ),
         Err(e) => shared.log_limited("fd_tuntap", "send", format_args!("fd_tuntap: sendmsg {}: {e}", tap.name())),
     }
     // Our descriptor closes here; the client's copy keeps the device alive.
@@ -277,7 +295,9 @@ mod tests {
             let bytes = refusal(why);
             assert!(bytes.len() <= pltap_core::vsys::MAX_REPLY);
             match decode_reply(&bytes, 0, false) {
-                Ok(ReplyKind::Refused { reason: Some(r) }) => assert!(r.starts_with("refused: ") && !r.contains('\n'), "{r}"),
+                Ok(ReplyKind::Refused { reason: Some(r) }) => {
+                    assert!(r.starts_with("refused: ") && !r.contains('\n'), "{r}")
+                }
                 other => panic!("{why:?} -> {other:?}"),
             }
         }

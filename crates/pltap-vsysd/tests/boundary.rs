@@ -65,7 +65,10 @@ fn slice_client_child() {
             "whoami" => {
                 let status = std::fs::read_to_string("/proc/self/status").unwrap();
                 let field = |k: &str| {
-                    status.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.split_whitespace().collect::<Vec<_>>().join(","))
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(k))
+                        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(","))
                 };
                 Ok(format!(
                     "uid={} gid={} groups={} capeff={} capprm={} capamb={}",
@@ -211,7 +214,12 @@ fn as_uid(uid: u32, groups: &[u32], dir: &Path, locks: &Path, steps: &[&str]) ->
     } else {
         cmd.args(["--groups", &groups.iter().map(u32::to_string).collect::<Vec<_>>().join(",")]);
     }
-    cmd.args(["--inh-caps=-all", "--"]).arg(exe).args(["slice_client_child", "--exact", "--nocapture", "--test-threads=1"]);
+    cmd.args(["--inh-caps=-all", "--"]).arg(exe).args([
+        "slice_client_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     cmd.env("PLTAP_CHILD_STEPS", steps.join(";"))
         .env("PLTAP_CHILD_DIR", dir)
         .env("PLTAP_CHILD_LOCKS", locks)
@@ -388,7 +396,8 @@ fn an_unprivileged_slice_uses_its_device_and_others_are_refused() {
 
         // uid 1001 without the group: the modes keep it out.
         let locks_other = slice_locks(&tmp, OTHER);
-        let steps = as_uid(OTHER, &[], &dir, &locks_other, &["alloc", "connect fd_tuntap.control", "open_close vif_up.in"]);
+        let steps =
+            as_uid(OTHER, &[], &dir, &locks_other, &["alloc", "connect fd_tuntap.control", "open_close vif_up.in"]);
         assert!(!steps[0].ok && steps[0].code() == "EACCES", "{:?}", steps[0]);
         assert!(!steps[1].ok && steps[1].code() == "EACCES", "{:?}", steps[1]);
         assert!(!steps[2].ok && steps[2].code() == "EACCES", "{:?}", steps[2]);
@@ -487,9 +496,12 @@ fn the_slice_cannot_redirect_the_fifos() {
         for (i, s) in steps.iter().enumerate() {
             assert!(s.ok, "step {i}: {s:?}");
         }
-        assert!(helper.wait_log("vif_up: vif_up.in was replaced by a symlink", Duration::from_secs(10))
-            || helper.wait_log("vif_up: vif_up.out was replaced by a symlink", Duration::from_secs(1)),
-            "{}", helper.stderr());
+        assert!(
+            helper.wait_log("vif_up: vif_up.in was replaced by a symlink", Duration::from_secs(10))
+                || helper.wait_log("vif_up: vif_up.out was replaced by a symlink", Duration::from_secs(1)),
+            "{}",
+            helper.stderr()
+        );
         // Quiet and idle while paused.
         let t0 = cpu_ticks(helper.pid());
         let lines0 = helper.stderr().lines().count();
@@ -512,7 +524,11 @@ fn the_slice_cannot_redirect_the_fifos() {
             std::fs::rename(dir.join(format!("{name}.orig")), dir.join(name)).unwrap();
         }
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
-        assert!(helper.wait_log("vif_up: the FIFOs are back; serving again", Duration::from_secs(10)), "{}", helper.stderr());
+        assert!(
+            helper.wait_log("vif_up: the FIFOs are back; serving again", Duration::from_secs(10)),
+            "{}",
+            helper.stderr()
+        );
         still_serving(&dir, &tmp);
         sentinel.check();
         helper.stop();
@@ -523,7 +539,11 @@ fn the_slice_cannot_redirect_the_fifos() {
         std::os::unix::fs::chown(&dir, Some(0), Some(SLICE)).unwrap();
         let r = run_helper_to_exit(&["--dir", &d]);
         assert_eq!(r.status.and_then(|s| s.code()), Some(1), "{}", r.stderr);
-        assert!(r.stderr.contains(&format!("refusing to serve {d}: it is writable by its group (mode 0770)")), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("refusing to serve {d}: it is writable by its group (mode 0770)")),
+            "{}",
+            r.stderr
+        );
         assert!(r.stderr.contains(&format!("chmod go-w {d}")), "{}", r.stderr);
         assert!(r.stdout.is_empty());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "a refused helper creates nothing");
@@ -574,7 +594,10 @@ fn unsafe_directories_are_refused_and_safe_ones_served() {
 
         // D itself.
         let d = mk("world/vsys", 0o777, 0);
-        refused(&d, &[&format!("refusing to serve {}: it is writable by everyone (mode 0777)", d.display()), "chmod go-w"]);
+        refused(
+            &d,
+            &[&format!("refusing to serve {}: it is writable by everyone (mode 0777)", d.display()), "chmod go-w"],
+        );
         let d = mk("sticky/vsys", 0o1777, 0);
         refused(&d, &["writable by everyone (mode 1777)"]);
         let d = mk("theirs/vsys", 0o755, SLICE);
@@ -590,12 +613,24 @@ fn unsafe_directories_are_refused_and_safe_ones_served() {
         // Its parents.
         let p = mk("open", 0o777, 0);
         let d = p.join("vsys");
-        refused(&d, &[&format!("refusing to serve under {}: it is writable by everyone (mode 0777) without the sticky bit", p.display()), "chmod go-w"]);
+        refused(
+            &d,
+            &[
+                &format!(
+                    "refusing to serve under {}: it is writable by everyone (mode 0777) without the sticky bit",
+                    p.display()
+                ),
+                "chmod go-w",
+            ],
+        );
         assert!(!d.exists(), "nothing was created under the unsafe parent");
         let p = mk("grp", 0o775, 0);
         refused(&p.join("vsys"), &["writable by its group (mode 0775) without the sticky bit"]);
         let p = mk("user", 0o755, SLICE);
-        refused(&p.join("sub/vsys"), &[&format!("refusing to serve under {}: it is owned by uid 1000, not root", p.display())]);
+        refused(
+            &p.join("sub/vsys"),
+            &[&format!("refusing to serve under {}: it is owned by uid 1000, not root", p.display())],
+        );
         // A symlink on the way that the slice owns (it could repoint it).
         let target = mk("target", 0o755, 0);
         let hop = base.join("hop");
@@ -706,14 +741,22 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
                 let vsys = vsys.clone();
                 let dir = dir.clone();
                 s.spawn(move || {
-                    drop(std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join("vif_up.in")));
+                    drop(
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .custom_flags(libc::O_NONBLOCK)
+                            .open(dir.join("vif_up.in")),
+                    );
                     let out = vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24, &[]);
                     assert_eq!(out.expect("vif_up in the burst").warning, None, "client {i} got a foreign reply");
                 });
             }
         });
         for (i, tap) in taps.iter().enumerate() {
-            assert_eq!(tap.iface().ipv4().unwrap(), Some(Ipv4Net { addr: Ipv4Addr::new(198, 18, 40 + i as u8, 1), prefix: 24 }));
+            assert_eq!(
+                tap.iface().ipv4().unwrap(),
+                Some(Ipv4Net { addr: Ipv4Addr::new(198, 18, 40 + i as u8, 1), prefix: 24 })
+            );
         }
         sentinel.check();
         helper.stop();
@@ -734,11 +777,18 @@ fn an_idle_writer_does_not_block_the_next_client() {
         let helper = Helper::start(&["--dir", dir.to_str().unwrap()]);
         let vsys = client(&dir, tmp.path());
         let tap = vsys.allocate(Mode::Tap).unwrap();
-        let _idle = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join("vif_up.in")).unwrap();
-        let _idle2 = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join("promisc.in")).unwrap();
+        let _idle =
+            std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dir.join("vif_up.in")).unwrap();
+        let _idle2 = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(dir.join("promisc.in"))
+            .unwrap();
         for i in 0..3u8 {
             let t0 = Instant::now();
-            let out = vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 50, 1 + i), 24, &[]).expect("vif_up next to an idle writer");
+            let out = vsys
+                .vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 50, 1 + i), 24, &[])
+                .expect("vif_up next to an idle writer");
             assert_eq!(out.warning, None);
             assert!(t0.elapsed() < Duration::from_secs(3), "vif_up took {:?} next to an idle writer", t0.elapsed());
             let t0 = Instant::now();
@@ -765,7 +815,12 @@ fn device_limit_and_connection_bound_refuse_clearly() {
         let helper = Helper::start(&["--dir", dir.to_str().unwrap(), "--max-devices", "2"]);
         let vsys = client(&dir, tmp.path());
         // A slice device made by someone else counts too.
-        let direct = Tap::open(&TapOptions { mode: Mode::Tun, name: Some(IfName::new("tun1000-7").unwrap()), packet_info: true }).unwrap();
+        let direct = Tap::open(&TapOptions {
+            mode: Mode::Tun,
+            name: Some(IfName::new("tun1000-7").unwrap()),
+            packet_info: true,
+        })
+        .unwrap();
         let first = vsys.allocate(Mode::Tap).expect("the second device is within the limit");
         let err = vsys.allocate(Mode::Tap).unwrap_err();
         assert_eq!(err.code(), "ERR_VSYS_REFUSED", "{err}");
@@ -776,7 +831,12 @@ fn device_limit_and_connection_bound_refuse_clearly() {
         // Concurrent requests cannot overshoot.
         drop(direct);
         let got: Vec<_> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..6).map(|_| { let vsys = vsys.clone(); s.spawn(move || vsys.allocate(Mode::Tap)) }).collect();
+            let hs: Vec<_> = (0..6)
+                .map(|_| {
+                    let vsys = vsys.clone();
+                    s.spawn(move || vsys.allocate(Mode::Tap))
+                })
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 1, "exactly one more fits: {got:?}");
@@ -787,7 +847,8 @@ fn device_limit_and_connection_bound_refuse_clearly() {
         // Two connections that send nothing occupy both slots of a helper with
         // --max-connections 2; the third is refused at once, with the reason.
         let helper = Helper::start(&["--dir", dir.to_str().unwrap(), "--max-connections", "2"]);
-        let idle: Vec<UnixStream> = (0..2).map(|_| UnixStream::connect(dir.join("fd_tuntap.control")).unwrap()).collect();
+        let idle: Vec<UnixStream> =
+            (0..2).map(|_| UnixStream::connect(dir.join("fd_tuntap.control")).unwrap()).collect();
         let t0 = Instant::now();
         let err = vsys.allocate(Mode::Tap).unwrap_err();
         assert_eq!(err.code(), "ERR_VSYS_REFUSED", "{err}");
@@ -808,7 +869,9 @@ fn device_limit_and_connection_bound_refuse_clearly() {
         let tap = loop {
             match vsys.allocate(Mode::Tap) {
                 Ok(t) => break t,
-                Err(e) if Instant::now() < until && e.code() == "ERR_VSYS_REFUSED" => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) if Instant::now() < until && e.code() == "ERR_VSYS_REFUSED" => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 Err(e) => panic!("allocate after the idle connections left: {e}"),
             }
         };
@@ -893,7 +956,11 @@ fn sighup_and_an_early_sigterm_remove_the_entries() {
             let mut err = String::new();
             child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
             assert!(st.success(), "round {round}: {st:?}: {err}");
-            assert!(!dir.exists(), "round {round}: an early SIGTERM left {:?}", std::fs::read_dir(&dir).map(|r| r.count()));
+            assert!(
+                !dir.exists(),
+                "round {round}: an early SIGTERM left {:?}",
+                std::fs::read_dir(&dir).map(|r| r.count())
+            );
         }
     });
 }

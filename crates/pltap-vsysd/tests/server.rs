@@ -116,7 +116,10 @@ fn start_errors() {
             make(&dir.join("promisc.out"));
             let err = Server::start(config(dir.clone())).unwrap_err();
             assert!(err.is_errno(libc::EEXIST), "{err}");
-            assert!(err.to_string().contains(&format!("promisc.out: it is {what} that pltap-vsysd did not create")), "{err}");
+            assert!(
+                err.to_string().contains(&format!("promisc.out: it is {what} that pltap-vsysd did not create")),
+                "{err}"
+            );
             let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
             assert_eq!(left, vec![std::ffi::OsString::from("promisc.out")]);
         }

@@ -159,7 +159,10 @@ pub fn recv_with_fds(fd: BorrowedFd<'_>, buf: &mut [u8], max_fds: usize) -> io::
         let hdr = unsafe { &*cmsg };
         // SAFETY: CMSG_LEN is a pure size computation.
         let header_len = unsafe { libc::CMSG_LEN(0) } as usize;
-        if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS && hdr.cmsg_len as usize >= header_len {
+        if hdr.cmsg_level == libc::SOL_SOCKET
+            && hdr.cmsg_type == libc::SCM_RIGHTS
+            && hdr.cmsg_len as usize >= header_len
+        {
             let count = (hdr.cmsg_len as usize - header_len) / size_of::<RawFd>();
             // SAFETY: the data of this message holds `count` ints, as its checked length says.
             let data = unsafe { libc::CMSG_DATA(cmsg) } as *const RawFd;
@@ -502,7 +505,13 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCred> {
     let mut len = size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: `cred` and `len` are valid out pointers; `len` holds the buffer's size.
     cvt(unsafe {
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
     })?;
     if len as usize != size_of::<libc::ucred>() {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));

@@ -96,9 +96,10 @@ impl OpenFailure {
     fn into_error(self, path: &Path) -> Error {
         match self {
             OpenFailure::Os(e) => Error::os(format!("open {}", path.display()), "open", e),
-            OpenFailure::NotFifo(kind) => {
-                Error::HelperProtocol { op: format!("open {}", path.display()), detail: format!("it is a {kind}, not a FIFO") }
-            }
+            OpenFailure::NotFifo(kind) => Error::HelperProtocol {
+                op: format!("open {}", path.display()),
+                detail: format!("it is a {kind}, not a FIFO"),
+            },
         }
     }
 }
@@ -108,11 +109,20 @@ impl OpenFailure {
 fn open_fifo(dir: &File, path: &Path, write: bool) -> std::result::Result<File, OpenFailure> {
     let name = Path::new(path.file_name().expect("an entry name"));
     let access = if write { libc::O_WRONLY } else { libc::O_RDONLY };
-    let fd = sys::openat(dir.as_fd(), name.as_os_str(), access | libc::O_NONBLOCK | libc::O_NOFOLLOW, 0).map_err(OpenFailure::Os)?;
+    let fd = sys::openat(dir.as_fd(), name.as_os_str(), access | libc::O_NONBLOCK | libc::O_NOFOLLOW, 0)
+        .map_err(OpenFailure::Os)?;
     let file = File::from(fd);
     let kind = file.metadata().map_err(OpenFailure::Os)?.file_type();
     if !kind.is_fifo() {
-        let what = if kind.is_file() { "regular file" } else if kind.is_dir() { "directory" } else if kind.is_socket() { "socket" } else { "special file" };
+        let what = if kind.is_file() {
+            "regular file"
+        } else if kind.is_dir() {
+            "directory"
+        } else if kind.is_socket() {
+            "socket"
+        } else {
+            "special file"
+        };
         return Err(OpenFailure::NotFifo(what));
     }
     Ok(file)
@@ -130,7 +140,11 @@ fn open_writer_retrying(dir: &File, path: &Path, give_up: Instant) -> Result<Fil
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(OpenFailure::Os(e)) if e.raw_os_error() == Some(libc::ENXIO) => {
-                return Err(Error::os(format!("open {} (no reader: is the vsys daemon running?)", path.display()), "open", e));
+                return Err(Error::os(
+                    format!("open {} (no reader: is the vsys daemon running?)", path.display()),
+                    "open",
+                    e,
+                ));
             }
             Err(other) => return Err(other.into_error(path)),
         }
@@ -150,7 +164,12 @@ fn wait(file: &File, events: i16, deadline: Instant) -> std::result::Result<i16,
     if n == 0 { if remaining_ms(deadline).is_none() { Err(None) } else { Ok(0) } } else { Ok(rev[0]) }
 }
 
-fn write_all(mut input: File, mut buf: &[u8], deadline: Instant, path: &Path) -> std::result::Result<(), Option<Error>> {
+fn write_all(
+    mut input: File,
+    mut buf: &[u8],
+    deadline: Instant,
+    path: &Path,
+) -> std::result::Result<(), Option<Error>> {
     while !buf.is_empty() {
         match input.write(buf) {
             Ok(n) => buf = &buf[n..],
@@ -164,7 +183,12 @@ fn write_all(mut input: File, mut buf: &[u8], deadline: Instant, path: &Path) ->
     Ok(())
 }
 
-fn read_to_eof(out: &mut File, cap: usize, deadline: Instant, path: &Path) -> std::result::Result<Reply, Option<Error>> {
+fn read_to_eof(
+    out: &mut File,
+    cap: usize,
+    deadline: Instant,
+    path: &Path,
+) -> std::result::Result<Reply, Option<Error>> {
     let mut kept = Vec::new();
     let mut truncated = false;
     let mut chunk = [0u8; 4096];
@@ -226,11 +250,16 @@ fn lock_root(root: &Path, deadline: Instant, opts: &TransactOptions, op: &str) -
         .open(root)
         .map_err(|e| Error::os(format!("open the vsys root {}", root.display()), "open", e))?;
     loop {
-        if sys::try_lock_exclusive(dir.as_fd()).map_err(|e| Error::os(format!("flock {}", root.display()), "flock", e))? {
+        if sys::try_lock_exclusive(dir.as_fd())
+            .map_err(|e| Error::os(format!("flock {}", root.display()), "flock", e))?
+        {
             return Ok(dir);
         }
         if Instant::now() >= deadline {
-            return Err(Error::Timeout { op: format!("{op} (waiting for the lock on {})", root.display()), after: opts.deadline });
+            return Err(Error::Timeout {
+                op: format!("{op} (waiting for the lock on {})", root.display()),
+                after: opts.deadline,
+            });
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -19,7 +19,7 @@ pub use proto::{VifOption, check_script_name, is_benign_output, promisc_request,
 pub use tuntap::{CONTROL_SOCKET, MAX_REPLY, ReplyKind, allocate, decode_reply};
 
 use crate::error::{Error, Result};
-use crate::iface::{Iface, IfFlags, Ipv4Net};
+use crate::iface::{IfFlags, Iface, Ipv4Net};
 use crate::tap::{Mode, Tap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -97,7 +97,13 @@ impl Vsys {
     }
 
     /// Runs `vif_up`, then checks that the interface is UP with `addr/prefix`.
-    pub fn vif_up(&self, iface: &Iface, addr: std::net::Ipv4Addr, prefix: u8, options: &[VifOption]) -> Result<ScriptOutcome> {
+    pub fn vif_up(
+        &self,
+        iface: &Iface,
+        addr: std::net::Ipv4Addr,
+        prefix: u8,
+        options: &[VifOption],
+    ) -> Result<ScriptOutcome> {
         let req = vif_up_request(iface.name(), addr, prefix, options)?;
         let want = Ipv4Net { addr, prefix };
         self.run("vif_up", &req, || {
@@ -105,11 +111,9 @@ impl Vsys {
             let have = iface.ipv4()?;
             Ok(match (flags.up, have) {
                 (true, Some(net)) if net == want => None,
-                (up, net) => Some(format!(
-                    "the kernel shows {} {}, not UP with {want}",
-                    iface.name(),
-                    describe(up, net)
-                )),
+                (up, net) => {
+                    Some(format!("the kernel shows {} {}, not UP with {want}", iface.name(), describe(up, net)))
+                }
             })
         })
     }
@@ -127,7 +131,9 @@ impl Vsys {
         let req = promisc_request(iface.name(), on)?;
         self.run("promisc", &req, || {
             let IfFlags { promisc, .. } = iface.flags()?;
-            Ok((promisc != on).then(|| format!("the kernel shows {} with PROMISC {}", iface.name(), if promisc { "on" } else { "off" })))
+            Ok((promisc != on).then(|| {
+                format!("the kernel shows {} with PROMISC {}", iface.name(), if promisc { "on" } else { "off" })
+            }))
         })
     }
 
@@ -159,7 +165,9 @@ impl Vsys {
                 let warning = (!is_benign_output(text)).then(|| text.to_string());
                 Ok(ScriptOutcome { warning })
             }
-            (Err(e), None) => Ok(ScriptOutcome { warning: Some(format!("{e}; the kernel shows the requested state all the same")) }),
+            (Err(e), None) => {
+                Ok(ScriptOutcome { warning: Some(format!("{e}; the kernel shows the requested state all the same")) })
+            }
             (Ok(reply), Some(detail)) => Err(Error::Script { script: script.to_string(), reply: reply.output, detail }),
             (Err(e), Some(_)) => Err(e),
         }

@@ -94,7 +94,11 @@ pub fn check_script_name(script: &str) -> Result<()> {
     let ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
         && script.len() <= 64;
-    if ok { Ok(()) } else { Err(Error::invalid("vsys script name", format!("{script:?} is not a legal vsys entry name"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("vsys script name", format!("{script:?} is not a legal vsys entry name")))
+    }
 }
 
 /// Output a successful script may print that is not worth a warning (e.g. `sysctl`'s
@@ -115,7 +119,10 @@ mod tests {
     fn golden_requests() {
         let ip: Ipv4Addr = "198.18.0.1".parse().unwrap();
         let opts = [VifOption::new("txqueuelen", "500").unwrap(), VifOption::new("rp_filter", "0").unwrap()];
-        assert_eq!(vif_up_request(&n("tap754-0"), ip, 24, &opts).unwrap(), b"tap754-0\n198.18.0.1\n24\ntxqueuelen=500\nrp_filter=0\n");
+        assert_eq!(
+            vif_up_request(&n("tap754-0"), ip, 24, &opts).unwrap(),
+            b"tap754-0\n198.18.0.1\n24\ntxqueuelen=500\nrp_filter=0\n"
+        );
         assert_eq!(vif_down_request(&n("tun754-3")).unwrap(), b"tun754-3\n");
         assert_eq!(promisc_request(&n("tap1-0"), false).unwrap(), b"tap1-0\n-\n");
     }
@@ -123,7 +130,17 @@ mod tests {
     #[test]
     fn rejects_injection_and_bad_fields() {
         let ip: Ipv4Addr = "198.18.0.1".parse().unwrap();
-        for (k, v) in [("snat", "1\n"), ("snat", "1\rx"), ("snat", ""), ("Snat", "1"), ("", "1"), ("a=b", "1"), ("mtu", "1 2"), ("gre", "a=b"), ("mtu", "\u{0}")] {
+        for (k, v) in [
+            ("snat", "1\n"),
+            ("snat", "1\rx"),
+            ("snat", ""),
+            ("Snat", "1"),
+            ("", "1"),
+            ("a=b", "1"),
+            ("mtu", "1 2"),
+            ("gre", "a=b"),
+            ("mtu", "\u{0}"),
+        ] {
             assert_eq!(VifOption::new(k, v).unwrap_err().code(), "ERR_INVALID_ARG_VALUE", "{k:?}={v:?}");
         }
         let forged = VifOption { name: "snat".into(), value: "1\nmtu=9".into() };

@@ -47,7 +47,8 @@ pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
     let path = root.join(CONTROL_SOCKET);
     let op = format!("fd_tuntap via {}", path.display());
     let deadline = Instant::now() + timeout;
-    let mut stream = UnixStream::connect(&path).map_err(|e| Error::os(format!("connect {}", path.display()), "connect", e))?;
+    let mut stream =
+        UnixStream::connect(&path).map_err(|e| Error::os(format!("connect {}", path.display()), "connect", e))?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| Error::os(&op, "setsockopt", e))?;
     // A helper that refuses at once (peer credentials, limits) may have sent its
     // refusal and closed before our request went out: then the send fails with EPIPE
@@ -58,7 +59,9 @@ pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)) => Some(e),
         Err(e) => {
             return Err(match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout { op: op.clone(), after: timeout },
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    Error::Timeout { op: op.clone(), after: timeout }
+                }
                 _ => Error::os(format!("send to {}", path.display()), "send", e),
             });
         }
@@ -75,7 +78,9 @@ pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
         return Err(Error::os(format!("send to {}", path.display()), "send", e));
     }
     let (name, fd) = match decode_reply(&received.payload, received.fds.len(), received.control_truncated) {
-        Ok(ReplyKind::Device { name }) => (name, received.fds.into_iter().next().expect("decode_reply checked: one descriptor")),
+        Ok(ReplyKind::Device { name }) => {
+            (name, received.fds.into_iter().next().expect("decode_reply checked: one descriptor"))
+        }
         Ok(ReplyKind::Refused { reason }) => {
             return Err(Error::HelperRefused {
                 op,
@@ -179,7 +184,8 @@ pub fn decode_reply(payload: &[u8], fds: usize, control_truncated: bool) -> std:
     if payload.contains(&0) {
         return Err(format!("the helper sent the name \"{}\" but no descriptor", shown()));
     }
-    let not_refusal = |why: &str| format!("the helper sent \"{}\" without a descriptor, which is not a refusal: {why}", shown());
+    let not_refusal =
+        |why: &str| format!("the helper sent \"{}\" without a descriptor, which is not a refusal: {why}", shown());
     let text = std::str::from_utf8(payload).map_err(|_| not_refusal("not UTF-8"))?;
     if !text.ends_with('\n') {
         return Err(not_refusal("it does not end with a newline"));
@@ -205,7 +211,9 @@ fn receive_reply(stream: &UnixStream, deadline: Instant, timeout: Duration, op: 
     let mut r = Received { payload: Vec::with_capacity(IFNAMSIZ), fds: Vec::new(), control_truncated: false };
     let mut buf = [0u8; 256];
     loop {
-        let left = deadline.checked_duration_since(Instant::now()).ok_or(Error::Timeout { op: op.to_string(), after: timeout })?;
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .ok_or(Error::Timeout { op: op.to_string(), after: timeout })?;
         let mut rev = [0i16];
         let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
         if sys::poll(&[(stream.as_fd(), sys::POLLIN)], &mut rev, ms).map_err(|e| Error::os(op, "poll", e))? == 0 {
@@ -267,7 +275,10 @@ mod tests {
         let no_fd = |p: &[u8]| decode_reply(p, 0, false);
         assert_eq!(no_fd(b""), Ok(ReplyKind::Refused { reason: None }));
         assert_eq!(no_fd(b"refused: busy\n"), Ok(ReplyKind::Refused { reason: Some("refused: busy".into()) }));
-        assert_eq!(no_fd("two\nlines\té\n".as_bytes()), Ok(ReplyKind::Refused { reason: Some("two\nlines\té".into()) }));
+        assert_eq!(
+            no_fd("two\nlines\té\n".as_bytes()),
+            Ok(ReplyKind::Refused { reason: Some("two\nlines\té".into()) })
+        );
         assert!(no_fd(b"tap754-0\0").unwrap_err().contains("no descriptor"));
         assert!(no_fd(b"tap754-0").unwrap_err().contains("does not end with a newline"));
         assert!(no_fd(b"refused\x1b[31m\n").unwrap_err().contains("control characters"));
@@ -305,7 +316,10 @@ mod tests {
             helper.join().unwrap();
             match &err {
                 Error::HelperRefused { detail, .. } => {
-                    assert_eq!(detail, "refused: uid 1001 may not allocate devices for slice 1000", "read_first={read_first}")
+                    assert_eq!(
+                        detail, "refused: uid 1001 may not allocate devices for slice 1000",
+                        "read_first={read_first}"
+                    )
                 }
                 other => panic!("read_first={read_first}: expected HelperRefused, got {other:?}"),
             }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     pltap_core::run_in_new_network_namespace(move || {
         // Both writes go to the namespace of the calling thread (/proc/sys/net is
-            // resolved per task). IPv6 may be compiled out: then there is nothing to quiet.
+        // resolved per task). IPv6 may be compiled out: then there is nothing to quiet.
         for knob in ["all", "default"] {
             let path = format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6");
             if Path::new(&path).exists() {
@@ -38,7 +38,10 @@ pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Whether privileged tests can run here; prints why not to stderr.
 pub fn require_root() -> bool {
     if pltap_core::sys::effective_uid() != 0 {
-        eprintln!("SKIPPED: this test needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for unshare); euid is {}", pltap_core::sys::effective_uid());
+        eprintln!(
+            "SKIPPED: this test needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for unshare); euid is {}",
+            pltap_core::sys::effective_uid()
+        );
         return false;
     }
     if !Path::new("/dev/net/tun").exists() {
@@ -130,7 +133,8 @@ impl Drop for ChildGuard {
 /// Runs a command to completion (from the calling thread, so in its namespace) and
 /// returns its stdout; panics with stderr if it fails.
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("run {program}: {e}"));
+    let out =
+        Command::new(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("run {program}: {e}"));
     assert!(
         out.status.success(),
         "{program} {args:?} failed with {}: {}",
@@ -181,7 +185,8 @@ pub const ETH_P_ARP: u16 = 0x0806;
 pub fn checksum(data: &[u8]) -> u16 {
     let mut sum = 0u32;
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from_be_bytes([chunk[0], 0]) };
+        let word =
+            if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from_be_bytes([chunk[0], 0]) };
         sum += u32::from(word);
     }
     while sum > 0xffff {
