@@ -1,5 +1,21 @@
+import { execFileSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { announceSkips, DIST_INDEX, devSerial, devTest, fdCount, ipLink, linkNames, ROOT, run, sleep } from './support.ts'
+import {
+  announceSkips,
+  arpFrame,
+  DIST_INDEX,
+  devSerial,
+  devTest,
+  fdCount,
+  ipLink,
+  linkNames,
+  quietIpv6,
+  ROOT,
+  run,
+  sleep,
+  waitFor,
+} from './support.ts'
 
 announceSkips('lifecycle.spec.ts')
 
@@ -17,6 +33,50 @@ devTest('close() twice: the second resolves; closed flips; the interface goes', 
   t.true(dev.closed)
   t.is(ipLink(name), null)
   t.is(Netdev.get('lClose'), undefined)
+})
+
+devTest('concurrent close() calls share one promise, which settles only once the device is gone', async (t) => {
+  const dev = await Netdev.open({ name: 'lCloseTwice', allocator: 'direct', ifname: 'tLk%d' })
+  t.teardown(() => dev.close())
+  const rx = dev.rxOpen()
+  const name = dev.realName
+  const seen = () => ({ link: ipLink(name), registered: Netdev.get('lCloseTwice') !== undefined, rxClosed: rx.closed })
+  const first = dev.close()
+  const second = dev.close()
+  const disposed = dev[Symbol.asyncDispose]()
+  t.is(second, first, 'one promise for every caller')
+  t.is(disposed, first, '[Symbol.asyncDispose] joins the same close')
+  const atFirstSettled = await Promise.race([second.then(seen), disposed.then(seen), first.then(seen)])
+  t.deepEqual(atFirstSettled, { link: null, registered: false, rxClosed: true })
+  t.is(dev.close(), first, 'later calls get the settled promise')
+})
+
+devTest('Rx: concurrent close() calls share one promise; dropped keeps its count after close', async (t) => {
+  const dev = await Netdev.open({ name: 'lRxDropped', allocator: 'direct', ifname: 'tLt%d' })
+  t.teardown(() => dev.close())
+  quietIpv6(dev.realName)
+  await dev.setConfig({ localIp: '198.18.73.1', localNetmask: 24 })
+  // The peer's MAC is known: a datagram to it leaves at once as one frame (no ARP).
+  execFileSync('ip', ['neigh', 'replace', '198.18.73.2', 'lladdr', '02:00:c6:12:49:02', 'dev', dev.realName, 'nud', 'permanent'])
+  const rx = dev.rxOpen()
+  // A first frame through the reader thread: it now reads with buffers sized for MTU 1500.
+  dev.send(arpFrame(1, 'ff:ff:ff:ff:ff:ff', '02:00:c6:12:49:02', '198.18.73.2', '00:00:00:00:00:00', '198.18.73.1'))
+  await rx.read({ signal: AbortSignal.timeout(30_000) })
+  // A larger MTU, then a frame that needs it: too big for those buffers, it is dropped and counted.
+  dev.setMtu(9000)
+  const sock = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => sock.send(Buffer.alloc(8000), 9, '198.18.73.2', (err) => (err ? reject(err) : resolve())))
+  sock.close()
+  await waitFor('the reader to drop the oversized frame', () => rx.dropped > 0)
+  const dropped = rx.dropped
+  const first = rx.close()
+  t.is(rx.close(), first, 'one promise for every caller')
+  t.is(rx[Symbol.asyncDispose](), first)
+  await first
+  t.true(rx.closed)
+  t.is(rx.dropped, dropped, 'the truncated frames still count after close')
+  await dev.close()
+  t.is(rx.dropped, dropped)
 })
 
 devTest('[Symbol.asyncDispose] closes, and can be called twice', async (t) => {

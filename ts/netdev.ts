@@ -208,6 +208,8 @@ const opening = new Set<string>()
 export class Netdev extends EventEmitter<NetdevEvents> {
   #native: NativeNetdev
   #closed = false
+  /** The close under way or done: every `close()` returns it. */
+  #closing: Promise<void> | undefined
   #rxs = new Set<Rx>()
   /**
    * What `flags`, `changeSeq` and `lastError` report: one snapshot of the native state,
@@ -810,8 +812,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * holds it). Under vsys, if the device was brought up with `vif_up`, `vif_down` runs
    * first so that the helper can remove what it set up for it, unless the device is no
    * longer this Netdev's (deleted or renamed: its name may be another device's); a failure
-   * or skip there is reported as a process warning, not as a rejection. Idempotent: later calls resolve at once. Every other method then throws
-   * `ERR_PLTAP_CLOSED`.
+   * or skip there is reported as a process warning, not as a rejection. Every other method
+   * then throws `ERR_PLTAP_CLOSED`.
+   *
+   * Idempotent: every call returns the same promise, so a second `close()` made while the
+   * first still waits for `vif_down` (a signal handler racing an `await using` scope)
+   * settles only once the device is closed.
    *
    * @example
    * ```ts
@@ -819,8 +825,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * dev.closed // true
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     this.#stopPolling()
     this.#cancelRetry()
@@ -842,7 +852,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /** Same as {@link Netdev.close}. @hidden */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 }

@@ -124,7 +124,10 @@ export class Rx implements AsyncIterable<Buffer> {
   #heldBytes = 0
   #waiters: Waiter[] = []
   #closed = false
+  /** The close done: every `close()` returns it. */
+  #closing: Promise<void> | undefined
   #failure: unknown
+  /** Frames dropped past the hard limit, plus (once the reader is gone) the reader's truncated ones. */
   #dropped = 0
   #paused = false
   #keepAlive: NodeJS.Timeout | undefined
@@ -322,7 +325,8 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /**
    * Stops the reader thread and ends pending reads (they reject with `ERR_PLTAP_CLOSED`;
-   * `for await` loops end). Idempotent.
+   * `for await` loops end). Idempotent: every call returns the same promise. The counters
+   * ({@link Rx.dropped}) keep their values.
    *
    * @example
    * ```ts
@@ -330,12 +334,20 @@ export class Rx implements AsyncIterable<Buffer> {
    * await rx.close() // no-op
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     this.#clearQueue()
-    this.#reader?.close()
+    const reader = this.#reader
     this.#reader = undefined
+    if (reader !== undefined) {
+      reader.close()
+      this.#dropped += reader.truncated // final once the thread is joined
+    }
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
@@ -343,8 +355,8 @@ export class Rx implements AsyncIterable<Buffer> {
   }
 
   /** Same as {@link Rx.close}. @hidden */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /** Empties the queue and gives its bytes back to the reader thread. */
