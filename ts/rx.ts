@@ -171,7 +171,7 @@ export class Rx implements AsyncIterable<Buffer> {
     return this.#queuedBytes
   }
 
-  #check(): void {
+  #throwIfClosed(): void {
     if (this.#closed) throw closedError(`Rx on ${this.#owner.realName}`)
   }
 
@@ -187,7 +187,7 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   recv(): Buffer | null {
-    this.#check()
+    this.#throwIfClosed()
     if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
@@ -294,7 +294,7 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   drain(): number {
-    this.#check()
+    this.#throwIfClosed()
     const inJs = this.#queued
     this.#clearQueue()
     this.#resumeIfLow()
