@@ -1,5 +1,6 @@
 import type { NativeNetdev, NativeRx } from '../binding.js'
 import { closedError, fromNative, native, PltapError } from './errors.js'
+import { keepAlive } from './keep-alive.js'
 import { Ring } from './ring.js'
 import { checkInt, checkObject, checkSignal } from './validate.js'
 
@@ -130,7 +131,8 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Frames dropped past the hard limit, plus (once the reader is gone) the reader's truncated ones. */
   #dropped = 0
   #paused = false
-  #keepAlive: NodeJS.Timeout | undefined
+  /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
+  #endKeepAlive: (() => void) | undefined
   readonly #batch: number
   readonly #highWaterMark: number
   readonly #highWaterMarkBytes: number
@@ -443,11 +445,11 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /** Keeps the event loop alive while someone waits for a frame (the reader itself does not). */
   #updateKeepAlive(): void {
-    if (this.#waiters.length > 0 && this.#keepAlive === undefined) {
-      this.#keepAlive = setInterval(() => {}, 1 << 30)
-    } else if (this.#waiters.length === 0 && this.#keepAlive !== undefined) {
-      clearInterval(this.#keepAlive)
-      this.#keepAlive = undefined
+    if (this.#waiters.length > 0 && this.#endKeepAlive === undefined) {
+      this.#endKeepAlive = keepAlive()
+    } else if (this.#waiters.length === 0 && this.#endKeepAlive !== undefined) {
+      this.#endKeepAlive()
+      this.#endKeepAlive = undefined
     }
   }
 }
