@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { runInNewContext } from 'node:vm'
 import { Netdev, PltapError, type Rx } from '../ts/index.ts'
-import { announceSkips, arpFrame, devTest, echoReplyFor, parseArp, quietIpv6, waitFor } from './support.ts'
+import { announceSkips, arpFrame, devTest, icmpEchoReply, parseArp, quietIpv6, waitFor } from './support.ts'
 
 announceSkips('frames.spec.ts')
 
@@ -33,7 +33,7 @@ function ping(ip: string, waitS = 1): Promise<number | null> {
   })
 }
 
-devTest('a full ping through a responder written in the test: ARP request, ARP reply, echo request, echo reply', async (t) => {
+devTest('a full ping answered from JS by the CLI packet helpers: ARP request, ARP reply, echo request, echo reply', async (t) => {
   const dev = await upDevice(t, 'fPing', 60)
   const rx = dev.rxOpen()
   t.teardown(() => rx.close())
@@ -49,7 +49,7 @@ devTest('a full ping through a responder written in the test: ARP request, ARP r
 
   t.true(dev.send(arpFrame(2, dev.etheraddr, PEER_MAC, '198.18.60.2', dev.etheraddr, '198.18.60.1')))
 
-  const echo = await readUntil(rx, (f) => echoReplyFor(f, '198.18.60.2'))
+  const echo = await readUntil(rx, (f) => icmpEchoReply(f, '198.18.60.2'))
   t.true(dev.send(echo))
   t.is(await pinged, 0, 'ping got its answer')
   const s = dev.stats().port

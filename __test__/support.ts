@@ -314,78 +314,11 @@ export function run(
   })
 }
 
-// ---- Frames, built by hand -------------------------------------------------------------
-
-export function ipBytes(ip: string): Buffer {
-  return Buffer.from(ip.split('.').map(Number))
-}
-
-export function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
-}
-
-export function macString(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
-}
-
-/** An Ethernet ARP packet (42 bytes, no padding). */
-export function arpFrame(op: 1 | 2, ethDst: string, senderMac: string, senderIp: string, targetMac: string, targetIp: string): Buffer {
-  const f = Buffer.alloc(42)
-  macBytes(ethDst).copy(f, 0)
-  macBytes(senderMac).copy(f, 6)
-  f.writeUInt16BE(0x0806, 12)
-  f.writeUInt16BE(1, 14) // htype Ethernet
-  f.writeUInt16BE(0x0800, 16) // ptype IPv4
-  f[18] = 6
-  f[19] = 4
-  f.writeUInt16BE(op, 20)
-  macBytes(senderMac).copy(f, 22)
-  ipBytes(senderIp).copy(f, 28)
-  macBytes(targetMac).copy(f, 32)
-  ipBytes(targetIp).copy(f, 38)
-  return f
-}
-
-/** Parses an ARP frame, or returns null. */
-export function parseArp(f: Buffer): { op: number; senderMac: string; senderIp: string; targetIp: string } | null {
-  if (f.length < 42 || f.readUInt16BE(12) !== 0x0806) return null
-  return {
-    op: f.readUInt16BE(20),
-    senderMac: macString(f.subarray(22, 28)),
-    senderIp: [...f.subarray(28, 32)].join('.'),
-    targetIp: [...f.subarray(38, 42)].join('.'),
-  }
-}
-
-export function inetChecksum(data: Uint8Array): number {
-  let sum = 0
-  for (let i = 0; i + 1 < data.length; i += 2) sum += (data[i]! << 8) | data[i + 1]!
-  if (data.length % 2 === 1) sum += data[data.length - 1]! << 8
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
-  return ~sum & 0xffff
-}
-
-/** If `f` is an ICMP echo request to `ip`, the matching echo reply; else null. */
-export function echoReplyFor(f: Buffer, ip: string): Buffer | null {
-  if (f.length < 42 || f.readUInt16BE(12) !== 0x0800) return null
-  const ihl = (f[14]! & 0x0f) * 4
-  if (f[14 + 9] !== 1 || !f.subarray(30, 34).equals(ipBytes(ip))) return null
-  const total = f.readUInt16BE(16)
-  const icmp = 14 + ihl
-  if (f[icmp] !== 8) return null
-  const r = Buffer.from(f.subarray(0, 14 + total))
-  f.copy(r, 0, 6, 12)
-  f.copy(r, 6, 0, 6)
-  f.copy(r, 26, 30, 34)
-  f.copy(r, 30, 26, 30)
-  r[22] = 64
-  r.writeUInt16BE(0, 24)
-  r.writeUInt16BE(inetChecksum(r.subarray(14, 14 + ihl)), 24)
-  r[icmp] = 0
-  r.writeUInt16BE(0, icmp + 2)
-  r.writeUInt16BE(inetChecksum(r.subarray(icmp, 14 + total)), icmp + 2)
-  return r
-}
+// ---- Frames ---------------------------------------------------------------------------
+// The CLI's own helpers (ts/cli/packets.ts): every frame the device tests build with them is
+// checked by the kernel (it answers, counts or drops it), and packets.spec.ts pins the
+// helpers themselves to golden bytes written out by hand.
+export { arpFrame, icmpEchoReply, parseArp } from '../ts/cli/packets.ts'
 
 /**
  * Resolves with the first `'change'` event of `dev` that `pick` accepts; rejects after `ms`
