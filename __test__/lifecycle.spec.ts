@@ -15,6 +15,7 @@ import {
   run,
   sleep,
   waitFor,
+  withDevice,
 } from './support.ts'
 
 announceSkips('lifecycle.spec.ts')
@@ -22,8 +23,7 @@ announceSkips('lifecycle.spec.ts')
 const isClosed = { instanceOf: PltapError, code: 'ERR_PLTAP_CLOSED' } as const
 
 devTest('close() twice: the second resolves; closed flips; the interface goes', async (t) => {
-  const dev = await Netdev.open({ name: 'lClose', allocator: 'direct', ifname: 'tLc%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lClose', ifname: 'tLc%d' })
   const name = dev.realName
   t.false(dev.closed)
   const p1 = dev.close()
@@ -36,8 +36,7 @@ devTest('close() twice: the second resolves; closed flips; the interface goes', 
 })
 
 devTest('concurrent close() calls share one promise, which settles only once the device is gone', async (t) => {
-  const dev = await Netdev.open({ name: 'lCloseTwice', allocator: 'direct', ifname: 'tLk%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lCloseTwice', ifname: 'tLk%d' })
   const rx = dev.rxOpen()
   const name = dev.realName
   const seen = () => ({ link: ipLink(name), registered: Netdev.get('lCloseTwice') !== undefined, rxClosed: rx.closed })
@@ -52,8 +51,7 @@ devTest('concurrent close() calls share one promise, which settles only once the
 })
 
 devTest('Rx: concurrent close() calls share one promise; dropped keeps its count after close', async (t) => {
-  const dev = await Netdev.open({ name: 'lRxDropped', allocator: 'direct', ifname: 'tLt%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lRxDropped', ifname: 'tLt%d' })
   quietIpv6(dev.realName)
   await dev.setConfig({ localIp: '198.18.73.1', localNetmask: 24 })
   // The peer's MAC is known: a datagram to it leaves at once as one frame (no ARP).
@@ -80,8 +78,7 @@ devTest('Rx: concurrent close() calls share one promise; dropped keeps its count
 })
 
 devTest('[Symbol.asyncDispose] closes, and can be called twice', async (t) => {
-  const dev = await Netdev.open({ name: 'lDispose', allocator: 'direct', ifname: 'tLd%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lDispose', ifname: 'tLd%d' })
   const rx = dev.rxOpen()
   await dev[Symbol.asyncDispose]()
   t.true(dev.closed)
@@ -142,8 +139,7 @@ devTest('use after close: ERR_PLTAP_CLOSED everywhere', async (t) => {
 })
 
 devTest('Rx.close() during a pending read(): the read rejects with ERR_PLTAP_CLOSED', async (t) => {
-  const dev = await Netdev.open({ name: 'lRxClose', allocator: 'direct', ifname: 'tLr%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lRxClose', ifname: 'tLr%d' })
   const rx = dev.rxOpen()
   const pending = rx.read()
   const pending2 = rx.readBatch()
@@ -158,8 +154,7 @@ devTest('Rx.close() during a pending read(): the read rejects with ERR_PLTAP_CLO
 })
 
 devTest('Netdev.close() during a pending read(): the read rejects with ERR_PLTAP_CLOSED', async (t) => {
-  const dev = await Netdev.open({ name: 'lDevClose', allocator: 'direct', ifname: 'tLn%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lDevClose', ifname: 'tLn%d' })
   const rx = dev.rxOpen()
   const pending = rx.read()
   await sleep(50)
@@ -169,8 +164,7 @@ devTest('Netdev.close() during a pending read(): the read rejects with ERR_PLTAP
 })
 
 devTest('close() during for await: the loop ends without throwing', async (t) => {
-  const dev = await Netdev.open({ name: 'lLoop', allocator: 'direct', ifname: 'tLl%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lLoop', ifname: 'tLl%d' })
   const rx = dev.rxOpen()
   let frames = 0
   const loop = (async () => {
@@ -193,8 +187,7 @@ devTest('close() during for await: the loop ends without throwing', async (t) =>
 })
 
 devTest('breaking out of for await closes the Rx', async (t) => {
-  const dev = await Netdev.open({ name: 'lBreak', allocator: 'direct', ifname: 'tLb%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lBreak', ifname: 'tLb%d' })
   await dev.up()
   const rx = dev.rxOpen()
   // Any frame will do: loop a frame back by sending it to ourselves is not possible, so
@@ -216,8 +209,7 @@ devTest('breaking out of for await closes the Rx', async (t) => {
 })
 
 devTest('read({ signal }): abort rejects with the reason; an aborted signal rejects at once', async (t) => {
-  const dev = await Netdev.open({ name: 'lAbort', allocator: 'direct', ifname: 'tLa%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lAbort', ifname: 'tLa%d' })
   const rx = dev.rxOpen()
   const ac = new AbortController()
   const p = rx.read({ signal: ac.signal })

@@ -3,14 +3,15 @@
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
-import type { Netdev, NetdevChange } from '../ts/index.ts'
+import { Netdev, type NetdevChange, type NetdevOptions } from '../ts/index.ts'
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -56,6 +57,27 @@ export const devSerial = hasNetAdmin ? test.serial : test.skip
 /** Prints, once per file, why device tests are skipped. */
 export function announceSkips(file: string): void {
   if (!hasNetAdmin) console.log(`[${file}] skipping device tests: ${noNetAdminReason}`)
+}
+
+/** What registers cleanup: an ava `ExecutionContext`. */
+export type Teardown = Pick<ExecutionContext, 'teardown'>
+
+/** The options of `Netdev.open`, with `allocator` defaulting to `'direct'`. */
+export type DeviceOptions = Omit<NetdevOptions, 'allocator'> & { allocator?: NetdevOptions['allocator'] }
+
+/** Opens a Netdev that is closed (with its `Rx`s) when test `t` ends, pass or fail: the device-test prologue. */
+export async function withDevice(t: Teardown, options: DeviceOptions): Promise<Netdev> {
+  const dev = await Netdev.open({ allocator: 'direct', ...options })
+  t.teardown(() => dev.close())
+  return dev
+}
+
+/** {@link withDevice}, then IPv6 silenced and `198.18.<net>.1/24` set, which brings the device UP. */
+export async function upDevice(t: Teardown, net: number, options: DeviceOptions): Promise<Netdev> {
+  const dev = await withDevice(t, options)
+  quietIpv6(dev.realName)
+  await dev.setConfig({ localIp: `198.18.${net}.1`, localNetmask: 24 })
+  return dev
 }
 
 /** Open descriptors of this process. */
@@ -290,28 +312,45 @@ export async function startSlice(who: SliceIdentity = SLICE): Promise<SliceServi
   return { child, call, stop }
 }
 
-/** Runs a command to completion; resolves with its exit code and output. */
-export function run(
+/** A child process whose output is collected as it comes. */
+export interface Spawned {
+  child: ChildProcessByStdio<null, Readable, Readable>
+  /** What it wrote on stdout so far. */
+  stdout(): string
+  /** What it wrote on stderr so far. */
+  stderr(): string
+  /** Settles once it has exited and its output is all read (rejects if it could not start). */
+  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Starts a command (in the repository root unless `cwd` says otherwise), collecting its output. */
+export function spawnCollecting(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Spawned {
+  const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
+  closed.catch(() => {}) // whoever awaits it sees the failure; nobody else must crash on it
+  return { child, stdout: () => stdout, stderr: () => stderr, closed }
+}
+
+/** Runs a command to completion (killed after `timeoutMs`, default 30 s); resolves with its exit and output. */
+export async function run(
   cmd: string,
   args: string[],
-  options: { timeoutMs?: number; cwd?: string } = {},
+  options: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  const p = spawnCollecting(cmd, args, options)
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  try {
+    return { ...(await p.closed), stdout: p.stdout(), stderr: p.stderr() }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 // ---- Frames ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import {
   startVsysd,
   type Vsysd,
   waitFor,
+  withDevice,
 } from './support.ts'
 
 announceSkips('vsys.spec.ts')
@@ -223,8 +224,7 @@ devSerial('a script failure rejects with ERR_VSYS_SCRIPT and the reply (address 
 })
 
 devSerial('root can still use the helper (and the slice after it: no lock file stands in the way)', async (t) => {
-  const dev = await Netdev.open({ name: 'vRoot', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'vRoot', allocator: 'vsys', vsysRoot: helper!.dir })
   await dev.setConfig({ localIp: '198.18.83.1', localNetmask: 24 })
   await checkPromiscThenDown(t, dev)
   const s = await slice(t)
