@@ -1,9 +1,21 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { announceSkips, CLI, devTest, ipFlags, ipLink, procNetDev, quietIpv6, ROOT, run, waitFor } from './support.ts'
+import {
+  announceSkips,
+  CLI,
+  devTest,
+  ipFlags,
+  ipLink,
+  procNetDev,
+  quietIpv6,
+  run,
+  type Spawned,
+  spawnCollecting,
+  waitFor,
+} from './support.ts'
 
 announceSkips('cli.spec.ts')
 
@@ -60,15 +72,9 @@ test('vsysd with a bad flag exits 2 and prints its usage', async (t) => {
   t.regex(r.stderr, /usage: pltap-vsysd/)
 })
 
-/** `pltap vsysd --dir <dir>` as a child; its output so far and its exit. */
-function spawnVsysd(dir: string): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(node, [CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  return { child, out: () => out, err: () => err, exited }
+/** `pltap vsysd --dir <dir> --slice-uid 1000` as a child. */
+function spawnVsysd(dir: string): Spawned {
+  return spawnCollecting(node, [CLI, 'vsysd', '--dir', dir, '--slice-uid', '1000'])
 }
 
 function workDir(t: { teardown(fn: () => void): void }): string {
@@ -83,12 +89,12 @@ devTest('vsysd removes its entries on SIGHUP, like SIGTERM and SIGINT', async (t
     const dir = join(workDir(t), 'vsys')
     const h = spawnVsysd(dir)
     t.teardown(() => void (h.child.exitCode === null && h.child.kill('SIGKILL')))
-    await waitFor('"serving"', () => h.out().includes('pltap-vsysd: serving'), 15_000)
+    await waitFor('"serving"', () => h.stdout().includes('pltap-vsysd: serving'), 15_000)
     t.is(statSync(dir).mode & 0o7777, 0o750, 'D is root:slice 0750')
     t.true(existsSync(join(dir, 'fd_tuntap.control')))
     h.child.kill(sig)
-    t.is(await h.exited, 0, `${sig}: ${h.err()}`)
-    t.true(h.err().includes(`stopping (${sig})`), h.err())
+    t.is((await h.closed).code, 0, `${sig}: ${h.stderr()}`)
+    t.true(h.stderr().includes(`stopping (${sig})`), h.stderr())
     t.false(existsSync(dir), `${sig} removed the entries and the directory`)
   }
 })
@@ -102,7 +108,7 @@ devTest('vsysd removes its entries on a SIGTERM that arrives while it starts', a
     t.teardown(() => void (h.child.exitCode === null && h.child.kill('SIGKILL')))
     await waitFor('the helper to take its lock', () => existsSync(join(dir, '.pltap-vsysd.lock')) || h.child.exitCode !== null, 15_000)
     h.child.kill('SIGTERM')
-    t.is(await h.exited, 0, h.err())
+    t.is((await h.closed).code, 0, h.stderr())
     t.false(existsSync(dir), `round ${round}: entries left behind: ${existsSync(dir) ? readdirSync(dir).join(' ') : ''}`)
   }
 })
@@ -121,33 +127,28 @@ devTest('vsysd refuses an unsafe directory and a directory another helper serves
   const dir = join(work, 'vsys')
   const first = spawnVsysd(dir)
   t.teardown(() => void (first.child.exitCode === null && first.child.kill('SIGKILL')))
-  await waitFor('"serving"', () => first.out().includes('pltap-vsysd: serving'), 15_000)
+  await waitFor('"serving"', () => first.stdout().includes('pltap-vsysd: serving'), 15_000)
   const before = readdirSync(dir).sort()
   const second = await run(node, [CLI, 'vsysd', '--dir', dir])
   t.is(second.code, 1, second.stderr)
   t.regex(second.stderr, /another pltap-vsysd \(pid \d+\) already serves it/)
   t.deepEqual(readdirSync(dir).sort(), before, "the first helper's entries are intact")
   first.child.kill('SIGTERM')
-  t.is(await first.exited, 0, first.err())
+  t.is((await first.closed).code, 0, first.stderr())
   t.false(existsSync(dir))
 })
 
 devTest('bridge forwards frames between its two TAPs and prints counters on SIGTERM', async (t) => {
-  const child = spawn(node, [CLI, 'bridge', 'brA%d', 'brB%d'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  const { child, stdout, stderr, closed } = spawnCollecting(node, [CLI, 'bridge', 'brA%d', 'brB%d'])
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
+    await closed
   })
   const m = await waitFor(
     'the bridge to start',
     () => {
-      if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}): ${stderr}`)
-      return /forwarding between (\S+) and (\S+)/.exec(stdout)
+      if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}): ${stderr()}`)
+      return /forwarding between (\S+) and (\S+)/.exec(stdout())
     },
     30_000,
   )
@@ -169,8 +170,8 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
   t.true(procNetDev(b!)!.rxPackets > before)
 
   child.kill('SIGTERM')
-  t.is(await exited, 0, stderr)
-  const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
+  t.is((await closed).code, 0, stderr())
+  const json = JSON.parse(stdout().slice(stdout().indexOf('{'))) as {
     forwarded: number
     dropped: number
     ports: Record<string, { rxPackets: number; txPackets: number }>

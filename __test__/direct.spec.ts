@@ -1,17 +1,21 @@
 import { Netdev, type NetdevChange, PltapError } from '../ts/index.ts'
-import { announceSkips, arpFrame, checkPromiscThenDown, devTest, ipAddr, ipFlags, ipLink, quietIpv6, waitFor } from './support.ts'
+import {
+  announceSkips,
+  arpFrame,
+  checkPromiscThenDown,
+  devTest,
+  ipAddr,
+  ipFlags,
+  ipLink,
+  quietIpv6,
+  waitFor,
+  withDevice,
+} from './support.ts'
 
 announceSkips('direct.spec.ts')
 
-async function open(t: { teardown(fn: () => unknown): void }, name: string, ifname: string, mode: 'tap' | 'tun' = 'tap') {
-  const dev = await Netdev.open({ name, allocator: 'direct', ifname, mode })
-  t.teardown(() => dev.close())
-  return dev
-}
-
 devTest('open a TAP from a template: realName, mode, packetInfo, usesVsys, Netdev.get', async (t) => {
-  const dev = await Netdev.open({ name: 'dTap', allocator: 'direct', ifname: 'tDa%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'dTap', ifname: 'tDa%d' })
   t.regex(dev.realName, /^tDa\d+$/)
   t.is(dev.name, 'dTap')
   t.is(dev.mode, 'tap')
@@ -27,8 +31,7 @@ devTest('open a TAP from a template: realName, mode, packetInfo, usesVsys, Netde
 })
 
 devTest('open a TUN from a template, with packetInfo', async (t) => {
-  const dev = await Netdev.open({ name: 'dTun', allocator: 'direct', mode: 'tun', ifname: 'tDu%d', packetInfo: true })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'dTun', mode: 'tun', ifname: 'tDu%d', packetInfo: true })
   t.regex(dev.realName, /^tDu\d+$/)
   t.is(dev.mode, 'tun')
   t.true(dev.packetInfo)
@@ -37,12 +40,12 @@ devTest('open a TUN from a template, with packetInfo', async (t) => {
 })
 
 devTest('an exact ifname is used as is', async (t) => {
-  const dev = await open(t, 'dExact', 'tDexact')
+  const dev = await withDevice(t, { name: 'dExact', ifname: 'tDexact' })
   t.is(dev.realName, 'tDexact')
 })
 
 devTest('a second open with the same port name is ERR_PLTAP_NAME_IN_USE; the name is free again after close', async (t) => {
-  const dev = await open(t, 'dDup', 'tDd%d')
+  const dev = await withDevice(t, { name: 'dDup', ifname: 'tDd%d' })
   const e = await t.throwsAsync(Netdev.open({ name: 'dDup', allocator: 'direct', ifname: 'tDd%d' }), { instanceOf: PltapError })
   t.is(e.code, 'ERR_PLTAP_NAME_IN_USE')
   t.is(Netdev.get('dDup'), dev)
@@ -61,7 +64,7 @@ devTest('a second open with the same port name is ERR_PLTAP_NAME_IN_USE; the nam
 })
 
 devTest('etheraddr reads the MAC; setEtheraddr changes it (descriptor and kernel agree)', async (t) => {
-  const dev = await open(t, 'dMac', 'tDm%d')
+  const dev = await withDevice(t, { name: 'dMac', ifname: 'tDm%d' })
   const before = dev.etheraddr
   t.regex(before, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)
   t.true(ipLink(dev.realName)!.includes(`link/ether ${before}`))
@@ -74,7 +77,7 @@ devTest('etheraddr reads the MAC; setEtheraddr changes it (descriptor and kernel
 })
 
 devTest('setEtheraddr on a TUN rejects with ENOTSUP', async (t) => {
-  const dev = await open(t, 'dTunMac', 'tDt%d', 'tun')
+  const dev = await withDevice(t, { name: 'dTunMac', ifname: 'tDt%d', mode: 'tun' })
   const p = dev.setEtheraddr('02:00:00:00:00:01')
   t.true(p instanceof Promise)
   const e = await t.throwsAsync(p, { instanceOf: PltapError })
@@ -83,7 +86,7 @@ devTest('setEtheraddr on a TUN rejects with ENOTSUP', async (t) => {
 })
 
 devTest('mtu and setMtu', async (t) => {
-  const dev = await open(t, 'dMtu', 'tDmtu%d')
+  const dev = await withDevice(t, { name: 'dMtu', ifname: 'tDmtu%d' })
   t.is(dev.mtu, 1500)
   dev.setMtu(1400)
   t.is(dev.mtu, 1400)
@@ -93,7 +96,7 @@ devTest('mtu and setMtu', async (t) => {
 })
 
 devTest('ifindex matches the index printed by ip -o link', async (t) => {
-  const dev = await open(t, 'dIdx', 'tDi%d')
+  const dev = await withDevice(t, { name: 'dIdx', ifname: 'tDi%d' })
   const m = /^(\d+): /.exec(ipLink(dev.realName)!)
   t.truthy(m)
   t.is(dev.ifindex, Number(m![1]))
@@ -101,7 +104,7 @@ devTest('ifindex matches the index printed by ip -o link', async (t) => {
 })
 
 devTest('up(), down() and setPromisc() settle with the kernel showing the change', async (t) => {
-  const dev = await open(t, 'dFlags', 'tDf%d')
+  const dev = await withDevice(t, { name: 'dFlags', ifname: 'tDf%d' })
   t.deepEqual(dev.flags, { up: false, promisc: false, running: false })
   t.false(ipFlags(dev.realName).includes('UP'))
 
@@ -115,7 +118,7 @@ devTest('up(), down() and setPromisc() settle with the kernel showing the change
 })
 
 devTest('setConfig brings the device up with the address; getConfig returns exactly what was set', async (t) => {
-  const dev = await open(t, 'dCfg', 'tDc%d')
+  const dev = await withDevice(t, { name: 'dCfg', ifname: 'tDc%d' })
   t.deepEqual(dev.getConfig(), {})
   await dev.setConfig({ localIp: '198.18.40.1' })
   // Only half configured: nothing applied yet.
@@ -149,7 +152,7 @@ devTest('setConfig brings the device up with the address; getConfig returns exac
 })
 
 devTest('changeSeq increases and "change" events carry the new flags and address', async (t) => {
-  const dev = await open(t, 'dChg', 'tDe%d')
+  const dev = await withDevice(t, { name: 'dChg', ifname: 'tDe%d' })
   const events: NetdevChange[] = []
   dev.on('change', (c) => events.push(c))
   const seq0 = dev.changeSeq
@@ -181,7 +184,7 @@ devTest('changeSeq increases and "change" events carry the new flags and address
 })
 
 devTest('stats(): port counters count sends and receives; kernel counters are present', async (t) => {
-  const dev = await open(t, 'dStats', 'tDs%d')
+  const dev = await withDevice(t, { name: 'dStats', ifname: 'tDs%d' })
   quietIpv6(dev.realName)
   const zero = { rxPackets: 0, rxBytes: 0, rxErrors: 0, rxDropped: 0, txPackets: 0, txBytes: 0, txErrors: 0, txDropped: 0 }
   const s0 = dev.stats()
@@ -191,7 +194,6 @@ devTest('stats(): port counters count sends and receives; kernel counters are pr
 
   await dev.setConfig({ localIp: '198.18.43.1', localNetmask: 24 })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const mac = '02:00:c6:12:2b:02'
   // Ask the kernel who has its own address: it answers, so one frame each way.
   const req = arpFrame(1, 'ff:ff:ff:ff:ff:ff', mac, '198.18.43.2', '00:00:00:00:00:00', '198.18.43.1')
@@ -211,7 +213,7 @@ devTest('stats(): port counters count sends and receives; kernel counters are pr
 })
 
 devTest('lastError is null while link changes succeed', async (t) => {
-  const dev = await open(t, 'dLastErr', 'tDl%d')
+  const dev = await withDevice(t, { name: 'dLastErr', ifname: 'tDl%d' })
   t.is(dev.lastError, null)
   await dev.up()
   t.is(dev.lastError, null)
@@ -221,7 +223,7 @@ devTest('lastError is null while link changes succeed', async (t) => {
 
 devTest('an interface renamed behind the Netdev: link changes and ioctls reject with ERR_PLTAP_DEVICE_GONE', async (t) => {
   const { execFileSync } = await import('node:child_process')
-  const dev = await open(t, 'dRenamed', 'tDr%d')
+  const dev = await withDevice(t, { name: 'dRenamed', ifname: 'tDr%d' })
   execFileSync('ip', ['link', 'set', 'dev', dev.realName, 'name', 'tDrGone'])
   t.teardown(() => {
     try {

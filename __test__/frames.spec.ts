@@ -1,20 +1,11 @@
 import { spawn } from 'node:child_process'
 import { runInNewContext } from 'node:vm'
-import { Netdev, PltapError, type Rx } from '../ts/index.ts'
-import { announceSkips, arpFrame, devTest, echoReplyFor, parseArp, quietIpv6, waitFor } from './support.ts'
+import { PltapError, type Rx } from '../ts/index.ts'
+import { announceSkips, arpFrame, devTest, icmpEchoReply, parseArp, upDevice, waitFor, withDevice } from './support.ts'
 
 announceSkips('frames.spec.ts')
 
 const PEER_MAC = '02:00:c6:12:00:fe'
-
-/** An UP device at 198.18.<net>.1/24 with IPv6 silenced, closed at teardown. */
-async function upDevice(t: { teardown(fn: () => unknown): void }, name: string, net: number, packetInfo = false): Promise<Netdev> {
-  const dev = await Netdev.open({ name, allocator: 'direct', ifname: `tF${net}`, packetInfo })
-  t.teardown(() => dev.close())
-  quietIpv6(dev.realName)
-  await dev.setConfig({ localIp: `198.18.${net}.1`, localNetmask: 24 })
-  return dev
-}
 
 /** Reads until `pick` accepts a frame (other traffic is skipped). */
 async function readUntil<T>(rx: Rx, pick: (f: Buffer) => T | null, ms = 30_000): Promise<T> {
@@ -33,10 +24,9 @@ function ping(ip: string, waitS = 1): Promise<number | null> {
   })
 }
 
-devTest('a full ping through a responder written in the test: ARP request, ARP reply, echo request, echo reply', async (t) => {
-  const dev = await upDevice(t, 'fPing', 60)
+devTest('a full ping answered from JS by the CLI packet helpers: ARP request, ARP reply, echo request, echo reply', async (t) => {
+  const dev = await upDevice(t, 60, { name: 'fPing', ifname: 'tF60' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const pinged = ping('198.18.60.2', 30) // ping's own deadline for the answer: generous, the machine may be loaded
 
   const arpReq = await readUntil(rx, (f) => (parseArp(f)?.op === 1 ? f : null))
@@ -49,7 +39,7 @@ devTest('a full ping through a responder written in the test: ARP request, ARP r
 
   t.true(dev.send(arpFrame(2, dev.etheraddr, PEER_MAC, '198.18.60.2', dev.etheraddr, '198.18.60.1')))
 
-  const echo = await readUntil(rx, (f) => echoReplyFor(f, '198.18.60.2'))
+  const echo = await readUntil(rx, (f) => icmpEchoReply(f, '198.18.60.2'))
   t.true(dev.send(echo))
   t.is(await pinged, 0, 'ping got its answer')
   const s = dev.stats().port
@@ -58,9 +48,8 @@ devTest('a full ping through a responder written in the test: ARP request, ARP r
 })
 
 devTest('recv() returns null when nothing is queued and a frame when one is', async (t) => {
-  const dev = await upDevice(t, 'fRecv', 61)
+  const dev = await upDevice(t, 61, { name: 'fRecv', ifname: 'tF61' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   dev.drain()
   t.is(rx.recv(), null)
   t.is(rx.recv(), null)
@@ -72,9 +61,8 @@ devTest('recv() returns null when nothing is queued and a frame when one is', as
 })
 
 devTest('send(): the kernel answers an ARP request for its own address; kernel counters move', async (t) => {
-  const dev = await upDevice(t, 'fSend', 62)
+  const dev = await upDevice(t, 62, { name: 'fSend', ifname: 'tF62' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const before = dev.stats()
   const req = arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, '198.18.62.2', '00:00:00:00:00:00', '198.18.62.1')
   t.true(dev.send(req))
@@ -89,8 +77,7 @@ devTest('send(): the kernel answers an ARP request for its own address; kernel c
 })
 
 devTest('send() on a DOWN interface throws PltapError EIO', async (t) => {
-  const dev = await Netdev.open({ name: 'fDown', allocator: 'direct', ifname: 'tFdown' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'fDown', ifname: 'tFdown' })
   const e = t.throws(() => dev.send(Buffer.alloc(60)), { instanceOf: PltapError })
   t.is(e.code, 'EIO')
   t.is(e.errno, -5)
@@ -101,9 +88,8 @@ devTest('send() on a DOWN interface throws PltapError EIO', async (t) => {
 })
 
 devTest('sendBatch() returns the count; write() resolves; the kernel answers each', async (t) => {
-  const dev = await upDevice(t, 'fBatch', 63)
+  const dev = await upDevice(t, 63, { name: 'fBatch', ifname: 'tF63' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.63.${10 + n}`, '00:00:00:00:00:00', '198.18.63.1')
   t.is(dev.sendBatch([req(0), req(1), req(2)]), 3)
   t.is(dev.sendBatch([]), 0)
@@ -118,9 +104,8 @@ devTest('sendBatch() returns the count; write() resolves; the kernel answers eac
 })
 
 devTest('drain() on the Netdev and on the Rx discards queued frames', async (t) => {
-  const dev = await upDevice(t, 'fDrain', 64)
+  const dev = await upDevice(t, 64, { name: 'fDrain', ifname: 'tF64' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   dev.drain()
   const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.64.${10 + n}`, '00:00:00:00:00:00', '198.18.64.1')
   t.is(dev.sendBatch([req(0), req(1), req(2)]), 3)
@@ -146,9 +131,8 @@ devTest('drain() on the Netdev and on the Rx discards queued frames', async (t) 
 })
 
 devTest('for await receives frames', async (t) => {
-  const dev = await upDevice(t, 'fIter', 65)
+  const dev = await upDevice(t, 65, { name: 'fIter', ifname: 'tF65' })
   const rx = dev.rxOpen({ batch: 4 })
-  t.teardown(() => rx.close())
   const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.65.${10 + n}`, '00:00:00:00:00:00', '198.18.65.1')
   dev.sendBatch([req(0), req(1), req(2)])
   const seen: string[] = []
@@ -170,11 +154,10 @@ devTest('packetInfo true and false give identical frames (no tun_pi bytes leak e
     [false, 66],
     [true, 67],
   ] as const) {
-    const dev = await upDevice(t, `fPi${packetInfo}`, net, packetInfo)
+    const dev = await upDevice(t, net, { name: `fPi${packetInfo}`, ifname: `tF${net}`, packetInfo })
     t.is(dev.packetInfo, packetInfo)
     await dev.setEtheraddr(mac)
     const rx = dev.rxOpen()
-    t.teardown(() => rx.close())
     t.true(dev.send(arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.${net}.2`, '00:00:00:00:00:00', `198.18.${net}.1`)))
     const reply = await readUntil(rx, (f) => (parseArp(f)?.op === 2 ? f : null))
     t.deepEqual(reply, arpFrame(2, PEER_MAC, mac, `198.18.${net}.1`, PEER_MAC, `198.18.${net}.2`))
@@ -189,9 +172,8 @@ devTest('packetInfo true and false give identical frames (no tun_pi bytes leak e
 })
 
 devTest('frames from another realm, and any ArrayBufferView, are accepted by send, sendBatch, sendPacked and write', async (t) => {
-  const dev = await upDevice(t, 'fRealm', 68)
+  const dev = await upDevice(t, 68, { name: 'fRealm', ifname: 'tF68' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const req = (n: number) => arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.68.${10 + n}`, '00:00:00:00:00:00', '198.18.68.1')
   /** A copy of `f` in a Uint8Array of a fresh vm context (not `instanceof Uint8Array` here). */
   const foreign = (f: Buffer): Uint8Array => {

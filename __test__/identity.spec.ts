@@ -3,8 +3,8 @@
 // ERR_PLTAP_DEVICE_GONE, and the new owner of the name is left exactly as it was.
 import { execFileSync } from 'node:child_process'
 import type { ExecutionContext } from 'ava'
-import { Netdev, PltapError } from '../ts/index.ts'
-import { announceSkips, devSerial, ipAddr, ipFlags, ipLink, startVsysd } from './support.ts'
+import { type Netdev, PltapError } from '../ts/index.ts'
+import { announceSkips, devSerial, ipAddr, ipFlags, ipLink, startVsysd, withDevice } from './support.ts'
 
 announceSkips('identity.spec.ts')
 
@@ -38,52 +38,23 @@ function isGone(t: ExecutionContext, err: unknown, device: string, reason: strin
 
 /** setMtu, up, down, setPromisc, setConfig and the getters on a stale Netdev: each fails, typed. */
 async function everyOperationFails(t: ExecutionContext, dev: Netdev, device: string, reason: string, renamedTo?: string): Promise<void> {
-  isGone(
-    t,
-    t.throws(() => dev.setMtu(1280)),
-    device,
-    reason,
-    renamedTo,
-  )
-  isGone(
-    t,
-    t.throws(() => dev.mtu),
-    device,
-    reason,
-    renamedTo,
-  )
-  isGone(
-    t,
-    t.throws(() => dev.ifindex),
-    device,
-    reason,
-    renamedTo,
-  )
-  isGone(
-    t,
-    t.throws(() => dev.etheraddr),
-    device,
-    reason,
-    renamedTo,
-  )
-  isGone(
-    t,
-    t.throws(() => dev.stats()),
-    device,
-    reason,
-    renamedTo,
-  )
-  isGone(t, await t.throwsAsync(dev.down()), device, reason, renamedTo)
-  isGone(t, await t.throwsAsync(dev.up()), device, reason, renamedTo)
-  isGone(t, await t.throwsAsync(dev.setPromisc(true)), device, reason, renamedTo)
-  isGone(t, await t.throwsAsync(dev.setEtheraddr('02:00:c6:12:00:99')), device, reason, renamedTo)
-  isGone(t, await t.throwsAsync(dev.setConfig({ localIp: '198.18.112.9', localNetmask: 24 })), device, reason, renamedTo)
+  for (const op of [() => dev.setMtu(1280), () => dev.mtu, () => dev.ifindex, () => dev.etheraddr, () => dev.stats()]) {
+    isGone(t, t.throws(op), device, reason, renamedTo)
+  }
+  for (const op of [
+    () => dev.down(),
+    () => dev.up(),
+    () => dev.setPromisc(true),
+    () => dev.setEtheraddr('02:00:c6:12:00:99'),
+    () => dev.setConfig({ localIp: '198.18.112.9', localNetmask: 24 }),
+  ]) {
+    isGone(t, await t.throwsAsync(op), device, reason, renamedTo)
+  }
   t.regex(dev.lastError ?? '', /is gone/)
 }
 
 devSerial('a deleted device: its name reused by another, every link operation fails typed and the new one is unchanged', async (t) => {
-  const dev = await Netdev.open({ name: 'idDel', allocator: 'direct', ifname: 'jid0' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'idDel', ifname: 'jid0' })
   await dev.setConfig({ localIp: '198.18.112.1', localNetmask: 24 })
   const ifindex = dev.ifindex
   ip('link', 'del', 'jid0')
@@ -99,8 +70,7 @@ devSerial('a deleted device: its name reused by another, every link operation fa
 })
 
 devSerial('a renamed device: its old name taken by another, both are left alone', async (t) => {
-  const dev = await Netdev.open({ name: 'idRen', allocator: 'direct', ifname: 'jid1' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'idRen', ifname: 'jid1' })
   await dev.up()
   ip('link', 'set', 'jid1', 'name', 'jid1r')
   newOwner(t, 'jid1', '198.18.114.1/24')
@@ -113,8 +83,7 @@ devSerial('a renamed device: its old name taken by another, both are left alone'
 devSerial('vsys: close() runs no vif_down for a device that is gone, so the next owner of its name keeps its state', async (t) => {
   const own = await startVsysd()
   t.teardown(() => own.stop())
-  const dev = await Netdev.open({ name: 'idVsys', allocator: 'vsys', vsysRoot: own.dir })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'idVsys', allocator: 'vsys', vsysRoot: own.dir })
   await dev.setConfig({ localIp: '198.18.115.1', localNetmask: 24 })
   const name = dev.realName
   t.true(ipFlags(name).includes('UP'))

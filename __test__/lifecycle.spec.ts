@@ -1,13 +1,29 @@
+import { execFileSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { Netdev, PltapError } from '../ts/index.ts'
-import { announceSkips, DIST_INDEX, devSerial, devTest, fdCount, ipLink, linkNames, ROOT, run, sleep } from './support.ts'
+import {
+  announceSkips,
+  arpFrame,
+  DIST_INDEX,
+  devSerial,
+  devTest,
+  fdCount,
+  ipLink,
+  linkNames,
+  quietIpv6,
+  ROOT,
+  run,
+  sleep,
+  waitFor,
+  withDevice,
+} from './support.ts'
 
 announceSkips('lifecycle.spec.ts')
 
 const isClosed = { instanceOf: PltapError, code: 'ERR_PLTAP_CLOSED' } as const
 
 devTest('close() twice: the second resolves; closed flips; the interface goes', async (t) => {
-  const dev = await Netdev.open({ name: 'lClose', allocator: 'direct', ifname: 'tLc%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lClose', ifname: 'tLc%d' })
   const name = dev.realName
   t.false(dev.closed)
   const p1 = dev.close()
@@ -19,9 +35,50 @@ devTest('close() twice: the second resolves; closed flips; the interface goes', 
   t.is(Netdev.get('lClose'), undefined)
 })
 
+devTest('concurrent close() calls share one promise, which settles only once the device is gone', async (t) => {
+  const dev = await withDevice(t, { name: 'lCloseTwice', ifname: 'tLk%d' })
+  const rx = dev.rxOpen()
+  const name = dev.realName
+  const seen = () => ({ link: ipLink(name), registered: Netdev.get('lCloseTwice') !== undefined, rxClosed: rx.closed })
+  const first = dev.close()
+  const second = dev.close()
+  const disposed = dev[Symbol.asyncDispose]()
+  t.is(second, first, 'one promise for every caller')
+  t.is(disposed, first, '[Symbol.asyncDispose] joins the same close')
+  const atFirstSettled = await Promise.race([second.then(seen), disposed.then(seen), first.then(seen)])
+  t.deepEqual(atFirstSettled, { link: null, registered: false, rxClosed: true })
+  t.is(dev.close(), first, 'later calls get the settled promise')
+})
+
+devTest('Rx: concurrent close() calls share one promise; dropped keeps its count after close', async (t) => {
+  const dev = await withDevice(t, { name: 'lRxDropped', ifname: 'tLt%d' })
+  quietIpv6(dev.realName)
+  await dev.setConfig({ localIp: '198.18.73.1', localNetmask: 24 })
+  // The peer's MAC is known: a datagram to it leaves at once as one frame (no ARP).
+  execFileSync('ip', ['neigh', 'replace', '198.18.73.2', 'lladdr', '02:00:c6:12:49:02', 'dev', dev.realName, 'nud', 'permanent'])
+  const rx = dev.rxOpen()
+  // A first frame through the reader thread: it now reads with buffers sized for MTU 1500.
+  dev.send(arpFrame(1, 'ff:ff:ff:ff:ff:ff', '02:00:c6:12:49:02', '198.18.73.2', '00:00:00:00:00:00', '198.18.73.1'))
+  await rx.read({ signal: AbortSignal.timeout(30_000) })
+  // A larger MTU, then a frame that needs it: too big for those buffers, it is dropped and counted.
+  dev.setMtu(9000)
+  const sock = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => sock.send(Buffer.alloc(8000), 9, '198.18.73.2', (err) => (err ? reject(err) : resolve())))
+  sock.close()
+  await waitFor('the reader to drop the oversized frame', () => rx.dropped > 0)
+  const dropped = rx.dropped
+  const first = rx.close()
+  t.is(rx.close(), first, 'one promise for every caller')
+  t.is(rx[Symbol.asyncDispose](), first)
+  await first
+  t.true(rx.closed)
+  t.is(rx.dropped, dropped, 'the truncated frames still count after close')
+  await dev.close()
+  t.is(rx.dropped, dropped)
+})
+
 devTest('[Symbol.asyncDispose] closes, and can be called twice', async (t) => {
-  const dev = await Netdev.open({ name: 'lDispose', allocator: 'direct', ifname: 'tLd%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lDispose', ifname: 'tLd%d' })
   const rx = dev.rxOpen()
   await dev[Symbol.asyncDispose]()
   t.true(dev.closed)
@@ -82,8 +139,7 @@ devTest('use after close: ERR_PLTAP_CLOSED everywhere', async (t) => {
 })
 
 devTest('Rx.close() during a pending read(): the read rejects with ERR_PLTAP_CLOSED', async (t) => {
-  const dev = await Netdev.open({ name: 'lRxClose', allocator: 'direct', ifname: 'tLr%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lRxClose', ifname: 'tLr%d' })
   const rx = dev.rxOpen()
   const pending = rx.read()
   const pending2 = rx.readBatch()
@@ -98,8 +154,7 @@ devTest('Rx.close() during a pending read(): the read rejects with ERR_PLTAP_CLO
 })
 
 devTest('Netdev.close() during a pending read(): the read rejects with ERR_PLTAP_CLOSED', async (t) => {
-  const dev = await Netdev.open({ name: 'lDevClose', allocator: 'direct', ifname: 'tLn%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lDevClose', ifname: 'tLn%d' })
   const rx = dev.rxOpen()
   const pending = rx.read()
   await sleep(50)
@@ -109,8 +164,7 @@ devTest('Netdev.close() during a pending read(): the read rejects with ERR_PLTAP
 })
 
 devTest('close() during for await: the loop ends without throwing', async (t) => {
-  const dev = await Netdev.open({ name: 'lLoop', allocator: 'direct', ifname: 'tLl%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lLoop', ifname: 'tLl%d' })
   const rx = dev.rxOpen()
   let frames = 0
   const loop = (async () => {
@@ -133,8 +187,7 @@ devTest('close() during for await: the loop ends without throwing', async (t) =>
 })
 
 devTest('breaking out of for await closes the Rx', async (t) => {
-  const dev = await Netdev.open({ name: 'lBreak', allocator: 'direct', ifname: 'tLb%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lBreak', ifname: 'tLb%d' })
   await dev.up()
   const rx = dev.rxOpen()
   // Any frame will do: loop a frame back by sending it to ourselves is not possible, so
@@ -156,8 +209,7 @@ devTest('breaking out of for await closes the Rx', async (t) => {
 })
 
 devTest('read({ signal }): abort rejects with the reason; an aborted signal rejects at once', async (t) => {
-  const dev = await Netdev.open({ name: 'lAbort', allocator: 'direct', ifname: 'tLa%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'lAbort', ifname: 'tLa%d' })
   const rx = dev.rxOpen()
   const ac = new AbortController()
   const p = rx.read({ signal: ac.signal })

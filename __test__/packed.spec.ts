@@ -1,18 +1,10 @@
 // Bulk frame I/O without an object per frame: Rx.readPacked and Netdev.sendPacked.
-import { Netdev, PltapError } from '../ts/index.ts'
-import { announceSkips, arpFrame, devTest, parseArp, procNetDev, quietIpv6, waitFor } from './support.ts'
+import { PltapError } from '../ts/index.ts'
+import { announceSkips, arpFrame, devTest, parseArp, procNetDev, upDevice, waitFor } from './support.ts'
 
 announceSkips('packed.spec.ts')
 
 const PEER_MAC = '02:00:c6:12:00:fd'
-
-async function upDevice(t: { teardown(fn: () => unknown): void }, name: string, net: number): Promise<Netdev> {
-  const dev = await Netdev.open({ name, allocator: 'direct', ifname: `tP${net}` })
-  t.teardown(() => dev.close())
-  quietIpv6(dev.realName)
-  await dev.setConfig({ localIp: `198.18.${net}.1`, localNetmask: 24 })
-  return dev
-}
 
 /** ARP requests for the device's own address from `count` different peers, packed. */
 function packedRequests(net: number, count: number): { data: Buffer; lengths: Uint32Array } {
@@ -23,7 +15,7 @@ function packedRequests(net: number, count: number): { data: Buffer; lengths: Ui
 }
 
 devTest('sendPacked writes every frame of a packed buffer with one call; the kernel receives each', async (t) => {
-  const dev = await upDevice(t, 'pSend', 96)
+  const dev = await upDevice(t, 96, { name: 'pSend', ifname: 'tP96' })
   const before = procNetDev(dev.realName)!.rxPackets
   const { data, lengths } = packedRequests(96, 5)
   t.is(dev.sendPacked(data, lengths), 5)
@@ -35,9 +27,8 @@ devTest('sendPacked writes every frame of a packed buffer with one call; the ker
 })
 
 devTest('readPacked returns whole bursts: data and lengths agree, and every frame is intact', async (t) => {
-  const dev = await upDevice(t, 'pRead', 97)
+  const dev = await upDevice(t, 97, { name: 'pRead', ifname: 'tP97' })
   const rx = dev.rxOpen()
-  t.teardown(() => rx.close())
   const { data, lengths } = packedRequests(97, 6)
   // Start the reader thread before the kernel answers.
   const first = rx.readPacked({ signal: AbortSignal.timeout(30_000) })
@@ -66,9 +57,8 @@ devTest('readPacked returns whole bursts: data and lengths agree, and every fram
 })
 
 devTest('read and readPacked share one queue: readPacked returns what read left of a burst', async (t) => {
-  const dev = await upDevice(t, 'pMixed', 98)
+  const dev = await upDevice(t, 98, { name: 'pMixed', ifname: 'tP98' })
   const rx = dev.rxOpen({ batch: 64 })
-  t.teardown(() => rx.close())
   const first = rx.read({ signal: AbortSignal.timeout(30_000) }) // starts the reader thread
   const { data, lengths } = packedRequests(98, 4)
   dev.sendPacked(data, lengths)
@@ -85,7 +75,7 @@ devTest('read and readPacked share one queue: readPacked returns what read left 
 })
 
 devTest('sendPacked and readPacked reject bad arguments before any I/O', async (t) => {
-  const dev = await upDevice(t, 'pArgs', 99)
+  const dev = await upDevice(t, 99, { name: 'pArgs', ifname: 'tP99' })
   const tx = dev.stats().port.txPackets
   t.is(
     (t.throws(() => dev.sendPacked(Buffer.alloc(60), Uint32Array.of(59)), { instanceOf: RangeError }) as RangeError & { code: string })

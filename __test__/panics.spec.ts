@@ -1,13 +1,12 @@
 // The native addon never aborts the process: inputs another thread changes behind its
 // back are snapshotted before they are checked, and a panic anywhere in the addon (entry
 // points, the reader thread, thread-safe-function callbacks) becomes a typed JS error.
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { openNetdev } from '../binding.js'
 import { fromNative } from '../ts/errors.ts'
-import { Netdev, PltapError } from '../ts/index.ts'
-import { announceSkips, devSerial, ROOT } from './support.ts'
+import { PltapError } from '../ts/index.ts'
+import { announceSkips, devSerial, run, withDevice } from './support.ts'
 
 announceSkips('panics.spec.ts')
 
@@ -30,24 +29,8 @@ async function mutate(lengths: Uint32Array): Promise<() => Promise<void>> {
 }
 
 /** Runs the panic child with PLTAP_TEST_PANIC=point; resolves with how it ended and its output. */
-function runChild(point: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PANIC_CHILD], {
-      cwd: ROOT,
-      env: { ...process.env, PLTAP_TEST_PANIC: point },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.once('error', reject)
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+function runChild(point: string): ReturnType<typeof run> {
+  return run(process.execPath, [PANIC_CHILD], { env: { ...process.env, PLTAP_TEST_PANIC: point }, timeoutMs: 60_000 })
 }
 
 function sharedLengths(): Uint32Array {
@@ -75,8 +58,7 @@ async function hammer(t: import('ava').ExecutionContext, send: () => number): Pr
 }
 
 devSerial('sendPacked with lengths on a SharedArrayBuffer that a worker rewrites: typed errors, never an abort', async (t) => {
-  const dev = await Netdev.open({ name: 'sabFacade', allocator: 'direct', ifname: 'sab0' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'sabFacade', ifname: 'sab0' })
   await dev.up()
   const data = Buffer.alloc(60 * FRAMES)
   const lengths = sharedLengths()

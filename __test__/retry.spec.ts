@@ -1,22 +1,15 @@
 // A failed link change is kept as lastError and retried in the background with backoff
 // (defect A7 of the original, which dropped errors and retried without backoff).
 import { execFileSync } from 'node:child_process'
-import { Netdev, type NetdevChange, PltapError } from '../ts/index.ts'
-import { announceSkips, DIST_INDEX, devTest, ipFlags, nextChange } from './support.ts'
+import { type NetdevChange, PltapError } from '../ts/index.ts'
+import { announceSkips, DIST_INDEX, devTest, ipFlags, nextChange, withDevice } from './support.ts'
 
 announceSkips('retry.spec.ts')
 
 devTest('a failed up() is kept as lastError and retried in the background until the kernel shows it', async (t) => {
-  const dev = await Netdev.open({ name: 'rRetry', allocator: 'direct', ifname: 'tRt%d' })
+  // Closed at teardown under whichever name it has then: the device goes with its descriptor.
+  const dev = await withDevice(t, { name: 'rRetry', ifname: 'tRt%d' })
   const real = dev.realName
-  t.teardown(async () => {
-    try {
-      execFileSync('ip', ['link', 'set', 'dev', 'tRtAway', 'name', real], { stdio: 'ignore' })
-    } catch {
-      // already back
-    }
-    await dev.close()
-  })
   // Whatever a 'change' listener sees agrees with the event: flags, changeSeq, lastError.
   const seen: { up: boolean; flagsUp: boolean; seq: boolean; lastError: string | null }[] = []
   dev.on('change', (c) =>
@@ -48,16 +41,9 @@ devTest('a failed up() is kept as lastError and retried in the background until 
 })
 
 devTest('lastError clears once the kernel shows the wanted state, even when someone else brought it there', async (t) => {
-  const dev = await Netdev.open({ name: 'rOther', allocator: 'direct', ifname: 'tRo%d' })
+  // Closed at teardown under whichever name it has then: the device goes with its descriptor.
+  const dev = await withDevice(t, { name: 'rOther', ifname: 'tRo%d' })
   const real = dev.realName
-  t.teardown(async () => {
-    try {
-      execFileSync('ip', ['link', 'set', 'dev', 'tRoAway', 'name', real], { stdio: 'ignore' })
-    } catch {
-      // already back
-    }
-    await dev.close()
-  })
   const upSeen = nextChange(dev, (c) => c.flags.up)
 
   execFileSync('ip', ['link', 'set', 'dev', real, 'name', 'tRoAway'])
@@ -76,8 +62,7 @@ devTest('lastError clears once the kernel shows the wanted state, even when some
 })
 
 devTest("flags, changeSeq and lastError do not run ahead of the 'change' that announces them", async (t) => {
-  const dev = await Netdev.open({ name: 'rAhead', allocator: 'direct', ifname: 'tRa%d' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'rAhead', ifname: 'tRa%d' })
   await dev.up()
   const events: NetdevChange[] = []
   dev.on('change', (c) => events.push(c))

@@ -4,8 +4,7 @@
 
 import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { Netdev } from '../ts/index.ts'
-import { announceSkips, devTest, quietIpv6, waitFor } from './support.ts'
+import { announceSkips, devTest, quietIpv6, waitFor, withDevice } from './support.ts'
 
 announceSkips('rxbound.spec.ts')
 
@@ -37,8 +36,7 @@ async function flood(count: number, onEach: () => void): Promise<number> {
 }
 
 devTest('a flood of 64 KiB frames that is never read stays within highWaterMarkBytes; the rest is dropped and counted', async (t) => {
-  const dev = await Netdev.open({ name: 'bFlood', allocator: 'direct', ifname: 'tB69' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'bFlood', ifname: 'tB69' })
   quietIpv6(dev.realName)
   dev.setMtu(65521)
   // A kernel queue of 100 frames: the first wave fits in it, the second overflows it.
@@ -48,7 +46,6 @@ devTest('a flood of 64 KiB frames that is never read stays within highWaterMarkB
   execFileSync('ip', ['neigh', 'replace', PEER, 'lladdr', PEER_MAC, 'dev', dev.realName, 'nud', 'permanent'])
 
   const rx = dev.rxOpen() // default bounds: 2048 frames, 4 MiB
-  t.teardown(() => rx.close())
   // Start the reader thread without taking a frame: a read that is given up at once.
   const ac = new AbortController()
   const started = rx.read({ signal: ac.signal })
@@ -104,8 +101,7 @@ devTest('a flood of 64 KiB frames that is never read stays within highWaterMarkB
 })
 
 devTest('rxOpen validates highWaterMarkBytes', async (t) => {
-  const dev = await Netdev.open({ name: 'bArgs', allocator: 'direct', ifname: 'tB70' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'bArgs', ifname: 'tB70' })
   for (const bad of [65_535, 2 ** 30 + 1, 1.5, Number.NaN]) {
     t.is(
       (t.throws(() => dev.rxOpen({ highWaterMarkBytes: bad }), { instanceOf: RangeError }) as RangeError & { code: string }).code,

@@ -3,14 +3,15 @@
  * `scripts/in-netns.mjs`; every address used is in 198.18.0.0/15.
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 import { runtimeForOthers, type SliceIdentity, spawnAs } from '../ts/cli/slice.ts'
-import type { Netdev, NetdevChange } from '../ts/index.ts'
+import { Netdev, type NetdevChange, type NetdevOptions } from '../ts/index.ts'
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -56,6 +57,27 @@ export const devSerial = hasNetAdmin ? test.serial : test.skip
 /** Prints, once per file, why device tests are skipped. */
 export function announceSkips(file: string): void {
   if (!hasNetAdmin) console.log(`[${file}] skipping device tests: ${noNetAdminReason}`)
+}
+
+/** What registers cleanup: an ava `ExecutionContext`. */
+export type Teardown = Pick<ExecutionContext, 'teardown'>
+
+/** The options of `Netdev.open`, with `allocator` defaulting to `'direct'`. */
+export type DeviceOptions = Omit<NetdevOptions, 'allocator'> & { allocator?: NetdevOptions['allocator'] }
+
+/** Opens a Netdev that is closed (with its `Rx`s) when test `t` ends, pass or fail: the device-test prologue. */
+export async function withDevice(t: Teardown, options: DeviceOptions): Promise<Netdev> {
+  const dev = await Netdev.open({ allocator: 'direct', ...options })
+  t.teardown(() => dev.close())
+  return dev
+}
+
+/** {@link withDevice}, then IPv6 silenced and `198.18.<net>.1/24` set, which brings the device UP. */
+export async function upDevice(t: Teardown, net: number, options: DeviceOptions): Promise<Netdev> {
+  const dev = await withDevice(t, options)
+  quietIpv6(dev.realName)
+  await dev.setConfig({ localIp: `198.18.${net}.1`, localNetmask: 24 })
+  return dev
 }
 
 /** Open descriptors of this process. */
@@ -290,102 +312,52 @@ export async function startSlice(who: SliceIdentity = SLICE): Promise<SliceServi
   return { child, call, stop }
 }
 
-/** Runs a command to completion; resolves with its exit code and output. */
-export function run(
+/** A child process whose output is collected as it comes. */
+export interface Spawned {
+  child: ChildProcessByStdio<null, Readable, Readable>
+  /** What it wrote on stdout so far. */
+  stdout(): string
+  /** What it wrote on stderr so far. */
+  stderr(): string
+  /** Settles once it has exited and its output is all read (rejects if it could not start). */
+  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Starts a command (in the repository root unless `cwd` says otherwise), collecting its output. */
+export function spawnCollecting(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Spawned {
+  const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
+  closed.catch(() => {}) // whoever awaits it sees the failure; nobody else must crash on it
+  return { child, stdout: () => stdout, stderr: () => stderr, closed }
+}
+
+/** Runs a command to completion (killed after `timeoutMs`, default 30 s); resolves with its exit and output. */
+export async function run(
   cmd: string,
   args: string[],
-  options: { timeoutMs?: number; cwd?: string } = {},
+  options: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
-
-// ---- Frames, built by hand -------------------------------------------------------------
-
-export function ipBytes(ip: string): Buffer {
-  return Buffer.from(ip.split('.').map(Number))
-}
-
-export function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
-}
-
-export function macString(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
-}
-
-/** An Ethernet ARP packet (42 bytes, no padding). */
-export function arpFrame(op: 1 | 2, ethDst: string, senderMac: string, senderIp: string, targetMac: string, targetIp: string): Buffer {
-  const f = Buffer.alloc(42)
-  macBytes(ethDst).copy(f, 0)
-  macBytes(senderMac).copy(f, 6)
-  f.writeUInt16BE(0x0806, 12)
-  f.writeUInt16BE(1, 14) // htype Ethernet
-  f.writeUInt16BE(0x0800, 16) // ptype IPv4
-  f[18] = 6
-  f[19] = 4
-  f.writeUInt16BE(op, 20)
-  macBytes(senderMac).copy(f, 22)
-  ipBytes(senderIp).copy(f, 28)
-  macBytes(targetMac).copy(f, 32)
-  ipBytes(targetIp).copy(f, 38)
-  return f
-}
-
-/** Parses an ARP frame, or returns null. */
-export function parseArp(f: Buffer): { op: number; senderMac: string; senderIp: string; targetIp: string } | null {
-  if (f.length < 42 || f.readUInt16BE(12) !== 0x0806) return null
-  return {
-    op: f.readUInt16BE(20),
-    senderMac: macString(f.subarray(22, 28)),
-    senderIp: [...f.subarray(28, 32)].join('.'),
-    targetIp: [...f.subarray(38, 42)].join('.'),
+  const p = spawnCollecting(cmd, args, options)
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  try {
+    return { ...(await p.closed), stdout: p.stdout(), stderr: p.stderr() }
+  } finally {
+    clearTimeout(timer)
   }
 }
 
-export function inetChecksum(data: Uint8Array): number {
-  let sum = 0
-  for (let i = 0; i + 1 < data.length; i += 2) sum += (data[i]! << 8) | data[i + 1]!
-  if (data.length % 2 === 1) sum += data[data.length - 1]! << 8
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
-  return ~sum & 0xffff
-}
-
-/** If `f` is an ICMP echo request to `ip`, the matching echo reply; else null. */
-export function echoReplyFor(f: Buffer, ip: string): Buffer | null {
-  if (f.length < 42 || f.readUInt16BE(12) !== 0x0800) return null
-  const ihl = (f[14]! & 0x0f) * 4
-  if (f[14 + 9] !== 1 || !f.subarray(30, 34).equals(ipBytes(ip))) return null
-  const total = f.readUInt16BE(16)
-  const icmp = 14 + ihl
-  if (f[icmp] !== 8) return null
-  const r = Buffer.from(f.subarray(0, 14 + total))
-  f.copy(r, 0, 6, 12)
-  f.copy(r, 6, 0, 6)
-  f.copy(r, 26, 30, 34)
-  f.copy(r, 30, 26, 30)
-  r[22] = 64
-  r.writeUInt16BE(0, 24)
-  r.writeUInt16BE(inetChecksum(r.subarray(14, 14 + ihl)), 24)
-  r[icmp] = 0
-  r.writeUInt16BE(0, icmp + 2)
-  r.writeUInt16BE(inetChecksum(r.subarray(icmp, 14 + total)), icmp + 2)
-  return r
-}
+// ---- Frames ---------------------------------------------------------------------------
+// The CLI's own helpers (ts/cli/packets.ts): every frame the device tests build with them is
+// checked by the kernel (it answers, counts or drops it), and packets.spec.ts pins the
+// helpers themselves to golden bytes written out by hand.
+export { arpFrame, icmpEchoReply, parseArp } from '../ts/cli/packets.ts'
 
 /**
  * Resolves with the first `'change'` event of `dev` that `pick` accepts; rejects after `ms`

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs'
 import test from 'ava'
 import { Netdev, type NetdevOptions, type Rx } from '../ts/index.ts'
-import { announceSkips, devSerial, fdCount, linkNames } from './support.ts'
+import { announceSkips, devSerial, fdCount, linkNames, withDevice } from './support.ts'
 
 announceSkips('validation.spec.ts')
 
@@ -129,14 +129,27 @@ const nullCases: NullCase[] = [
   ['readBatch: signal null', 'options.signal', (_d, rx) => rx.readBatch({ signal: null as never })],
 ]
 
+/**
+ * What `call` threw synchronously, or else what it returned. A returned promise is a defect
+ * (reported by the caller); its rejection is silenced so that it does not leak.
+ */
+function attempt(call: () => unknown): { thrown?: unknown; returned?: unknown } {
+  try {
+    const returned = call()
+    if (returned instanceof Promise) returned.catch(() => {})
+    return { returned }
+  } catch (err) {
+    return { thrown: err }
+  }
+}
+
 test('there are at least 25 distinct bad inputs', (t) => {
   t.true(cases.length >= 25)
   t.is(new Set(cases.map((c) => c[0])).size, cases.length)
 })
 
 devSerial('every bad input throws TypeError/RangeError synchronously and creates nothing', async (t) => {
-  const dev = await Netdev.open({ name: 'tVgood', allocator: 'direct', ifname: 'tVgood' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'tVgood', ifname: 'tVgood' })
   const rx = dev.rxOpen()
   // Keep a dummy descriptor so { fd: 0 } style cases have something harmless to point at.
   const spare = openSync('/dev/null', 'r')
@@ -150,14 +163,7 @@ devSerial('every bad input throws TypeError/RangeError synchronously and creates
 
   const problems: string[] = []
   for (const [label, call, code] of cases) {
-    let thrown: unknown
-    let returned: unknown
-    try {
-      returned = call(dev, rx)
-    } catch (err) {
-      thrown = err
-    }
-    if (returned instanceof Promise) returned.catch(() => {}) // a defect, reported below; do not leak a rejection
+    const { thrown, returned } = attempt(() => call(dev, rx))
     if (thrown === undefined) {
       problems.push(`${label}: did not throw synchronously (returned ${String(returned)})`)
       continue
@@ -181,21 +187,13 @@ devSerial('every bad input throws TypeError/RangeError synchronously and creates
 
 devSerial('null is never taken as absent: each option or argument given as null throws a TypeError naming it', async (t) => {
   t.is(new Set(nullCases.map((c) => c[0])).size, nullCases.length)
-  const dev = await Netdev.open({ name: 'tVnull', allocator: 'direct', ifname: 'tVnull' })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'tVnull', ifname: 'tVnull' })
   const rx = dev.rxOpen()
   const ours = () => linkNames().filter((n) => n.startsWith('tV'))
   const linksBefore = ours()
   const problems: string[] = []
   for (const [label, named, call] of nullCases) {
-    let thrown: unknown
-    let returned: unknown
-    try {
-      returned = call(dev, rx)
-    } catch (err) {
-      thrown = err
-    }
-    if (returned instanceof Promise) returned.catch(() => {})
+    const { thrown, returned } = attempt(() => call(dev, rx))
     if (!(thrown instanceof TypeError)) {
       problems.push(`${label}: ${thrown === undefined ? `did not throw (returned ${String(returned)})` : `threw ${String(thrown)}`}`)
     } else if (!thrown.message.includes(`"${named}"`)) {

@@ -23,6 +23,7 @@ import {
   startVsysd,
   type Vsysd,
   waitFor,
+  withDevice,
 } from './support.ts'
 
 announceSkips('vsys.spec.ts')
@@ -173,6 +174,27 @@ devSerial('close() runs vif_down for a device that vif_up brought up, and only t
   t.is(downs(), 1, 'exactly once')
 })
 
+devSerial('two close() calls at once share one promise: neither settles before vif_down ran and the device is gone', async (t) => {
+  // A helper of its own, so that its log holds only this test's requests.
+  const own = await startVsysd()
+  t.teardown(() => own.stop())
+  const s = await slice(t)
+  const dev = await s.call<{ realName: string }>('open', { name: 'vCloseTwice', vsysRoot: own.dir })
+  await s.call('setConfig', { localIp: '198.18.86.1', localNetmask: 24 }) // so close() runs vif_down
+  const r = await s.call<{ samePromise: boolean; order: { which: string; closed: boolean; registered: boolean; linkGone: boolean }[] }>(
+    'closeTwice',
+  )
+  t.true(r.samePromise, 'both calls return one promise')
+  t.deepEqual(
+    r.order.map((o) => o.which),
+    ['second', 'first'],
+    'each settled (in the order its handler was attached)',
+  )
+  for (const o of r.order) t.deepEqual(o, { which: o.which, closed: true, registered: false, linkGone: true }, o.which)
+  t.is(ipLink(dev.realName), null)
+  await waitFor('the helper to log vif_down', () => own.stderr().includes(`vif_down [${dev.realName}]`))
+})
+
 devSerial('up() before setConfig rejects with ERR_PLTAP_NOT_CONFIGURED', async (t) => {
   const s = await slice(t)
   const dev = await s.call<{ realName: string }>('open', { name: 'vNoCfg', vsysRoot: helper!.dir })
@@ -202,8 +224,7 @@ devSerial('a script failure rejects with ERR_VSYS_SCRIPT and the reply (address 
 })
 
 devSerial('root can still use the helper (and the slice after it: no lock file stands in the way)', async (t) => {
-  const dev = await Netdev.open({ name: 'vRoot', allocator: 'vsys', vsysRoot: helper!.dir })
-  t.teardown(() => dev.close())
+  const dev = await withDevice(t, { name: 'vRoot', allocator: 'vsys', vsysRoot: helper!.dir })
   await dev.setConfig({ localIp: '198.18.83.1', localNetmask: 24 })
   await checkPromiscThenDown(t, dev)
   const s = await slice(t)

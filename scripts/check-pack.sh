@@ -13,7 +13,7 @@ cd "$repo"
 tarball=$(npm pack --ignore-scripts --silent --pack-destination "$work" | tail -n 1)
 tar -tzf "$work/$tarball" | sort > "$work/contents"
 for must in package/package.json package/README.md package/binding.js package/binding.d.ts \
-            package/dist/index.js package/dist/index.d.ts package/dist/netdev.d.ts package/dist/cli/main.js; do
+            package/dist/index.js package/dist/index.d.ts package/dist/netdev.d.ts package/dist/netdev/types.d.ts package/dist/cli/main.js; do
   grep -qx "$must" "$work/contents" || { echo "check-pack: $must missing from the tarball" >&2; exit 1; }
 done
 if grep -E '^package/(ts|crates|__test__|scripts|bench|target|node_modules)/|\.node$|Cargo\.|tsconfig' "$work/contents"; then

@@ -33,7 +33,7 @@ export type {
   NetdevFlags,
   NetdevOptions,
   NetdevStats,
-} from './netdev.js'
+} from './netdev/types.js'
 export { Netdev } from './netdev.js'
 export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
 export { Rx } from './rx.js'

@@ -1,180 +1,20 @@
+/**
+ * The {@link Netdev} class. Its public types are in `netdev/types.ts`, the option checks in
+ * `netdev/options.ts`, the link-state timers in `netdev/link.ts` and the batch packing in
+ * `netdev/tx.ts`.
+ * @module
+ */
+
 import { EventEmitter } from 'node:events'
-import { isSharedArrayBuffer } from 'node:util/types'
-import { type NativeNetdev, type NativeSnapshot, openNetdev } from '../binding.js'
+import { type NativeNetdev, openNetdev } from '../binding.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
+import { LinkState } from './netdev/link.js'
+import { checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
+import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
+import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats } from './netdev/types.js'
 import { Rx, type RxOptions } from './rx.js'
-import * as v from './validate.js'
+import { checkBoolean, checkInt, checkMac, checkObject, checkPortName, checkSignal, toFrame } from './validate.js'
 
-/**
- * Where a {@link Netdev}'s device comes from.
- *
- * @example
- * ```ts
- * await Netdev.open({ name: 'a', allocator: 'direct' })
- * await Netdev.open({ name: 'b', allocator: 'vsys', vsysRoot: '/vsys' })
- * await Netdev.open({ name: 'c', allocator: { fd: 7 }, packetInfo: true })
- * ```
- */
-export type Allocator =
-  /** `/dev/net/tun` in this process (needs `CAP_NET_ADMIN`). Link changes by ioctl. */
-  | 'direct'
-  /** A vsys helper's `fd_tuntap.control` under `vsysRoot`; link changes through its `vif_up`, `vif_down` and `promisc` scripts. */
-  | 'vsys'
-  /** A tun/tap descriptor you already hold (it is duplicated: you keep yours). Link changes by ioctl. */
-  | {
-      /** The descriptor number, e.g. one received from a privileged process over a unix socket. */
-      fd: number
-    }
-
-/**
- * Options of {@link Netdev.open}.
- *
- * @example
- * ```ts
- * const options: NetdevOptions = { name: 'uplink', allocator: 'direct', ifname: 'up%d', mode: 'tap', signal: AbortSignal.timeout(5000) }
- * const dev = await Netdev.open(options)
- * ```
- */
-export interface NetdevOptions {
-  /** The port name: your name for the device, unique among open `Netdev`s of this thread. */
-  name: string
-  /** Where the device comes from. */
-  allocator: Allocator
-  /** The vsys directory (default `/vsys`). Only with `allocator: 'vsys'`. */
-  vsysRoot?: string
-  /** Layer 2 (`'tap'`, the default) or layer 3 (`'tun'`). */
-  mode?: 'tap' | 'tun'
-  /** Kernel name or `%d` template for `allocator: 'direct'` (default `tap%d` / `tun%d`). */
-  ifname?: string
-  /**
-   * Whether frames carry the 4-byte `tun_pi` header on the descriptor. pltap strips and
-   * adds it for you. Default: `false` for direct devices, `true` (and required) for vsys
-   * devices; must be given for `{ fd }`, because the kernel cannot tell.
-   */
-  packetInfo?: boolean
-  /** Deadline for the helper and each vsys script, in ms (default 10000). */
-  timeoutMs?: number
-  /** Aborts the open: the promise rejects with `signal.reason` and nothing is left open. */
-  signal?: AbortSignal
-}
-
-/**
- * The port's configuration, as in the original's `local_ip` / `local_netmask` options.
- *
- * @example
- * ```ts
- * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 })
- * const { localIp, localNetmask } = dev.getConfig()
- * ```
- */
-export interface NetdevConfig {
-  /** The IPv4 address of the device (dotted quad). */
-  localIp?: string
-  /** Its prefix length (1 to 32), reported back exactly as given. */
-  localNetmask?: number
-}
-
-/**
- * Interface flags as last observed from the kernel.
- *
- * @example
- * ```ts
- * if (!dev.flags.up) await dev.up()
- * ```
- */
-export interface NetdevFlags {
-  /** Administratively up (`IFF_UP`). */
-  up: boolean
-  /** Promiscuous (`IFF_PROMISC`). */
-  promisc: boolean
-  /** Operationally up (`IFF_RUNNING`). */
-  running: boolean
-}
-
-/**
- * The payload of the `'change'` event.
- *
- * @example
- * ```ts
- * dev.on('change', ({ flags, address, changeSeq }) => console.log(changeSeq, flags.up, address))
- * ```
- */
-export interface NetdevChange {
-  /** The new flags. */
-  flags: NetdevFlags
-  /** The primary IPv4 address as `a.b.c.d/len`, if any. */
-  address: string | null
-  /** The new {@link Netdev.changeSeq}. */
-  changeSeq: number
-}
-
-/**
- * Packet and byte counters, from the port's point of view (rx = read from the device).
- *
- * @example
- * ```ts
- * const { port } = dev.stats()
- * console.log(`${port.rxPackets} frames in, ${port.txPackets} out`)
- * ```
- */
-export interface Counters {
-  /** Frames received. */
-  rxPackets: number
-  /** Bytes received. */
-  rxBytes: number
-  /** Receive errors. */
-  rxErrors: number
-  /** Frames received but discarded. */
-  rxDropped: number
-  /** Frames sent. */
-  txPackets: number
-  /** Bytes sent. */
-  txBytes: number
-  /** Send errors. */
-  txErrors: number
-  /** Frames not sent because the queue was full. */
-  txDropped: number
-}
-
-/**
- * Counters from {@link Netdev.stats}.
- *
- * @example
- * ```ts
- * const { port, kernel } = dev.stats()
- * if (kernel && kernel.rxDropped > 0) console.warn('the kernel dropped frames we did not read in time')
- * ```
- */
-export interface NetdevStats {
-  /** What this process read from and wrote to the device. */
-  port: Counters
-  /**
-   * The kernel's interface counters seen from the port (rx and tx swapped, as Open
-   * vSwitch does for tap devices: what the kernel transmits, the port receives), or
-   * `null` when the interface is not visible from this network namespace.
-   */
-  kernel: Counters | null
-}
-
-/**
- * Events of a {@link Netdev}.
- *
- * @example
- * ```ts
- * dev.on('change', (change: NetdevEvents['change'][0]) => console.log(change.flags))
- * ```
- */
-export interface NetdevEvents {
-  /** The kernel shows different flags or address than before. */
-  change: [NetdevChange]
-}
-
-/** A TypeError/RangeError with a Node-style `code` (argument errors are thrown synchronously). */
-function argError(Ctor: typeof TypeError | typeof RangeError, code: string, message: string): Error {
-  return Object.assign(new Ctor(message), { code })
-}
-
-const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
 const registry = new Map<string, Netdev>()
 /** Port names reserved by opens in progress. */
 const opening = new Set<string>()
@@ -206,16 +46,16 @@ const opening = new Set<string>()
  * ```
  */
 export class Netdev extends EventEmitter<NetdevEvents> {
-  #native: NativeNetdev
+  readonly #native: NativeNetdev
+  /** Set first thing in `close()`: from then on every method throws `ERR_PLTAP_CLOSED`. */
   #closed = false
-  #rxs = new Set<Rx>()
-  /**
-   * What `flags`, `changeSeq` and `lastError` report: one snapshot of the native state,
-   * replaced only in `#refresh()`, which also announces it as a `'change'`.
-   */
-  #state: NativeSnapshot
-  #poll: NodeJS.Timeout | undefined
-  #retry: NodeJS.Timeout | undefined
+  /** The close under way or done: every `close()` returns it. */
+  #closing: Promise<void> | undefined
+  readonly #rxs = new Set<Rx>()
+  /** The snapshot `flags`, `changeSeq` and `lastError` report, and the timers that renew it. */
+  readonly #link: LinkState
+  /** What {@link Netdev.setConfig} set (the facade's copy, for {@link Netdev.getConfig}). */
+  #config: NetdevConfig = {}
   /** The port name given to {@link Netdev.open}. */
   readonly name: string
   /** The kernel's interface name (the original's `netdev-pltap/get-tapname`). */
@@ -226,13 +66,13 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.name = name
     this.#native = nativeDev
     this.realName = nativeDev.realName
-    this.#state = nativeDev.snapshot()
+    this.#link = new LinkState(nativeDev, this.realName, (change) => this.emit('change', change))
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
-      if (event === 'change') this.#startPolling()
+      if (event === 'change') this.#link.startPolling()
     })
     untyped.on('removeListener', () => {
-      if (this.listenerCount('change') === 0) this.#stopPolling()
+      if (this.listenerCount('change') === 0) this.#link.stopPolling()
     })
   }
 
@@ -252,47 +92,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   static open(options: NetdevOptions): Promise<Netdev> {
-    v.checkObject('options', options)
-    v.checkKnownKeys('options', options as unknown as Record<string, unknown>, OPEN_KEYS)
-    v.checkPortName('options.name', options.name)
-    const { allocator } = options
-    let fd: number | undefined
-    if (typeof allocator === 'object' && allocator !== null && !Array.isArray(allocator)) {
-      v.checkKnownKeys('options.allocator', allocator as unknown as Record<string, unknown>, ['fd'])
-      v.checkInt('options.allocator.fd', allocator.fd, 0, 2 ** 31 - 1)
-      fd = allocator.fd
-    } else {
-      v.checkOneOf('options.allocator', allocator, ['direct', 'vsys'] as const, "'direct', 'vsys' or an object { fd }")
-    }
-    const kind = fd !== undefined ? 'fd' : (allocator as 'direct' | 'vsys')
-    // Every option is either absent (undefined) or valid: null is never taken as absent.
-    if (options.mode !== undefined) v.checkOneOf('options.mode', options.mode, ['tap', 'tun'] as const)
-    const mode = options.mode ?? 'tap'
-    if (options.vsysRoot !== undefined) {
-      v.checkPath('options.vsysRoot', options.vsysRoot)
-      if (kind !== 'vsys') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.vsysRoot is only valid with allocator "vsys"')
-    }
-    if (options.ifname !== undefined) {
-      v.checkIfname('options.ifname', options.ifname)
-      if (kind !== 'direct') throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.ifname is only valid with allocator "direct"')
-    }
-    if (options.packetInfo !== undefined) v.checkBoolean('options.packetInfo', options.packetInfo)
-    if (kind === 'vsys' && options.packetInfo === false) {
-      throw argError(
-        RangeError,
-        'ERR_INVALID_ARG_VALUE',
-        'options.packetInfo cannot be false with allocator "vsys": vsys devices always carry tun_pi',
-      )
-    }
-    if (kind === 'fd' && options.packetInfo === undefined) {
-      throw argError(
-        TypeError,
-        'ERR_INVALID_ARG_TYPE',
-        'options.packetInfo is required with allocator { fd }: the kernel cannot tell whether tun_pi is on',
-      )
-    }
-    if (options.timeoutMs !== undefined) v.checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
-    v.checkSignal('options.signal', options.signal)
+    const nativeOptions = toNativeOpenOptions(options)
     const { name, signal } = options
     if (registry.has(name) || opening.has(name)) {
       return Promise.reject(new PltapError('ERR_PLTAP_NAME_IN_USE', `a Netdev named ${JSON.stringify(name)} is already open`))
@@ -300,17 +100,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     if (signal?.aborted) return Promise.reject(signal.reason)
 
     opening.add(name)
-    const pending = nativeAsync(
-      openNetdev({
-        allocator: kind,
-        fd,
-        vsysRoot: options.vsysRoot ?? '/vsys',
-        mode,
-        ifname: options.ifname,
-        packetInfo: options.packetInfo,
-        timeoutMs: options.timeoutMs,
-      }),
-    )
+    const pending = nativeAsync(openNetdev(nativeOptions))
     return new Promise<Netdev>((resolve, reject) => {
       let settled = false
       const onAbort = (): void => {
@@ -348,7 +138,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   static get(name: string): Netdev | undefined {
-    v.checkPortName('name', name)
+    checkPortName('name', name)
     return registry.get(name)
   }
 
@@ -357,24 +147,25 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     return this.#closed
   }
 
-  #check(): NativeNetdev {
+  /** The native handle of an open device; `ERR_PLTAP_CLOSED` once closed. */
+  #live(): NativeNetdev {
     if (this.#closed) throw closedError(`Netdev ${this.name} (${this.realName})`)
     return this.#native
   }
 
   /** `'tap'` or `'tun'`. */
   get mode(): 'tap' | 'tun' {
-    return native(() => this.#check().mode) as 'tap' | 'tun'
+    return native(() => this.#live().mode) as 'tap' | 'tun'
   }
 
   /** Whether the descriptor carries `tun_pi` (pltap strips and adds it for you either way). */
   get packetInfo(): boolean {
-    return native(() => this.#check().packetInfo)
+    return native(() => this.#live().packetInfo)
   }
 
   /** Whether link changes go through vsys scripts (`allocator: 'vsys'`). */
   get usesVsys(): boolean {
-    return this.#check().usesVsys
+    return native(() => this.#live().usesVsys)
   }
 
   /**
@@ -386,11 +177,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   getConfig(): NetdevConfig {
-    this.#check()
+    this.#live()
     return { ...this.#config }
   }
-
-  #config: NetdevConfig = {}
 
   /**
    * Sets `localIp` and/or `localNetmask` (omitted fields keep their value). Once both are
@@ -407,19 +196,16 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   setConfig(config: NetdevConfig): Promise<void> {
-    v.checkObject('config', config)
-    v.checkKnownKeys('config', config as Record<string, unknown>, ['localIp', 'localNetmask'])
-    if (config.localIp !== undefined) v.checkIpv4('config.localIp', config.localIp)
-    if (config.localNetmask !== undefined) v.checkPrefix('config.localNetmask', config.localNetmask)
+    checkConfig(config)
     const next = { ...this.#config, ...config }
     try {
-      const nativeDev = this.#check()
+      const nativeDev = this.#live()
       native(() => nativeDev.setConfig(next.localIp, next.localNetmask))
     } catch (err) {
       return Promise.reject(err) // a closed device rejects, like every other failure here
     }
     this.#config = next
-    return this.#sync()
+    return this.#link.reconcile()
   }
 
   /**
@@ -437,15 +223,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   get flags(): NetdevFlags {
-    this.#check()
-    const o = this.#state.observed
+    this.#live()
+    const o = this.#link.snapshot.observed
     return { up: o.up, promisc: o.promisc, running: o.running }
   }
 
   /** A counter that moves whenever the observed flags or address change; never 0. Same snapshot as {@link Netdev.flags}. */
   get changeSeq(): number {
-    this.#check()
-    return this.#state.changeSeq
+    this.#live()
+    return this.#link.snapshot.changeSeq
   }
 
   /**
@@ -462,8 +248,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   get lastError(): string | null {
-    this.#check()
-    return this.#state.lastError ?? null
+    this.#live()
+    return this.#link.snapshot.lastError ?? null
   }
 
   /**
@@ -478,7 +264,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   up(): Promise<void> {
-    return this.#want(() => this.#check().setWantUp(true))
+    return this.#setDesired((nativeDev) => nativeDev.setWantUp(true))
   }
 
   /**
@@ -490,7 +276,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   down(): Promise<void> {
-    return this.#want(() => this.#check().setWantUp(false))
+    return this.#setDesired((nativeDev) => nativeDev.setWantUp(false))
   }
 
   /**
@@ -502,94 +288,23 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   setPromisc(on: boolean): Promise<void> {
-    v.checkBoolean('on', on)
-    return this.#want(() => this.#check().setWantPromisc(on))
+    checkBoolean('on', on)
+    return this.#setDesired((nativeDev) => nativeDev.setWantPromisc(on))
   }
 
-  /** Records a wanted link state and syncs; failures (e.g. `ERR_PLTAP_CLOSED`) reject. */
-  #want(set: () => void): Promise<void> {
+  /** Records a desired link state and reconciles; failures (e.g. `ERR_PLTAP_CLOSED`) reject. */
+  #setDesired(set: (nativeDev: NativeNetdev) => void): Promise<void> {
     try {
-      native(set)
+      native(() => set(this.#live()))
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#sync()
-  }
-
-  async #sync(): Promise<void> {
-    const nativeDev = this.#native
-    this.#cancelRetry()
-    try {
-      const warnings = await nativeAsync(nativeDev.sync())
-      for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
-    } catch (err) {
-      this.#scheduleRetry()
-      throw err
-    } finally {
-      if (!this.#closed) this.#refresh()
-    }
-  }
-
-  /**
-   * After a failed link change the desired state stays wanted: retry in the background
-   * with exponential backoff (200 ms doubling to 30 s, kept in the native reconciler)
-   * until it succeeds, a new change is asked for, or the device closes. The timer does
-   * not keep the process alive; {@link Netdev.lastError} tells the last failure.
-   */
-  #scheduleRetry(): void {
-    if (this.#closed) return
-    const delay = this.#native.retryInMs()
-    if (delay === null) return
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined
-      this.#sync().catch(() => {}) // a further failure schedules the next retry
-    }, delay)
-    this.#retry.unref()
-  }
-
-  #cancelRetry(): void {
-    if (this.#retry !== undefined) clearTimeout(this.#retry)
-    this.#retry = undefined
-  }
-
-  /**
-   * Re-reads the kernel state, takes the new snapshot and emits `'change'` if the
-   * observed state moved since the last one: the only place the snapshot changes.
-   */
-  #refresh(): void {
-    try {
-      this.#native.refresh()
-    } catch {
-      // The interface may have vanished (the next call will say so); the snapshot is
-      // still taken, for the failure that a sync may just have recorded.
-    }
-    const prev = this.#state
-    const next = this.#native.snapshot()
-    this.#state = next
-    if (next.changeSeq !== prev.changeSeq) {
-      const o = next.observed
-      this.emit('change', {
-        flags: { up: o.up, promisc: o.promisc, running: o.running },
-        address: o.address != null ? `${o.address}/${o.prefix}` : null,
-        changeSeq: next.changeSeq,
-      })
-    }
-  }
-
-  #startPolling(): void {
-    if (this.#poll !== undefined || this.#closed) return
-    this.#poll = setInterval(() => this.#refresh(), 250)
-    this.#poll.unref()
-  }
-
-  #stopPolling(): void {
-    if (this.#poll !== undefined) clearInterval(this.#poll)
-    this.#poll = undefined
+    return this.#link.reconcile()
   }
 
   /** The MAC address (`'02:ab:...'`), read on the descriptor (works before the interface is visible). */
   get etheraddr(): string {
-    return native(() => this.#check().hwaddr())
+    return native(() => this.#live().hwaddr())
   }
 
   /**
@@ -603,9 +318,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   setEtheraddr(mac: string): Promise<void> {
-    v.checkMac('mac', mac)
+    checkMac('mac', mac)
     try {
-      native(() => this.#check().setHwaddr(mac))
+      native(() => this.#live().setHwaddr(mac))
       return Promise.resolve()
     } catch (err) {
       return Promise.reject(err)
@@ -614,7 +329,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
 
   /** The MTU (`SIOCGIFMTU`). */
   get mtu(): number {
-    return native(() => this.#check().mtu())
+    return native(() => this.#live().mtu())
   }
 
   /**
@@ -626,13 +341,13 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   setMtu(mtu: number): void {
-    v.checkInt('mtu', mtu, 68, 65535)
-    native(() => this.#check().setMtu(mtu))
+    checkInt('mtu', mtu, 68, 65535)
+    native(() => this.#live().setMtu(mtu))
   }
 
   /** The interface index (`SIOCGIFINDEX`). */
   get ifindex(): number {
-    return native(() => this.#check().ifindex())
+    return native(() => this.#live().ifindex())
   }
 
   /**
@@ -645,7 +360,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   stats(): NetdevStats {
-    const s = native(() => this.#check().stats())
+    const s = native(() => this.#live().stats())
     return { port: s.port, kernel: s.kernel ?? null }
   }
 
@@ -663,8 +378,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   send(frame: ArrayBufferView): boolean {
-    const bytes = v.toFrame('frame', frame)
-    return native(() => this.#check().send(bytes))
+    const bytes = toFrame('frame', frame)
+    return native(() => this.#live().send(bytes))
   }
 
   /**
@@ -678,33 +393,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   sendBatch(frames: readonly ArrayBufferView[]): number {
-    if (!Array.isArray(frames))
-      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "frames" argument must be an array of Buffer, TypedArray, or DataView')
-    let list = frames as readonly Uint8Array[]
-    for (let i = 0; i < list.length; i++) {
-      const f = list[i]
-      if (f instanceof Uint8Array && f.length > 0 && f.length <= 65535) continue // the common case, as is
-      const bytes = v.toFrame(`frames[${i}]`, f)
-      if (list === frames)
-        list = list.slice() // the caller's array stays untouched
-      ;(list as Uint8Array[])[i] = bytes
-    }
-    const nativeDev = this.#check() // a closed device throws, even for an empty batch
+    const list = toFrameList(frames)
+    const nativeDev = this.#live() // a closed device throws, even for an empty batch
     if (list.length === 0) return 0
     if (list.length === 1) return native(() => (nativeDev.send(list[0]!) ? 1 : 0))
-    // Frames that sit back to back in one ArrayBuffer (frames from one Rx burst do) go down
-    // as one view, without a copy; others are packed with one memcpy. Either way: one call.
-    const first = list[0]!
-    let end = first.byteOffset
-    let contiguous = true
-    const lengths = new Uint32Array(list.length)
-    for (let i = 0; i < list.length; i++) {
-      const f = list[i]!
-      lengths[i] = f.length
-      if (contiguous && (f.buffer !== first.buffer || f.byteOffset !== end)) contiguous = false
-      end = f.byteOffset + f.length
-    }
-    const data = contiguous ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : Buffer.concat(list as Uint8Array[])
+    const { data, lengths } = packFrames(list)
     return native(() => nativeDev.sendPacked(data, lengths))
   }
 
@@ -725,24 +418,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   sendPacked(data: ArrayBufferView, lengths: Uint32Array): number {
-    const bytes = v.toBytes('data', data)
-    // Lengths on memory another thread can change (a SharedArrayBuffer) or on a resizable
-    // buffer are copied first, so that the checks below hold for the values sent. (The
-    // addon takes its own snapshot as well.)
-    let lens = v.toUint32Array('lengths', lengths)
-    if (isSharedArrayBuffer(lens.buffer) || (lens.buffer as { resizable?: boolean }).resizable === true) lens = lens.slice()
-    let total = 0
-    for (let i = 0; i < lens.length; i++) {
-      const len = lens[i]!
-      if (len === 0 || len > 65535) v.checkInt(`lengths[${i}]`, len, 1, 65535)
-      total += len
-    }
-    if (total !== bytes.length) {
-      throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "lengths" add up to ${total}, but "data" holds ${bytes.length} bytes`)
-    }
-    const nativeDev = this.#check()
-    if (lens.length === 0) return 0
-    return native(() => nativeDev.sendPacked(bytes, lens))
+    const packed = toPacked(data, lengths)
+    const nativeDev = this.#live()
+    if (packed.lengths.length === 0) return 0
+    return native(() => nativeDev.sendPacked(packed.data, packed.lengths))
   }
 
   /**
@@ -755,9 +434,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   write(frame: ArrayBufferView, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const bytes = v.toFrame('frame', frame)
-    v.checkObject('options', options)
-    v.checkSignal('options.signal', options.signal)
+    const bytes = toFrame('frame', frame)
+    checkObject('options', options)
+    checkSignal('options.signal', options.signal)
     return this.#write(bytes, options)
   }
 
@@ -765,7 +444,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     for (;;) {
       options.signal?.throwIfAborted()
       if (this.send(frame)) return
-      await nativeAsync(this.#check().waitWritable(100))
+      await nativeAsync(this.#live().waitWritable(100))
     }
   }
 
@@ -782,12 +461,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   rxOpen(options: RxOptions = {}): Rx {
-    v.checkObject('options', options)
-    v.checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark', 'highWaterMarkBytes'])
-    if (options.batch !== undefined) v.checkInt('options.batch', options.batch, 1, 1024)
-    if (options.highWaterMark !== undefined) v.checkInt('options.highWaterMark', options.highWaterMark, 16, 1_000_000)
-    if (options.highWaterMarkBytes !== undefined) v.checkInt('options.highWaterMarkBytes', options.highWaterMarkBytes, 65536, 2 ** 30)
-    const nativeDev = this.#check()
+    checkRxOptions(options)
+    const nativeDev = this.#live()
     const rx = new Rx({ native: nativeDev, realName: this.realName, onClose: (r) => this.#rxs.delete(r) }, options)
     this.#rxs.add(rx)
     return rx
@@ -802,7 +477,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   drain(): number {
-    return native(() => this.#check().drain())
+    return native(() => this.#live().drain())
   }
 
   /**
@@ -810,8 +485,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * holds it). Under vsys, if the device was brought up with `vif_up`, `vif_down` runs
    * first so that the helper can remove what it set up for it, unless the device is no
    * longer this Netdev's (deleted or renamed: its name may be another device's); a failure
-   * or skip there is reported as a process warning, not as a rejection. Idempotent: later calls resolve at once. Every other method then throws
-   * `ERR_PLTAP_CLOSED`.
+   * or skip there is reported as a process warning, not as a rejection. Every other method
+   * then throws `ERR_PLTAP_CLOSED`.
+   *
+   * Idempotent: every call returns the same promise, so a second `close()` made while the
+   * first still waits for `vif_down` (a signal handler racing an `await using` scope)
+   * settles only once the device is closed.
    *
    * @example
    * ```ts
@@ -819,11 +498,14 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * dev.closed // true
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
-    this.#stopPolling()
-    this.#cancelRetry()
+    this.#link.stop()
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
     if (this.#native.usesVsys) {
       // Let the helper undo what vif_up set up (the original never did: defect A11), but
@@ -842,7 +524,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /** Same as {@link Netdev.close}. @hidden */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 }

@@ -1,5 +1,6 @@
 import type { NativeNetdev, NativeRx } from '../binding.js'
 import { closedError, fromNative, native, PltapError } from './errors.js'
+import { keepAlive } from './keep-alive.js'
 import { Ring } from './ring.js'
 import { checkInt, checkObject, checkSignal } from './validate.js'
 
@@ -124,10 +125,14 @@ export class Rx implements AsyncIterable<Buffer> {
   #heldBytes = 0
   #waiters: Waiter[] = []
   #closed = false
+  /** The close done: every `close()` returns it. */
+  #closing: Promise<void> | undefined
   #failure: unknown
+  /** Frames dropped past the hard limit, plus (once the reader is gone) the reader's truncated ones. */
   #dropped = 0
   #paused = false
-  #keepAlive: NodeJS.Timeout | undefined
+  /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
+  #endKeepAlive: (() => void) | undefined
   readonly #batch: number
   readonly #highWaterMark: number
   readonly #highWaterMarkBytes: number
@@ -168,7 +173,7 @@ export class Rx implements AsyncIterable<Buffer> {
     return this.#queuedBytes
   }
 
-  #check(): void {
+  #throwIfClosed(): void {
     if (this.#closed) throw closedError(`Rx on ${this.#owner.realName}`)
   }
 
@@ -184,7 +189,7 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   recv(): Buffer | null {
-    this.#check()
+    this.#throwIfClosed()
     if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
@@ -291,7 +296,7 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   drain(): number {
-    this.#check()
+    this.#throwIfClosed()
     const inJs = this.#queued
     this.#clearQueue()
     this.#resumeIfLow()
@@ -322,7 +327,8 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /**
    * Stops the reader thread and ends pending reads (they reject with `ERR_PLTAP_CLOSED`;
-   * `for await` loops end). Idempotent.
+   * `for await` loops end). Idempotent: every call returns the same promise. The counters
+   * ({@link Rx.dropped}) keep their values.
    *
    * @example
    * ```ts
@@ -330,12 +336,20 @@ export class Rx implements AsyncIterable<Buffer> {
    * await rx.close() // no-op
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     this.#clearQueue()
-    this.#reader?.close()
+    const reader = this.#reader
     this.#reader = undefined
+    if (reader !== undefined) {
+      reader.close()
+      this.#dropped += reader.truncated // final once the thread is joined
+    }
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
@@ -343,8 +357,8 @@ export class Rx implements AsyncIterable<Buffer> {
   }
 
   /** Same as {@link Rx.close}. @hidden */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /** Empties the queue and gives its bytes back to the reader thread. */
@@ -431,11 +445,11 @@ export class Rx implements AsyncIterable<Buffer> {
 
   /** Keeps the event loop alive while someone waits for a frame (the reader itself does not). */
   #updateKeepAlive(): void {
-    if (this.#waiters.length > 0 && this.#keepAlive === undefined) {
-      this.#keepAlive = setInterval(() => {}, 1 << 30)
-    } else if (this.#waiters.length === 0 && this.#keepAlive !== undefined) {
-      clearInterval(this.#keepAlive)
-      this.#keepAlive = undefined
+    if (this.#waiters.length > 0 && this.#endKeepAlive === undefined) {
+      this.#endKeepAlive = keepAlive()
+    } else if (this.#waiters.length === 0 && this.#endKeepAlive !== undefined) {
+      this.#endKeepAlive()
+      this.#endKeepAlive = undefined
     }
   }
 }

@@ -1,11 +1,20 @@
 /**
- * Re-running a command inside a private network namespace.
+ * Running a command inside a private network namespace. Also what `scripts/in-netns.mjs`
+ * (the test, bench and example runner) uses, from the build.
  * @internal
  * @module
  */
-import { spawnSync } from 'node:child_process'
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 
 const MARK = 'PLTAP_PRIVATE_NETNS'
+
+/**
+ * Runs `argv` to completion in a new network namespace (`unshare --net`) with `lo` up, its
+ * output inherited. The namespace, and every device made in it, goes when it exits.
+ */
+export function runInPrivateNetns(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<Buffer> {
+  return spawnSync('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...argv], { stdio: 'inherit', env })
+}
 
 /**
  * Unless this process already runs in a namespace it made, re-runs `argv` under
@@ -14,10 +23,7 @@ const MARK = 'PLTAP_PRIVATE_NETNS'
  */
 export function reexecInPrivateNetns(argv: readonly string[]): number | null {
   if (process.env[MARK] === 'inside') return null
-  const r = spawnSync('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...argv], {
-    stdio: 'inherit',
-    env: { ...process.env, [MARK]: 'inside' },
-  })
+  const r = runInPrivateNetns(argv, { ...process.env, [MARK]: 'inside' })
   if (r.error) {
     console.error(`pltap: cannot create a private network namespace (unshare): ${r.error.message}`)
     return 1

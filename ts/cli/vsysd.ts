@@ -5,6 +5,7 @@
  */
 import { vsysdStart, vsysdUsage } from '../../binding.js'
 import { fromNative } from '../errors.js'
+import { keepAlive } from '../keep-alive.js'
 
 /** The signals that stop the helper (the `pltap-vsysd` binary stops on the same three). */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
@@ -26,10 +27,10 @@ export function runVsysd(args: string[]): Promise<number> {
   return new Promise((resolve) => {
     let server: ReturnType<typeof vsysdStart> | undefined
     let done = false
-    const keepAlive = setInterval(() => {}, 1 << 30)
+    const endKeepAlive = keepAlive() // the helper serves from native threads
     const finish = (code: number): void => {
       done = true
-      clearInterval(keepAlive)
+      endKeepAlive()
       for (const sig of STOP_SIGNALS) process.off(sig, onSignal)
       resolve(code)
     }
