@@ -25,6 +25,10 @@ const expected: Record<string, { message: string; fields: Record<string, unknown
     fields: { code: 'UNKNOWN_ERRNO_4095', errno: -4095, syscall: 'open' },
   },
   'invalid-argument': { message: 'invalid mtu: must be 68 to 65535', fields: { code: 'ERR_INVALID_ARG_VALUE' } },
+  'invalid-argument-value': {
+    message: "invalid interface name \"tap\\n0\": must not contain whitespace, control characters, '/' or ':' (it contains '\\n')",
+    fields: { code: 'ERR_INVALID_ARG_VALUE' },
+  },
   'helper-refused': {
     message: "fd_tuntap TAP: the vsys helper refused (EOF before a descriptor); check the slice's vsys ACL and vsys_vnet",
     fields: { code: 'ERR_VSYS_REFUSED' },
@@ -34,6 +38,10 @@ const expected: Record<string, { message: string; fields: Record<string, unknown
   script: {
     message: 'vsys script vif_up failed: tap1000-0 has no address 198.18.0.300/24; it said: Invalid IP: "198.18.0.300"\\\n\tdone é',
     fields: { code: 'ERR_VSYS_SCRIPT', script: 'vif_up', reply: 'Invalid IP: "198.18.0.300"\\\n\tdone é\n' },
+  },
+  'link-unstable': {
+    message: 'the link state keeps changing: Promisc(true) is still pending after every action ran',
+    fields: { code: 'ERR_PLTAP_LINK_UNSTABLE' },
   },
   'not-configured': { message: 'not configured: localIp and localNetmask are not set', fields: { code: 'ERR_PLTAP_NOT_CONFIGURED' } },
   truncated: { message: 'frame of 9000 bytes truncated to the 1518-byte buffer', fields: { code: 'ERR_PLTAP_TRUNCATED' } },

@@ -39,6 +39,12 @@ export type PltapErrorCode =
   /** The operation needs `localIp` and `localNetmask` (bringing a vsys device up runs `vif_up`). */
   | 'ERR_PLTAP_NOT_CONFIGURED'
   /**
+   * A direct (ioctl) link change did not settle: after every pending action ran, the kernel
+   * still showed something else, because another process kept changing the interface. The
+   * change stays wanted and is retried, like any failed link change.
+   */
+  | 'ERR_PLTAP_LINK_UNSTABLE'
+  /**
    * A received frame did not fit the buffer. Not raised today: the receive paths count such
    * frames in `Rx.dropped` instead. Kept because the native side can encode it.
    */

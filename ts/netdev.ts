@@ -478,7 +478,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   up(): Promise<void> {
-    return this.#want(() => this.#check().setWantUp(true))
+    return this.#want(() => this.#check().setDesiredUp(true))
   }
 
   /**
@@ -490,7 +490,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   down(): Promise<void> {
-    return this.#want(() => this.#check().setWantUp(false))
+    return this.#want(() => this.#check().setDesiredUp(false))
   }
 
   /**
@@ -503,7 +503,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   setPromisc(on: boolean): Promise<void> {
     v.checkBoolean('on', on)
-    return this.#want(() => this.#check().setWantPromisc(on))
+    return this.#want(() => this.#check().setDesiredPromisc(on))
   }
 
   /** Records a wanted link state and syncs; failures (e.g. `ERR_PLTAP_CLOSED`) reject. */
@@ -520,7 +520,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     const nativeDev = this.#native
     this.#cancelRetry()
     try {
-      const warnings = await nativeAsync(nativeDev.sync())
+      const warnings = await nativeAsync(nativeDev.reconcile())
       for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.realName}` })
     } catch (err) {
       this.#scheduleRetry()
@@ -829,7 +829,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       // Let the helper undo what vif_up set up (the original never did: defect A11), but
       // only on a device that is still ours: its name may be another device's by now.
       try {
-        const warning = await nativeAsync(this.#native.release())
+        const warning = await nativeAsync(this.#native.vifDownIfUp())
         if (warning) process.emitWarning(warning, { code: 'PLTAP_VSYS_OUTPUT', detail: `vif_down reply on ${this.realName}` })
       } catch (err) {
         const gone = err instanceof PltapError && err.code === 'ERR_PLTAP_DEVICE_GONE'

@@ -24,8 +24,8 @@ fn open(mode: Mode, name: Option<&str>, packet_info: bool) -> Tap {
 /// Gives the device 198.18.0.1/24 (or `addr`) and brings it up.
 fn configure(tap: &Tap, addr: Ipv4Addr) -> Iface {
     let iface = tap.iface();
-    iface.set_ipv4(Ipv4Net { addr, prefix: 24 }).expect("set_ipv4");
-    let flags = iface.set_flags(Some(true), None).expect("set UP");
+    iface.set_ipv4(Ipv4Net::new(addr, 24).unwrap()).expect("set_ipv4");
+    let flags = iface.set_up(true).expect("set UP");
     assert!(flags.up && flags.running, "{flags:?}");
     iface
 }
@@ -58,7 +58,7 @@ fn assert_gone(name: &str) {
 fn check_fresh(tap: &Tap, mode: Mode, packet_info: bool) {
     assert_eq!(tap.mode(), mode);
     assert_eq!(tap.packet_info(), packet_info);
-    assert_eq!(tap.query().unwrap(), (tap.name().clone(), mode), "TUNGETIFF disagrees");
+    assert_eq!(tap.tun_get_iff().unwrap(), (tap.name().clone(), mode), "TUNGETIFF disagrees");
     assert!(pltap_core::sys::is_nonblocking(tap.fd()).unwrap(), "descriptor is not O_NONBLOCK");
     let flags = fdinfo_flags(tap.fd());
     assert_ne!(flags & FDINFO_CLOEXEC, 0, "descriptor is not close-on-exec (flags {flags:o})");
@@ -126,18 +126,18 @@ fn allocation_errors() {
         let err =
             Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
                 .unwrap_err();
-        assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EINVAL"), "{err}");
+        assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EINVAL"), "{err}");
         // A non-multiqueue device that is already attached is busy.
         let tap = open(Mode::Tap, Some("plbusy0"), false);
         let err =
             Tap::open(&TapOptions { mode: Mode::Tap, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
-        assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EBUSY"), "{err}");
+        assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EBUSY"), "{err}");
         // The same name with the other mode is refused.
         let err =
             Tap::open(&TapOptions { mode: Mode::Tun, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
-        assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EINVAL"), "{err}");
+        assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EINVAL"), "{err}");
         // The first device is intact.
-        assert_eq!(tap.query().unwrap(), (IfName::new("plbusy0").unwrap(), Mode::Tap));
+        assert_eq!(tap.tun_get_iff().unwrap(), (IfName::new("plbusy0").unwrap(), Mode::Tap));
         // MAC addresses are for TAP devices only.
         let tun = open(Mode::Tun, None, false);
         assert_eq!(tun.set_hwaddr(MacAddr([2, 0, 0, 0, 0, 1])).unwrap_err().code(), "ENOTSUP");
@@ -198,7 +198,7 @@ fn mtu_flags_ifindex_txqlen_agree_with_ip() {
         assert_eq!(tap.rx_capacity().unwrap(), 1418);
         assert!(show().contains(" mtu 1400 "), "{}", show());
         let err = iface.set_mtu(10).unwrap_err();
-        assert_eq!((err.syscall(), err.code().as_str()), (Some("ioctl"), "EINVAL"), "{err}");
+        assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EINVAL"), "{err}");
         assert_eq!(iface.mtu().unwrap(), 1400);
 
         assert_eq!(iface.txqlen().unwrap(), 1000);
@@ -206,14 +206,15 @@ fn mtu_flags_ifindex_txqlen_agree_with_ip() {
         assert_eq!(iface.txqlen().unwrap(), 321);
         assert!(show().contains(" qlen 321"), "{}", show());
 
-        let f = iface.set_flags(Some(true), None).unwrap();
+        let f = iface.set_up(true).unwrap();
         assert!(f.up && f.running && !f.promisc, "{f:?}");
         assert!(show().contains(",UP,"), "{}", show());
-        let f = iface.set_flags(None, Some(true)).unwrap();
+        let f = iface.set_promisc(true).unwrap();
         assert!(f.up && f.promisc, "{f:?}");
         assert!(show().contains("PROMISC"), "{}", show());
         assert_eq!(iface.flags().unwrap(), f);
-        let f = iface.set_flags(Some(false), Some(false)).unwrap();
+        iface.set_up(false).unwrap();
+        let f = iface.set_promisc(false).unwrap();
         assert!(!f.up && !f.running && !f.promisc, "{f:?}");
         assert!(!show().contains("PROMISC") && !show().contains(",UP"), "{}", show());
     });
@@ -229,19 +230,20 @@ fn ipv4_address_is_set_and_seen_by_ip() {
         let tap = open(Mode::Tap, Some("pladdr0"), false);
         let iface = tap.iface();
         assert_eq!(iface.ipv4().unwrap(), None);
-        let net = Ipv4Net { addr: Ipv4Addr::new(198, 18, 7, 9), prefix: 16 };
+        let net = Ipv4Net::new(Ipv4Addr::new(198, 18, 7, 9), 16).unwrap();
         iface.set_ipv4(net).unwrap();
         assert_eq!(iface.ipv4().unwrap(), Some(net));
         // `ip` runs as a child of this thread, so in the same namespace.
         let out = run("ip", &["-4", "-o", "addr", "show", "dev", "pladdr0"]);
         assert!(out.contains("inet 198.18.7.9/16 "), "{out}");
 
-        let net2 = Ipv4Net { addr: TAP_IP, prefix: 24 };
+        let net2 = Ipv4Net::new(TAP_IP, 24).unwrap();
         iface.set_ipv4(net2).unwrap();
         assert_eq!(iface.ipv4().unwrap(), Some(net2));
         let out = run("ip", &["-4", "-o", "addr", "show", "dev", "pladdr0"]);
         assert!(out.contains("inet 198.18.0.1/24 ") && !out.contains("198.18.7.9"), "{out}");
-        assert_eq!(iface.set_ipv4(Ipv4Net { addr: TAP_IP, prefix: 33 }).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+        // A prefix above 32 cannot reach the ioctl: there is no such Ipv4Net.
+        assert_eq!(Ipv4Net::new(TAP_IP, 33).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
     });
 }
 
@@ -619,7 +621,7 @@ fn write_to_down_interface_is_eio() {
             let frame = arp_request_frame(PEER_MAC, PEER_IP, TAP_IP);
             let before = tap.iface().kernel_counters().unwrap();
             let err = tap.send(&frame).unwrap_err();
-            assert_eq!((err.syscall(), err.code().as_str()), (Some("write"), "EIO"), "{err}");
+            assert_eq!((err.syscall(), &*err.code()), (Some("write"), "EIO"), "{err}");
             let after = tap.iface().kernel_counters().unwrap();
             assert_eq!(after.rx_packets, before.rx_packets);
             // The kernel counts the refused frame as dropped.
@@ -627,7 +629,7 @@ fn write_to_down_interface_is_eio() {
             // Up, the same frame goes through; down again, EIO again.
             configure(&tap, TAP_IP);
             assert!(tap.send(&frame).unwrap());
-            tap.iface().set_flags(Some(false), None).unwrap();
+            tap.iface().set_up(false).unwrap();
             assert!(tap.send(&frame).unwrap_err().is_errno(libc::EIO));
             // Empty and oversized frames are refused before the kernel sees them.
             assert_eq!(tap.send(&[]).unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
@@ -654,10 +656,10 @@ fn deleted_device_gives_ebadfd() {
             assert_gone(&name);
             let mut buf = [0u8; 2048];
             let err = tap.recv(&mut buf).unwrap_err();
-            assert_eq!((err.syscall(), err.code().as_str()), (Some("read"), "EBADFD"), "{err}");
+            assert_eq!((err.syscall(), &*err.code()), (Some("read"), "EBADFD"), "{err}");
             let err = tap.send(&arp_request_frame(PEER_MAC, PEER_IP, TAP_IP)).unwrap_err();
-            assert_eq!((err.syscall(), err.code().as_str()), (Some("write"), "EBADFD"), "{err}");
-            assert_eq!(tap.query().unwrap_err().code(), "EBADFD");
+            assert_eq!((err.syscall(), &*err.code()), (Some("write"), "EBADFD"), "{err}");
+            assert_eq!(tap.tun_get_iff().unwrap_err().code(), "EBADFD");
             assert_eq!(tap.hwaddr().unwrap_err().code(), "EBADFD");
             // poll reports the error condition, so a reader wakes up instead of hanging.
             assert!(tap.wait_readable(1000).unwrap());

@@ -21,7 +21,7 @@ pub const LOCK_FILE: &str = ".pltap-vsysd.lock";
 const MAX_SYMLINKS: usize = 40;
 
 fn refuse(op: String, syscall: &'static str, errno: i32) -> Error {
-    Error::Os { op, syscall, errno: Errno(errno) }
+    Error::errno(op, syscall, Errno::from_raw(errno))
 }
 
 fn os(op: String, syscall: &'static str) -> impl FnOnce(std::io::Error) -> Error {

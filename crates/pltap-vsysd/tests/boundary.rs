@@ -88,7 +88,7 @@ fn slice_client_child() {
             "vif_up" => {
                 let (addr, prefix) = arg.split_once('/').unwrap();
                 iface().and_then(|i| {
-                    vsys.vif_up(&i, addr.parse().unwrap(), prefix.parse().unwrap(), &[])
+                    vsys.vif_up(&i, Ipv4Net::new(addr.parse().unwrap(), prefix.parse().unwrap()).unwrap(), &[])
                         .map(|o| format!("{o:?}"))
                         .map_err(core)
                 })
@@ -283,8 +283,8 @@ impl Sentinel {
         })
         .unwrap();
         let i = other.iface();
-        i.set_ipv4(Ipv4Net { addr: Ipv4Addr::new(198, 19, 200, 1), prefix: 24 }).unwrap();
-        i.set_flags(Some(true), None).unwrap();
+        i.set_ipv4(Ipv4Net::new(Ipv4Addr::new(198, 19, 200, 1), 24).unwrap()).unwrap();
+        i.set_up(true).unwrap();
         let other_flags = i.flags().unwrap();
         Sentinel { file, content, other, other_flags }
     }
@@ -296,7 +296,7 @@ impl Sentinel {
         assert_eq!(std::fs::read_to_string(&self.file).unwrap(), self.content, "the root-only file is untouched");
         let i = self.other.iface();
         assert_eq!(i.flags().unwrap(), self.other_flags, "the other slice's device is unchanged");
-        assert_eq!(i.ipv4().unwrap(), Some(Ipv4Net { addr: Ipv4Addr::new(198, 19, 200, 1), prefix: 24 }));
+        assert_eq!(i.ipv4().unwrap(), Some(Ipv4Net::new(Ipv4Addr::new(198, 19, 200, 1), 24).unwrap()));
     }
 }
 
@@ -304,7 +304,8 @@ impl Sentinel {
 fn still_serving(dir: &Path, tmp: &TempDir) {
     let vsys = client(dir, tmp.path());
     let tap = vsys.allocate(Mode::Tap).expect("the helper still allocates");
-    vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 99, 1), 24, &[]).expect("the helper still runs vif_up");
+    vsys.vif_up(&tap.iface(), Ipv4Net::new(Ipv4Addr::new(198, 18, 99, 1), 24).unwrap(), &[])
+        .expect("the helper still runs vif_up");
     vsys.vif_down(&tap.iface()).expect("the helper still runs vif_down");
 }
 
@@ -747,7 +748,11 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
                             .custom_flags(libc::O_NONBLOCK)
                             .open(dir.join("vif_up.in")),
                     );
-                    let out = vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24, &[]);
+                    let out = vsys.vif_up(
+                        &tap.iface(),
+                        Ipv4Net::new(Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24).unwrap(),
+                        &[],
+                    );
                     assert_eq!(out.expect("vif_up in the burst").warning, None, "client {i} got a foreign reply");
                 });
             }
@@ -755,7 +760,7 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
         for (i, tap) in taps.iter().enumerate() {
             assert_eq!(
                 tap.iface().ipv4().unwrap(),
-                Some(Ipv4Net { addr: Ipv4Addr::new(198, 18, 40 + i as u8, 1), prefix: 24 })
+                Some(Ipv4Net::new(Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24).unwrap())
             );
         }
         sentinel.check();
@@ -787,7 +792,7 @@ fn an_idle_writer_does_not_block_the_next_client() {
         for i in 0..3u8 {
             let t0 = Instant::now();
             let out = vsys
-                .vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 50, 1 + i), 24, &[])
+                .vif_up(&tap.iface(), Ipv4Net::new(Ipv4Addr::new(198, 18, 50, 1 + i), 24).unwrap(), &[])
                 .expect("vif_up next to an idle writer");
             assert_eq!(out.warning, None);
             assert!(t0.elapsed() < Duration::from_secs(3), "vif_up took {:?} next to an idle writer", t0.elapsed());
