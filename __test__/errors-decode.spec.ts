@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import util from 'node:util'
 import test from 'ava'
-import { fromNative, native, nativeAsync, PltapError } from '../ts/errors.ts'
+import { fromNative, fromNativeWire, native, nativeAsync, PltapError } from '../ts/errors.ts'
 
 interface Case {
   case: string
@@ -135,4 +135,17 @@ test('native() and nativeAsync() convert what the binding throws', async (t) => 
     7,
   )
   t.is(await nativeAsync(Promise.resolve(8)), 8)
+})
+
+test("fromNativeWire() decodes a snapshot's lastError: the same encoding, sent as data", (t) => {
+  t.is(fromNativeWire(null), null)
+  t.is(fromNativeWire(undefined), null)
+  const gone = cases.find((c) => c.case === 'device-gone-renamed')
+  if (gone === undefined) return t.fail('no device-gone-renamed case')
+  const err = fromNativeWire(gone.wire)
+  t.true(err instanceof PltapError)
+  t.like(err, { code: 'ERR_PLTAP_DEVICE_GONE', reason: 'renamed', renamedTo: 'tap9' })
+  // Whatever the string, the type holds: an undecodable one is a PltapError too.
+  const odd = fromNativeWire('not an encoding')
+  t.like(odd, { code: 'ERR_PLTAP_INTERNAL', message: 'not an encoding' })
 })

@@ -78,7 +78,7 @@ async function everyOperationFails(t: ExecutionContext, dev: Netdev, device: str
   isGone(t, await t.throwsAsync(dev.setPromisc(true)), device, reason, renamedTo)
   isGone(t, await t.throwsAsync(dev.setEtheraddr('02:00:c6:12:00:99')), device, reason, renamedTo)
   isGone(t, await t.throwsAsync(dev.setConfig({ localIp: '198.18.112.9', localNetmask: 24 })), device, reason, renamedTo)
-  t.regex(dev.lastError ?? '', /is gone/)
+  t.regex(dev.lastError?.message ?? '', /is gone/)
 }
 
 devSerial('a deleted device: its name reused by another, every link operation fails typed and the new one is unchanged', async (t) => {

@@ -223,6 +223,19 @@ export function fromNative(err: unknown): unknown {
   }
 }
 
+/**
+ * Decodes a failure the native side sends as data rather than throws (a snapshot's
+ * `lastError`), in the same wire encoding as its thrown errors: a {@link PltapError}, or
+ * `null` for none. A string the facade cannot decode still becomes a `PltapError`
+ * (`ERR_PLTAP_INTERNAL`, with the string as its message), so the type holds.
+ * @internal
+ */
+export function fromNativeWire(wire: string | null | undefined): PltapError | null {
+  if (wire == null) return null
+  const err = fromNative(new Error(wire))
+  return err instanceof PltapError ? err : new PltapError('ERR_PLTAP_INTERNAL', wire)
+}
+
 /** Runs a native call and converts what it throws. @internal */
 export function native<T>(fn: () => T): T {
   try {

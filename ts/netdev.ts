@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { isSharedArrayBuffer } from 'node:util/types'
 import { type NativeNetdev, type NativeSnapshot, openNetdev } from '../binding.js'
-import { closedError, native, nativeAsync, PltapError } from './errors.js'
+import { closedError, fromNativeWire, native, nativeAsync, PltapError } from './errors.js'
 import { Rx, type RxOptions } from './rx.js'
 import * as v from './validate.js'
 
@@ -214,6 +214,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * replaced only in `#refresh()`, which also announces it as a `'change'`.
    */
   #state: NativeSnapshot
+  /** `#state.lastError` decoded, once per failure (the same object while it is unchanged). */
+  #lastError: PltapError | null
   #poll: NodeJS.Timeout | undefined
   #retry: NodeJS.Timeout | undefined
   /** The port name given to {@link Netdev.open}. */
@@ -227,6 +229,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#native = nativeDev
     this.realName = nativeDev.realName
     this.#state = nativeDev.snapshot()
+    this.#lastError = fromNativeWire(this.#state.lastError)
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
       if (event === 'change') this.#startPolling()
@@ -458,12 +461,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * @example
    * ```ts
    * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 }).catch(() => {})
-   * if (dev.lastError) console.warn('still trying:', dev.lastError)
+   * if (dev.lastError) console.warn('still trying:', dev.lastError.code, dev.lastError.message)
    * ```
    */
-  get lastError(): string | null {
+  get lastError(): PltapError | null {
     this.#check()
-    return this.#state.lastError ?? null
+    return this.#lastError
   }
 
   /**
@@ -566,6 +569,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     const prev = this.#state
     const next = this.#native.snapshot()
     this.#state = next
+    if (next.lastError !== prev.lastError) this.#lastError = fromNativeWire(next.lastError)
     if (next.changeSeq !== prev.changeSeq) {
       const o = next.observed
       this.emit('change', {
