@@ -6,17 +6,12 @@
 
 mod common;
 
-use common::{ChildGuard, in_netns, poll_until, require_root, run, shared};
+use common::{ChildGuard, open_direct, poll_until, privileged, run};
+use pltap_core::Error;
 use pltap_core::config::Config;
 use pltap_core::error::GoneReason;
-use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
-use pltap_core::{Error, Mode};
+use pltap_core::netdev::Netdev;
 use std::time::Duration;
-
-fn open_direct(name: &str) -> Netdev {
-    let ifname = Some(pltap_core::IfName::new(name).unwrap());
-    Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
-}
 
 /// A persistent tap made by `ip tuntap add`, brought UP: what a stale link operation
 /// would visibly change (MTU, UP, PROMISC, address).
@@ -61,11 +56,7 @@ fn every_link_operation_fails(dev: &Netdev, name: &str, reason: &GoneReason) {
 
 #[test]
 fn a_deleted_device_whose_name_is_reused_is_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id0");
         dev.set_config(Config::parse(Some("198.18.6.1"), Some(24)).unwrap());
         dev.reconcile().unwrap();
@@ -86,11 +77,7 @@ fn a_deleted_device_whose_name_is_reused_is_left_alone() {
 
 #[test]
 fn a_renamed_device_and_the_new_owner_of_its_name_are_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id1");
         dev.set_desired_up(true);
         dev.reconcile().unwrap();
@@ -113,11 +100,7 @@ fn a_renamed_device_and_the_new_owner_of_its_name_are_left_alone() {
 
 #[test]
 fn a_device_moved_to_another_namespace_is_gone_and_its_successor_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id2");
         // Another namespace, held by a sleeping process.
         let holder = ChildGuard::spawn(std::process::Command::new("unshare").args(["-n", "sleep", "600"]));

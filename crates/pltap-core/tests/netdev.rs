@@ -3,23 +3,13 @@
 
 mod common;
 
-use common::{in_netns, require_root, run, shared};
+use common::{open_direct, privileged, run};
+use pltap_core::Error;
 use pltap_core::config::Config;
-use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
-use pltap_core::{Error, Mode};
-
-fn open_direct(name: &str) -> Netdev {
-    let ifname = Some(pltap_core::IfName::new(name).unwrap());
-    Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
-}
 
 #[test]
 fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd0");
         assert!(!dev.observed().flags.up);
         let seq0 = dev.change_seq();
@@ -48,11 +38,7 @@ fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
 
 #[test]
 fn failures_are_kept_as_last_error_and_close_is_final() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd1");
         dev.set_desired_up(true);
         // The interface vanishes under the port: the sync fails and the error is kept.
@@ -72,11 +58,7 @@ fn failures_are_kept_as_last_error_and_close_is_final() {
 
 #[test]
 fn counters_follow_sends() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd2");
         dev.set_desired_up(true);
         dev.reconcile().unwrap();

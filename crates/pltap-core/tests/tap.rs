@@ -73,11 +73,7 @@ fn check_fresh(tap: &Tap, mode: Mode, packet_info: bool) {
 
 #[test]
 fn allocation_names_modes_and_descriptor_flags() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         for pi in [false, true] {
             let exact = open(Mode::Tap, Some("pltest0"), pi);
             assert_eq!(exact.name().as_str(), "pltest0");
@@ -117,11 +113,7 @@ fn allocation_names_modes_and_descriptor_flags() {
 
 #[test]
 fn allocation_errors() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         // lo exists and is not a tun device.
         let err =
             Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
@@ -146,11 +138,7 @@ fn allocation_errors() {
 
 #[test]
 fn mac_via_fd_and_via_iface() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let tap = open(Mode::Tap, Some("plmac0"), false);
         let iface = tap.iface();
         assert_eq!(tap.hwaddr().unwrap(), iface.hwaddr().unwrap(), "fd and name disagree");
@@ -176,11 +164,7 @@ fn mac_via_fd_and_via_iface() {
 
 #[test]
 fn mtu_flags_ifindex_txqlen_agree_with_ip() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let tap = open(Mode::Tap, Some("plcfg0"), false);
         let iface = tap.iface();
         let show = || run("ip", &["-o", "link", "show", "dev", "plcfg0"]);
@@ -222,11 +206,7 @@ fn mtu_flags_ifindex_txqlen_agree_with_ip() {
 
 #[test]
 fn ipv4_address_is_set_and_seen_by_ip() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let tap = open(Mode::Tap, Some("pladdr0"), false);
         let iface = tap.iface();
         assert_eq!(iface.ipv4().unwrap(), None);
@@ -278,20 +258,12 @@ fn arp_roundtrip(packet_info: bool) {
 
 #[test]
 fn written_arp_request_is_counted_and_answered_no_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| arp_roundtrip(false));
+    privileged(|| arp_roundtrip(false));
 }
 
 #[test]
 fn written_arp_request_is_counted_and_answered_with_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| arp_roundtrip(true));
+    privileged(|| arp_roundtrip(true));
 }
 
 /// An ICMP echo request to the tap's own address comes back as an echo reply of the
@@ -329,20 +301,12 @@ fn icmp_roundtrip(packet_info: bool) {
 
 #[test]
 fn written_icmp_echo_is_answered_no_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| icmp_roundtrip(false));
+    privileged(|| icmp_roundtrip(false));
 }
 
 #[test]
 fn written_icmp_echo_is_answered_with_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| icmp_roundtrip(true));
+    privileged(|| icmp_roundtrip(true));
 }
 
 /// The same through a TUN device: bare IPv4 packets, no Ethernet header.
@@ -364,20 +328,12 @@ fn tun_icmp_roundtrip(packet_info: bool) {
 
 #[test]
 fn tun_device_carries_ip_packets_no_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| tun_icmp_roundtrip(false));
+    privileged(|| tun_icmp_roundtrip(false));
 }
 
 #[test]
 fn tun_device_carries_ip_packets_with_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| tun_icmp_roundtrip(true));
+    privileged(|| tun_icmp_roundtrip(true));
 }
 
 /// Reads the raw bytes of the next frame straight from the descriptor (a duplicate,
@@ -398,11 +354,7 @@ fn raw_read(tap: &Tap, buf: &mut [u8]) -> usize {
 
 #[test]
 fn tun_pi_header_golden_bytes_on_receive() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         // TAP: proto is the EtherType of the frame.
         let tap = open(Mode::Tap, Some("plpi0"), true);
         configure(&tap, TAP_IP);
@@ -483,11 +435,7 @@ fn kernel_arp_request_is_read_exactly_no_pi() {
 
 #[test]
 fn kernel_arp_request_is_read_exactly_with_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| kernel_arp_request(true, false));
+    privileged(|| kernel_arp_request(true, false));
 }
 
 fn truncated_read(packet_info: bool) {
@@ -535,29 +483,17 @@ fn truncated_read(packet_info: bool) {
 
 #[test]
 fn truncated_read_reports_true_length_no_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| truncated_read(false));
+    privileged(|| truncated_read(false));
 }
 
 #[test]
 fn truncated_read_reports_true_length_with_pi() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| truncated_read(true));
+    privileged(|| truncated_read(true));
 }
 
 #[test]
 fn recv_burst_and_drain() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         for pi in [false, true] {
             // A name per round: the previous round's device may outlive its descriptor
             // for a moment (see `assert_gone`).
@@ -611,11 +547,7 @@ fn recv_burst_and_drain() {
 
 #[test]
 fn write_to_down_interface_is_eio() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         for pi in [false, true] {
             let tap = open(Mode::Tap, Some(&format!("pldown{}", pi as u8)), pi);
             let frame = arp_request_frame(PEER_MAC, PEER_IP, TAP_IP);
@@ -640,11 +572,7 @@ fn write_to_down_interface_is_eio() {
 
 #[test]
 fn deleted_device_gives_ebadfd() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         for pi in [false, true] {
             let name = format!("plgone{}", pi as u8);
             let tap = open(Mode::Tap, Some(&name), pi);
@@ -672,11 +600,7 @@ fn deleted_device_gives_ebadfd() {
 
 #[test]
 fn no_descriptor_leak_over_open_close_cycles() {
-    if !require_root() {
-        return;
-    }
-    let _g = exclusive();
-    in_netns(|| {
+    privileged_exclusive(|| {
         // Warm up whatever the first call creates lazily, then count.
         drop(open(Mode::Tap, Some("plleak%d"), false));
         let before = fd_count();

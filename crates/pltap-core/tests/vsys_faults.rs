@@ -172,11 +172,7 @@ fn helper_that_never_answers_times_out() {
 
 #[test]
 fn helper_sending_two_descriptors_is_a_protocol_error_and_both_are_closed() {
-    if !require_root() {
-        return;
-    }
-    let _g = exclusive();
-    in_netns(|| {
+    privileged_exclusive(|| {
         let dir = TempDir::new("twofds");
         let before = fd_count();
         let tap = open_tap("tap754-0", true);
@@ -199,11 +195,7 @@ fn helper_sending_two_descriptors_is_a_protocol_error_and_both_are_closed() {
 
 #[test]
 fn helper_sending_a_real_tap_is_adopted() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("real");
         let tap = open_tap("tap754-0", true);
         // The name in two writes, with the descriptor on the second (a stream may split
@@ -245,11 +237,7 @@ fn helper_sending_a_real_tap_is_adopted() {
 
 #[test]
 fn helper_naming_the_device_wrongly_is_a_protocol_error() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("wrongname");
         let tap = open_tap("tap754-0", true);
         let calls = std::sync::atomic::AtomicUsize::new(0);
@@ -276,11 +264,7 @@ fn helper_naming_the_device_wrongly_is_a_protocol_error() {
 
 #[test]
 fn helper_allocations_leak_no_descriptors() {
-    if !require_root() {
-        return;
-    }
-    let _g = exclusive();
-    in_netns(|| {
+    privileged_exclusive(|| {
         let dir = TempDir::new("allocleak");
         // Hold the namespace's shared ioctl socket, so that it does not close with the
         // last device and the count below moves by the tap descriptor alone.
@@ -609,11 +593,7 @@ fn transactions_leak_no_descriptors() {
 
 #[test]
 fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-ok");
         fifos_named(dir.path(), "promisc");
         let tap = open_tap("tap754-0", true);
@@ -651,11 +631,7 @@ fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
 
 #[test]
 fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-fail");
         fifos_named(dir.path(), "promisc");
         let tap = open_tap("tap754-0", true);
@@ -700,11 +676,7 @@ fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() 
 
 #[test]
 fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-enxio");
         // Entries without a daemon behind them: opening vif_down.in gives ENXIO.
         fifos_named(dir.path(), "vif_down");

@@ -100,7 +100,7 @@ fn check_ancestor(shown: &Path, st: &FileStat) -> Result<()> {
                  others could replace what lies below it; run `chmod go-w {0}` (or `chmod +t {0}`) or choose \
                  another --dir",
                 shown.display(),
-                if st.mode & 0o002 != 0 { "everyone" } else { "its group" },
+                writers(st),
                 st.permissions()
             ),
             "fstat",
@@ -108,6 +108,11 @@ fn check_ancestor(shown: &Path, st: &FileStat) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Who besides the owner may write a file of this mode: `"everyone"` or `"its group"`.
+fn writers(st: &FileStat) -> &'static str {
+    if st.mode & 0o002 != 0 { "everyone" } else { "its group" }
 }
 
 /// Whether D itself is safe: a directory owned by the helper's user (root) that nobody
@@ -132,7 +137,7 @@ fn check_frontend(shown: &Path, st: &FileStat) -> Result<()> {
                 "refusing to serve {}: it is writable by {} (mode {:04o}), so the slice could replace the \
                  entries; run `chmod go-w {0}` (the helper then sets the group and mode it needs)",
                 shown.display(),
-                if st.mode & 0o002 != 0 { "everyone" } else { "its group" },
+                writers(st),
                 st.permissions()
             ),
             "fstat",

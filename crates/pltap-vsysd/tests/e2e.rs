@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Helper, TempDir, client, in_netns, require_root, run};
+use common::{Helper, TempDir, client, privileged, run};
 use pltap_core::vsys::{TransactOptions, VifOption, transact};
 use pltap_core::{Error, IfName, Iface, Ipv4Net, Mode, Tap, TapOptions};
 use std::io::Write;
@@ -32,10 +32,7 @@ fn script_reply(r: pltap_core::Result<pltap_core::vsys::ScriptOutcome>) -> Strin
 
 #[test]
 fn allocation_over_fd_tuntap() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("alloc");
         let helper = Helper::start(&["--dir", &dir, "--slice-uid", "754"]);
         assert_eq!(helper.ready_line.trim_end(), format!("pltap-vsysd: serving {dir}"));
@@ -73,10 +70,7 @@ fn allocation_over_fd_tuntap() {
 
 #[test]
 fn fd_tuntap_refuses_bad_requests_with_a_text_line() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("refuse");
         let helper = Helper::start(&["--dir", &dir]);
         let sock = Path::new(&dir).join("fd_tuntap.control");
@@ -116,10 +110,7 @@ fn fd_tuntap_refuses_bad_requests_with_a_text_line() {
 
 #[test]
 fn vif_up_promisc_vif_down() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("up");
         let helper = Helper::start(&["--dir", &dir]);
         let vsys = client(dir.as_ref(), tmp.path());
@@ -186,10 +177,7 @@ fn vif_up_promisc_vif_down() {
 
 #[test]
 fn validation_failures_come_back_as_script_errors() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("refusals");
         let _helper = Helper::start(&["--dir", &dir, "--slice-uid", "754", "--vnet", "198.18.0.0/16"]);
         let vsys = client(dir.as_ref(), tmp.path());
@@ -242,10 +230,7 @@ fn validation_failures_come_back_as_script_errors() {
 
 #[test]
 fn sigterm_exits_zero_and_removes_entries() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("term");
         let mut helper = Helper::start(&["--dir", &dir]);
         let d = Path::new(&dir);
@@ -284,10 +269,7 @@ fn sigterm_exits_zero_and_removes_entries() {
 
 #[test]
 fn bad_flags_exit_2_and_help_exits_0() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         for args in [
             &["--bogus"][..],
             &[],

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TempDir, client, in_netns, require_root};
+use common::{TempDir, client, privileged};
 use pltap_core::{Error, Ipv4Net, Mode};
 use pltap_vsysd::{Config, Server};
 use std::fs::OpenOptions;
@@ -27,10 +27,7 @@ const ENTRIES: [&str; 7] =
 
 #[test]
 fn start_serve_and_stop_promptly() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("lib");
         let dir = tmp.path().join("vsys");
         let server = Server::start(config(dir.clone())).expect("start");
@@ -62,10 +59,7 @@ fn start_serve_and_stop_promptly() {
 
 #[test]
 fn drop_cleans_up_and_keeps_a_preexisting_directory() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("drop");
         let dir = tmp.path().to_path_buf();
         // A stale FIFO and a stale socket (a helper that died) are replaced.
@@ -88,10 +82,7 @@ fn drop_cleans_up_and_keeps_a_preexisting_directory() {
 
 #[test]
 fn start_errors() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("errors");
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
@@ -126,10 +117,7 @@ fn start_errors() {
 /// The FIFO protocol by hand, including the orders and timings vsys clients use.
 #[test]
 fn raw_fifo_protocol() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("raw");
         let dir = tmp.path().join("vsys");
         let _server = Server::start(config(dir.clone())).expect("start");
@@ -224,10 +212,7 @@ fn read_reply(mut out: std::fs::File, script: &str) -> String {
 
 #[test]
 fn concurrent_allocations_and_scripts() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("concurrent");
         let dir = tmp.path().join("vsys");
         let _server = Server::start(config(dir.clone())).expect("start");
