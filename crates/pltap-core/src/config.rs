@@ -36,7 +36,11 @@ pub fn local_netmask(len: impl Into<i64>) -> Result<Prefix> {
     let len = len.into();
     match Prefix::new(len) {
         Ok(p) if p.get() >= 1 => Ok(p),
-        _ => Err(Error::invalid_value("local_netmask", len.to_string(), "must be an integer >= 1 and <= 32")),
+        _ => Err(Error::invalid_value(
+            "local_netmask",
+            len.to_string(),
+            format!("must be an integer >= 1 and <= {}", Prefix::MAX),
+        )),
     }
 }
 

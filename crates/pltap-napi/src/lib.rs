@@ -3,7 +3,7 @@
 //! The TypeScript facade in `ts/` is the public API; these classes are exported as
 //! `NativeNetdev` and `NativeRx` and are not meant to be used directly. The binding
 //! checks nothing itself: the facade checks JavaScript types and option shapes, and asks
-//! the core for value rules through the pure `check*` functions of [`check`]; whatever
+//! the core for value rules through the pure `check*` functions (`src/check.rs`); whatever
 //! reaches the core is converted with the core's own parsers, which reject bad values
 //! with their own errors.
 

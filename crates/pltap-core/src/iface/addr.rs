@@ -123,16 +123,19 @@ impl Prefix {
     /// Validates a prefix length given as any integer (`u8` to `i64`).
     pub fn new(len: impl Into<i64>) -> Result<Prefix> {
         let len = len.into();
-        u8::try_from(len)
-            .ok()
-            .and_then(Prefix::checked)
-            .ok_or_else(|| Error::invalid_value("prefix length", len.to_string(), "must be an integer >= 0 and <= 32"))
+        u8::try_from(len).ok().and_then(Prefix::checked).ok_or_else(|| {
+            Error::invalid_value(
+                "prefix length",
+                len.to_string(),
+                format!("must be an integer >= 0 and <= {}", Prefix::MAX),
+            )
+        })
     }
 
     /// The prefix `len`, or `None` above 32; usable in constants
     /// (`const P: Prefix = Prefix::checked(16).unwrap();`).
     pub const fn checked(len: u8) -> Option<Prefix> {
-        if len <= 32 { Some(Prefix(len)) } else { None }
+        if len <= Prefix::MAX.0 { Some(Prefix(len)) } else { None }
     }
 
     /// The prefix of a netmask: its leading one bits (a non-contiguous mask counts up to
