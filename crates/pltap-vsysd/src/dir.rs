@@ -367,7 +367,7 @@ impl Frontend {
                     "replacing the stale {} (left by a helper that did not stop cleanly)",
                     shown.display()
                 ));
-                sys::unlinkat(self.fd.as_fd(), OsStr::new(name), false)
+                sys::unlinkat(self.fd.as_fd(), OsStr::new(name))
                     .map_err(os(format!("unlink {}", shown.display()), "unlinkat"))
             }
             Ok(st) => Err(refuse(
@@ -450,12 +450,12 @@ impl Frontend {
     pub(crate) fn remove_all(&mut self) {
         for c in self.created.drain(..).rev() {
             if still_there(self.fd.as_fd(), OsStr::new(c.name), &c.id) {
-                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(c.name), false);
+                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(c.name));
             }
         }
         if let Some((file, st)) = self.lock.take() {
             if still_there(self.fd.as_fd(), OsStr::new(LOCK_FILE), &st) {
-                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(LOCK_FILE), false);
+                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(LOCK_FILE));
             }
             // Unlinked first, unlocked second: a helper starting now finds no lock file
             // (and creates its own) or one it cannot lock; never our half-removed state.
@@ -464,7 +464,7 @@ impl Frontend {
         if self.created_dir {
             self.created_dir = false;
             if still_there(self.parent.as_fd(), &self.name, &self.id) {
-                let _ = sys::unlinkat(self.parent.as_fd(), &self.name, true);
+                let _ = sys::rmdirat(self.parent.as_fd(), &self.name);
             }
         }
     }

@@ -430,10 +430,18 @@ pub fn mkfifoat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::R
     cvt(unsafe { libc::mkfifoat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) }).map(drop)
 }
 
-/// `unlinkat(dir, name, remove_dir ? AT_REMOVEDIR : 0)`; never follows a symlink.
-pub fn unlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, remove_dir: bool) -> io::Result<()> {
+/// `unlinkat(dir, name, 0)`: removes a file (not a directory); never follows a symlink.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<()> {
+    unlinkat_flags(dir, name, 0)
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR)`: removes an empty directory.
+pub fn rmdirat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<()> {
+    unlinkat_flags(dir, name, libc::AT_REMOVEDIR)
+}
+
+fn unlinkat_flags(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, flags: i32) -> io::Result<()> {
     let c = c_name(name)?;
-    let flags = if remove_dir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) }).map(drop)
 }
