@@ -29,20 +29,21 @@ export declare class NativeNetdev {
   snapshot(): NativeSnapshot
   /** The change counter. */
   changeSeq(): number
-  /** Replaces the configuration (strings already validated by the facade). */
+  /** Replaces the configuration, converted by the core's parsers (`Config::parse`). */
   setConfig(localIp?: string | undefined | null, localNetmask?: number | undefined | null): void
-  /** Wants UP or DOWN at the next `sync`. */
-  setWantUp(up: boolean): void
-  /** Wants PROMISC on or off at the next `sync`. */
-  setWantPromisc(on: boolean): void
-  /** The last link-change failure, if the last attempt failed. */
-  lastError(): string | null
+  /** Sets whether the interface is desired UP or DOWN (at the next `reconcile`). */
+  setDesiredUp(up: boolean): void
+  /** Sets whether PROMISC is desired on or off (at the next `reconcile`). */
+  setDesiredPromisc(on: boolean): void
   /** Milliseconds until the reconciler retries a failed link change; `null` if none failed. */
   retryInMs(): number | null
-  /** Runs the pending link changes off the JS thread; resolves with the scripts' warnings. */
-  sync(): Promise<Array<string>>
+  /**
+   * Runs the pending link changes off the JS thread (`Netdev::reconcile`); resolves
+   * with the scripts' warnings.
+   */
+  reconcile(): Promise<Array<string>>
   /** Under vsys, runs `vif_down` if `vif_up` ran (before close); resolves with its warning. */
-  release(): Promise<string | null>
+  vifDownIfUp(): Promise<string | null>
   /** Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread. */
   waitWritable(timeoutMs: number): Promise<boolean>
   /** MAC address. */
@@ -109,6 +110,28 @@ export declare class NativeVsysd {
 }
 export type JsVsysd = NativeVsysd
 
+/** `pltap_core::IfName::new`: an interface name or `%d` template. */
+export declare function checkIfname(value: string): string | null
+
+/** `pltap_core::config::parse_local_ip`: a dotted-quad IPv4 address. */
+export declare function checkIpv4(value: string): string | null
+
+/**
+ * `pltap_core::config::local_netmask`: a prefix length for `localNetmask` (the facade
+ * passes integers only; JavaScript integers beyond `i64` arrive saturated, and so
+ * rejected).
+ */
+export declare function checkLocalNetmask(value: number): string | null
+
+/** `pltap_core::MacAddr::parse_unicast`: a unicast MAC address for a device. */
+export declare function checkMac(value: string): string | null
+
+/**
+ * The largest frame a tun device carries (`pltap_core::frame::MAX_FRAME`), for the
+ * facade's frame-length checks.
+ */
+export declare const MAX_FRAME: number
+
 /** Counters (JS numbers: exact up to 2^53). */
 export interface NativeCounters {
   rxPackets: number
@@ -159,7 +182,10 @@ export interface NativeSnapshot {
   observed: NativeObserved
   /** The change counter. */
   changeSeq: number
-  /** The last link-change failure, if the desired state is not reached since. */
+  /**
+   * The last link-change failure, if the desired state is not reached since, in the
+   * error wire encoding (`error::encode`) that the facade's `fromNative` decodes.
+   */
   lastError?: string
 }
 

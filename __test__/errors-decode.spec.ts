@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import util from 'node:util'
 import test from 'ava'
-import { fromNative, native, nativeAsync, PltapError } from '../ts/errors.ts'
+import { fromNative, fromNativeWire, native, nativeAsync, PltapError } from '../ts/errors.ts'
 
 interface Case {
   case: string
@@ -25,6 +25,10 @@ const expected: Record<string, { message: string; fields: Record<string, unknown
     fields: { code: 'UNKNOWN_ERRNO_4095', errno: -4095, syscall: 'open' },
   },
   'invalid-argument': { message: 'invalid mtu: must be 68 to 65535', fields: { code: 'ERR_INVALID_ARG_VALUE' } },
+  'invalid-argument-value': {
+    message: "invalid interface name \"tap\\n0\": must not contain whitespace, control characters, '/' or ':' (it contains '\\n')",
+    fields: { code: 'ERR_INVALID_ARG_VALUE' },
+  },
   'helper-refused': {
     message: "fd_tuntap TAP: the vsys helper refused (EOF before a descriptor); check the slice's vsys ACL and vsys_vnet",
     fields: { code: 'ERR_VSYS_REFUSED' },
@@ -34,6 +38,10 @@ const expected: Record<string, { message: string; fields: Record<string, unknown
   script: {
     message: 'vsys script vif_up failed: tap1000-0 has no address 198.18.0.300/24; it said: Invalid IP: "198.18.0.300"\\\n\tdone é',
     fields: { code: 'ERR_VSYS_SCRIPT', script: 'vif_up', reply: 'Invalid IP: "198.18.0.300"\\\n\tdone é\n' },
+  },
+  'link-unstable': {
+    message: 'the link state keeps changing: Promisc(true) is still pending after every action ran',
+    fields: { code: 'ERR_PLTAP_LINK_UNSTABLE' },
   },
   'not-configured': { message: 'not configured: localIp and localNetmask are not set', fields: { code: 'ERR_PLTAP_NOT_CONFIGURED' } },
   truncated: { message: 'frame of 9000 bytes truncated to the 1518-byte buffer', fields: { code: 'ERR_PLTAP_TRUNCATED' } },
@@ -127,4 +135,17 @@ test('native() and nativeAsync() convert what the binding throws', async (t) => 
     7,
   )
   t.is(await nativeAsync(Promise.resolve(8)), 8)
+})
+
+test("fromNativeWire() decodes a snapshot's lastError: the same encoding, sent as data", (t) => {
+  t.is(fromNativeWire(null), null)
+  t.is(fromNativeWire(undefined), null)
+  const gone = cases.find((c) => c.case === 'device-gone-renamed')
+  if (gone === undefined) return t.fail('no device-gone-renamed case')
+  const err = fromNativeWire(gone.wire)
+  t.true(err instanceof PltapError)
+  t.like(err, { code: 'ERR_PLTAP_DEVICE_GONE', reason: 'renamed', renamedTo: 'tap9' })
+  // Whatever the string, the type holds: an undecodable one is a PltapError too.
+  const odd = fromNativeWire('not an encoding')
+  t.like(odd, { code: 'ERR_PLTAP_INTERNAL', message: 'not an encoding' })
 })

@@ -50,7 +50,7 @@ async function everyOperationFails(t: ExecutionContext, dev: Netdev, device: str
   ]) {
     isGone(t, await t.throwsAsync(op), device, reason, renamedTo)
   }
-  t.regex(dev.lastError ?? '', /is gone/)
+  t.regex(dev.lastError?.message ?? '', /is gone/)
 }
 
 devSerial('a deleted device: its name reused by another, every link operation fails typed and the new one is unchanged', async (t) => {

@@ -73,8 +73,8 @@ devSerial('sendPacked with lengths on a SharedArrayBuffer that a worker rewrites
 devSerial('the addon itself snapshots lengths: its own checks hold for what it sends (no facade in between)', async (t) => {
   const native = await openNetdev({ allocator: 'direct', mode: 'tap', ifname: 'sab1' })
   t.teardown(() => native.close())
-  native.setWantUp(true)
-  await native.sync()
+  native.setDesiredUp(true)
+  await native.reconcile()
   const data = Buffer.alloc(60 * FRAMES)
   const lengths = sharedLengths()
   const stop = await mutate(lengths)

@@ -11,7 +11,7 @@ devTest('a failed up() is kept as lastError and retried in the background until 
   const dev = await withDevice(t, { name: 'rRetry', ifname: 'tRt%d' })
   const real = dev.realName
   // Whatever a 'change' listener sees agrees with the event: flags, changeSeq, lastError.
-  const seen: { up: boolean; flagsUp: boolean; seq: boolean; lastError: string | null }[] = []
+  const seen: { up: boolean; flagsUp: boolean; seq: boolean; lastError: PltapError | null }[] = []
   dev.on('change', (c) =>
     seen.push({ up: c.flags.up, flagsUp: dev.flags.up, seq: dev.changeSeq === c.changeSeq, lastError: dev.lastError }),
   )
@@ -21,7 +21,10 @@ devTest('a failed up() is kept as lastError and retried in the background until 
   execFileSync('ip', ['link', 'set', 'dev', real, 'name', 'tRtAway'])
   const err = await t.throwsAsync(dev.up(), { instanceOf: PltapError })
   t.is(err.code, 'ERR_PLTAP_DEVICE_GONE')
-  t.regex(dev.lastError ?? '', /renamed to tRtAway/)
+  t.regex(dev.lastError?.message ?? '', /renamed to tRtAway/)
+  t.is(dev.lastError?.code, 'ERR_PLTAP_DEVICE_GONE', 'lastError is the typed error the call rejected with')
+  t.true(dev.lastError instanceof PltapError)
+  t.is(dev.lastError, dev.lastError, 'the same object while the failure is unchanged')
   t.false(dev.flags.up)
 
   // Back under its name: no call from us, yet the retry brings it up (first retry after
@@ -49,7 +52,7 @@ devTest('lastError clears once the kernel shows the wanted state, even when some
   execFileSync('ip', ['link', 'set', 'dev', real, 'name', 'tRoAway'])
   const err = await t.throwsAsync(dev.up(), { instanceOf: PltapError })
   t.is(err.code, 'ERR_PLTAP_DEVICE_GONE')
-  t.regex(dev.lastError ?? '', /renamed to tRoAway/)
+  t.regex(dev.lastError?.message ?? '', /renamed to tRoAway/)
 
   // Someone else brings it up while our up() is failing (the name is not our device's), then
   // gives the name back: our retry, or our next refresh, finds nothing left to do.

@@ -39,6 +39,12 @@ export type PltapErrorCode =
   /** The operation needs `localIp` and `localNetmask` (bringing a vsys device up runs `vif_up`). */
   | 'ERR_PLTAP_NOT_CONFIGURED'
   /**
+   * A direct (ioctl) link change did not settle: after every pending action ran, the kernel
+   * still showed something else, because another process kept changing the interface. The
+   * change stays wanted and is retried, like any failed link change.
+   */
+  | 'ERR_PLTAP_LINK_UNSTABLE'
+  /**
    * A received frame did not fit the buffer. Not raised today: the receive paths count such
    * frames in `Rx.dropped` instead. Kept because the native side can encode it.
    */
@@ -215,6 +221,19 @@ export function fromNative(err: unknown): unknown {
   } catch {
     return err
   }
+}
+
+/**
+ * Decodes a failure the native side sends as data rather than throws (a snapshot's
+ * `lastError`), in the same wire encoding as its thrown errors: a {@link PltapError}, or
+ * `null` for none. A string the facade cannot decode still becomes a `PltapError`
+ * (`ERR_PLTAP_INTERNAL`, with the string as its message), so the type holds.
+ * @internal
+ */
+export function fromNativeWire(wire: string | null | undefined): PltapError | null {
+  if (wire == null) return null
+  const err = fromNative(new Error(wire))
+  return err instanceof PltapError ? err : new PltapError('ERR_PLTAP_INTERNAL', wire)
 }
 
 /** Runs a native call and converts what it throws. @internal */

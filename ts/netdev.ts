@@ -244,12 +244,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * @example
    * ```ts
    * await dev.setConfig({ localIp: '198.18.0.1', localNetmask: 24 }).catch(() => {})
-   * if (dev.lastError) console.warn('still trying:', dev.lastError)
+   * if (dev.lastError) console.warn('still trying:', dev.lastError.code, dev.lastError.message)
    * ```
    */
-  get lastError(): string | null {
+  get lastError(): PltapError | null {
     this.#live()
-    return this.#link.snapshot.lastError ?? null
+    return this.#link.lastError
   }
 
   /**
@@ -264,7 +264,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   up(): Promise<void> {
-    return this.#setDesired((nativeDev) => nativeDev.setWantUp(true))
+    return this.#setDesired((nativeDev) => nativeDev.setDesiredUp(true))
   }
 
   /**
@@ -276,7 +276,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   down(): Promise<void> {
-    return this.#setDesired((nativeDev) => nativeDev.setWantUp(false))
+    return this.#setDesired((nativeDev) => nativeDev.setDesiredUp(false))
   }
 
   /**
@@ -289,7 +289,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   setPromisc(on: boolean): Promise<void> {
     checkBoolean('on', on)
-    return this.#setDesired((nativeDev) => nativeDev.setWantPromisc(on))
+    return this.#setDesired((nativeDev) => nativeDev.setDesiredPromisc(on))
   }
 
   /** Records a desired link state and reconciles; failures (e.g. `ERR_PLTAP_CLOSED`) reject. */
@@ -511,7 +511,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       // Let the helper undo what vif_up set up (the original never did: defect A11), but
       // only on a device that is still ours: its name may be another device's by now.
       try {
-        const warning = await nativeAsync(this.#native.release())
+        const warning = await nativeAsync(this.#native.vifDownIfUp())
         if (warning) process.emitWarning(warning, { code: 'PLTAP_VSYS_OUTPUT', detail: `vif_down reply on ${this.realName}` })
       } catch (err) {
         const gone = err instanceof PltapError && err.code === 'ERR_PLTAP_DEVICE_GONE'

@@ -1,12 +1,25 @@
 /**
  * Argument checks. Each throws a `TypeError` or `RangeError` carrying Node's `code`
- * (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`), before any
- * native call is made.
+ * (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`), before any I/O.
+ *
+ * The facade owns JavaScript types, option shapes (unknown keys, combinations) and its own
+ * numeric API ranges. The value rules of kernel-facing strings and numbers (interface
+ * names, IPv4 addresses, netmasks, MAC addresses) are the core's: the checks below ask it
+ * through the binding's pure `check*` functions (no descriptor, no kernel state) and word
+ * its reason into Node's message shape. `__test__/validate-core.spec.ts` pins the two
+ * together. See CONTRIBUTING.md, "Where rules live".
  * @internal
  * @module
  */
 
 import { types } from 'node:util'
+import {
+  checkIfname as coreIfname,
+  checkIpv4 as coreIpv4,
+  checkLocalNetmask as coreLocalNetmask,
+  checkMac as coreMac,
+  MAX_FRAME,
+} from '../binding.js'
 
 type ArgError = (TypeError | RangeError) & { code: string }
 
@@ -22,8 +35,9 @@ function valueError(name: string, value: unknown, reason: string): ArgError {
   return e
 }
 
-function rangeError(name: string, range: string, value: unknown): ArgError {
-  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`) as ArgError
+/** `reason` completes "It ...": `'must be an integer >= 1 and <= 32'`. */
+function rangeError(name: string, reason: string, value: unknown): ArgError {
+  const e = new RangeError(`The value of "${name}" is out of range. It ${reason}. Received ${describe(value)}`) as ArgError
   e.code = 'ERR_OUT_OF_RANGE'
   return e
 }
@@ -35,10 +49,6 @@ function describe(value: unknown): string {
   if (typeof value === 'function') return 'function'
   return `type ${typeof value} (${String(value)})`
 }
-
-// Control characters (C0, DEL, C1) and whitespace anywhere make a field unsafe to put on a vsys line.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
 
 /** A plain object (or undefined, when optional). */
 export function checkObject(name: string, value: unknown, optional = false): asserts value is Record<string, unknown> {
@@ -55,41 +65,39 @@ export function checkPortName(name: string, value: unknown): asserts value is st
 }
 
 /**
- * A Linux interface name: 1-15 bytes, no NUL, '/', ':', whitespace or control
- * characters, not '.' or '..', and at most one `%d` template.
+ * A Linux interface name or `%d` template, by the core's rule (`IfName::new`: 1-15 bytes,
+ * no NUL, '/', ':', whitespace or control characters, not '.' or '..', at most one `%d`).
  */
 export function checkIfname(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw typeError(name, 'of type string', value)
-  const bytes = Buffer.byteLength(value)
-  if (bytes === 0 || bytes > 15) throw valueError(name, value, `must be 1 to 15 bytes long (it is ${bytes})`)
-  if (CONTROL_OR_SPACE.test(value) || value.includes('/') || value.includes(':')) {
-    throw valueError(name, value, "must not contain whitespace, control characters, '/' or ':'")
-  }
-  if (value === '.' || value === '..') throw valueError(name, value, 'is reserved')
-  const percents = value.split('%').length - 1
-  if (percents > 1 || (percents === 1 && !value.includes('%d'))) throw valueError(name, value, 'may contain only a single %d template')
+  const reason = coreIfname(value)
+  if (reason !== null) throw valueError(name, value, reason)
 }
 
-/** A strict dotted-quad IPv4 address (no leading zeros, no shorthand). */
+/** A dotted-quad IPv4 address, by the core's rule (`std`'s parser: no leading zeros, no shorthand). */
 export function checkIpv4(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw typeError(name, 'of type string', value)
-  const parts = value.split('.')
-  const ok = parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
-  if (!ok) throw valueError(name, value, 'must be a dotted-quad IPv4 address such as "198.18.0.1"')
+  const reason = coreIpv4(value)
+  if (reason !== null) throw valueError(name, value, reason)
 }
 
-/** An integer prefix length, 1 to 32. */
+/** A `localNetmask`: an integer (checked here), 1 to 32 (the core's rule, `config::local_netmask`). */
 export function checkPrefix(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number') throw typeError(name, 'of type number', value)
-  if (!Number.isInteger(value) || value < 1 || value > 32) throw rangeError(name, 'an integer >= 1 and <= 32', value)
+  if (!Number.isInteger(value)) throw rangeError(name, 'must be an integer', value)
+  const reason = coreLocalNetmask(value)
+  if (reason !== null) throw rangeError(name, reason, value)
 }
 
-/** A unicast MAC address written as six hex octets separated by ':'. */
+/** A MAC address for a device, by the core's rule (`MacAddr::parse_unicast`: six hex octets separated by ':', unicast). */
 export function checkMac(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw typeError(name, 'of type string', value)
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw valueError(name, value, 'must be six hex octets separated by ":"')
-  if ((parseInt(value.slice(0, 2), 16) & 1) === 1) throw valueError(name, value, 'must be a unicast address (the group bit is set)')
+  const reason = coreMac(value)
+  if (reason !== null) throw valueError(name, value, reason)
 }
+
+/** The largest frame a tun device carries: the core's `frame::MAX_FRAME` (65535). */
+export { MAX_FRAME }
 
 /** What byte arguments accept, in Node's words. */
 const BYTES = 'an instance of Buffer, TypedArray, or DataView'
@@ -105,10 +113,10 @@ export function toBytes(name: string, value: unknown): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
 }
 
-/** A frame: bytes as {@link toBytes} takes them, 1 to 65535 of them. */
+/** A frame: bytes as {@link toBytes} takes them, 1 to {@link MAX_FRAME} (65535) of them. */
 export function toFrame(name: string, value: unknown): Uint8Array {
   const bytes = toBytes(name, value)
-  if (bytes.length === 0 || bytes.length > 65535) throw rangeError(`${name}.length`, '>= 1 and <= 65535', bytes.length)
+  if (bytes.length === 0 || bytes.length > MAX_FRAME) throw rangeError(`${name}.length`, `must be >= 1 and <= ${MAX_FRAME}`, bytes.length)
   return bytes
 }
 
@@ -122,7 +130,7 @@ export function toUint32Array(name: string, value: unknown): Uint32Array {
 /** An integer in [min, max]. */
 export function checkInt(name: string, value: unknown, min: number, max: number): asserts value is number {
   if (typeof value !== 'number') throw typeError(name, 'of type number', value)
-  if (!Number.isInteger(value) || value < min || value > max) throw rangeError(name, `an integer >= ${min} and <= ${max}`, value)
+  if (!Number.isInteger(value) || value < min || value > max) throw rangeError(name, `must be an integer >= ${min} and <= ${max}`, value)
 }
 
 /** A boolean. */

@@ -7,7 +7,7 @@
  */
 
 import type { NativeNetdev, NativeSnapshot } from '../../binding.js'
-import { nativeAsync } from '../errors.js'
+import { fromNativeWire, nativeAsync, type PltapError } from '../errors.js'
 import type { NetdevChange } from './types.js'
 
 /** How often the kernel is re-read while there are `'change'` listeners. */
@@ -27,6 +27,8 @@ export class LinkState {
    * replaced only in `#refresh()`, which also announces it as a `'change'`.
    */
   #snapshot: NativeSnapshot
+  /** `#snapshot.lastError` decoded, once per failure (the same object while it is unchanged). */
+  #lastError: PltapError | null
   #poll: NodeJS.Timeout | undefined
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -37,11 +39,17 @@ export class LinkState {
     this.#realName = realName
     this.#announce = announce
     this.#snapshot = nativeDev.snapshot()
+    this.#lastError = fromNativeWire(this.#snapshot.lastError)
   }
 
   /** The snapshot last announced (or taken at open). */
   get snapshot(): NativeSnapshot {
     return this.#snapshot
+  }
+
+  /** The last failure of the snapshot, as a `PltapError`. */
+  get lastError(): PltapError | null {
+    return this.#lastError
   }
 
   /**
@@ -52,7 +60,7 @@ export class LinkState {
     const nativeDev = this.#native
     this.#cancelRetry()
     try {
-      const warnings = await nativeAsync(nativeDev.sync())
+      const warnings = await nativeAsync(nativeDev.reconcile())
       for (const w of warnings) process.emitWarning(w, { code: 'PLTAP_VSYS_OUTPUT', detail: `vsys reply on ${this.#realName}` })
     } catch (err) {
       this.#scheduleRetry()
@@ -118,6 +126,7 @@ export class LinkState {
     const prev = this.#snapshot
     const next = this.#native.snapshot()
     this.#snapshot = next
+    if (next.lastError !== prev.lastError) this.#lastError = fromNativeWire(next.lastError)
     if (next.changeSeq !== prev.changeSeq) {
       const o = next.observed
       this.#announce({

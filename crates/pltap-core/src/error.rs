@@ -4,29 +4,35 @@
 //! the system call (`"ioctl"`) and the [`Errno`]. Library failures have their own
 //! variants, each with a stable [`Error::code`] that the Node binding exposes as `err.code`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
 /// A positive Linux `errno` value with its symbolic name.
 ///
+/// The value is private (as in rustix): build one with [`Errno::from_raw`] or
+/// [`Errno::from_io`], read it with [`Errno::raw`].
+///
 /// ```
 /// use pltap_core::Errno;
-/// assert_eq!(Errno(1).name(), "EPERM");
-/// assert_eq!(Errno(11).name(), "EAGAIN");
+/// assert_eq!(Errno::from_raw(1).name(), Some("EPERM"));
+/// assert_eq!(Errno::from_raw(11).code(), "EAGAIN");
+/// assert_eq!(Errno::from_raw(4095).name(), None);
+/// assert_eq!(Errno::from_raw(4095).code(), "UNKNOWN_ERRNO_4095");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Errno(pub i32);
+pub struct Errno(i32);
 
 macro_rules! errno_names {
     ($($name:ident),* $(,)?) => {
         impl Errno {
-            /// The symbolic name (`"EPERM"`), or `"EUNKNOWN"` for a value this table does
-            /// not know (see [`Errno::code`]).
-            pub fn name(self) -> &'static str {
+            /// The symbolic name (`"EPERM"`), or `None` for a value this table does not
+            /// know (see [`Errno::code`]).
+            pub fn name(self) -> Option<&'static str> {
                 match self.0 {
-                    $(libc::$name => stringify!($name),)*
-                    _ => "EUNKNOWN",
+                    $(libc::$name => Some(stringify!($name)),)*
+                    _ => None,
                 }
             }
         }
@@ -42,9 +48,14 @@ errno_names!(
 );
 
 impl Errno {
-    /// The `errno` of the last failed call on this thread.
-    pub fn last() -> Errno {
-        Errno::from_io(&io::Error::last_os_error())
+    /// The errno with this (positive) value, e.g. `Errno::from_raw(libc::EPERM)`.
+    pub const fn from_raw(errno: i32) -> Errno {
+        Errno(errno)
+    }
+
+    /// The (positive) value.
+    pub const fn raw(self) -> i32 {
+        self.0
     }
 
     /// The errno inside an `io::Error`, or `EIO` if it carries none.
@@ -53,11 +64,8 @@ impl Errno {
     }
 
     /// The code Node would show: the name, or `UNKNOWN_ERRNO_<n>` for unknown values.
-    pub fn code(self) -> String {
-        match self.name() {
-            "EUNKNOWN" => format!("UNKNOWN_ERRNO_{}", self.0),
-            n => n.to_string(),
-        }
+    pub fn code(self) -> Cow<'static, str> {
+        self.name().map_or_else(|| format!("UNKNOWN_ERRNO_{}", self.0).into(), Cow::Borrowed)
     }
 
     /// The C library's message for this errno (`strerror`), via `std::io::Error`.
@@ -78,7 +86,10 @@ impl fmt::Display for Errno {
 }
 
 /// Everything that can go wrong in `pltap-core`.
-#[derive(Debug)]
+///
+/// Errors are plain data (`Clone`, `Eq`), so a failure can be both returned and kept, as
+/// the reconciler keeps the last one ([`crate::reconcile::Reconciler::last_error`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed.
@@ -94,7 +105,10 @@ pub enum Error {
     InvalidArgument {
         /// Which argument.
         what: &'static str,
-        /// Why it was rejected.
+        /// The rejected value, when it is worth showing.
+        value: Option<String>,
+        /// Why it was rejected: a predicate such as `"must be an integer >= 0 and <= 32"`,
+        /// without the value, so that the Node facade can put it in its own message.
         reason: String,
     },
     /// The vsys helper closed the connection without handing over a device
@@ -113,8 +127,9 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
-    /// An operation's deadline passed (`ERR_VSYS_TIMEOUT`).
-    Timeout {
+    /// The vsys helper (a script or `fd_tuntap`) did not answer before the deadline
+    /// (`ERR_VSYS_TIMEOUT`).
+    HelperTimeout {
         /// What was being waited for.
         op: String,
         /// The deadline that passed.
@@ -129,6 +144,13 @@ pub enum Error {
         reply: String,
         /// The post-condition that failed.
         detail: String,
+    },
+    /// A direct (ioctl) link change did not settle (`ERR_PLTAP_LINK_UNSTABLE`): after
+    /// every pending action ran, the kernel still shows something else, because another
+    /// process keeps changing the interface meanwhile.
+    LinkUnstable {
+        /// The action still pending (`"Up(None)"`, `"Promisc(true)"`, ...).
+        action: String,
     },
     /// An operation needs configuration that is not set (`ERR_PLTAP_NOT_CONFIGURED`).
     NotConfigured {
@@ -200,12 +222,46 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An [`Error::Os`] from an `io::Error`.
     pub fn os(op: impl Into<String>, syscall: &'static str, e: io::Error) -> Error {
-        Error::Os { op: op.into(), syscall, errno: Errno::from_io(&e) }
+        Error::errno(op, syscall, Errno::from_io(&e))
     }
 
-    /// An [`Error::InvalidArgument`].
+    /// An [`Error::Os`] with a given errno, for failures the library detects itself
+    /// (a partial write is `EMSGSIZE`, a missing `/proc/net/dev` line `ENODEV`).
+    ///
+    /// ```
+    /// use pltap_core::{Errno, Error};
+    /// let e = Error::errno("write tap0: partial write", "write", Errno::from_raw(libc::EMSGSIZE));
+    /// assert_eq!((e.code(), e.syscall()), ("EMSGSIZE".into(), Some("write")));
+    /// ```
+    pub fn errno(op: impl Into<String>, syscall: &'static str, errno: Errno) -> Error {
+        Error::Os { op: op.into(), syscall, errno }
+    }
+
+    /// An [`Error::InvalidArgument`] whose reason says it all (no value shown).
     pub fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
-        Error::InvalidArgument { what, reason: reason.into() }
+        Error::InvalidArgument { what, value: None, reason: reason.into() }
+    }
+
+    /// An [`Error::InvalidArgument`] for a rejected `value`; `reason` is a predicate
+    /// without the value (`"must be six hex octets separated by \":\""`).
+    ///
+    /// ```
+    /// use pltap_core::Error;
+    /// let e = Error::invalid_value("MAC address", "02:00", "must be six hex octets separated by \":\"");
+    /// assert_eq!(e.to_string(), "invalid MAC address \"02:00\": must be six hex octets separated by \":\"");
+    /// assert_eq!(e.invalid_reason(), Some("must be six hex octets separated by \":\""));
+    /// ```
+    pub fn invalid_value(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidArgument { what, value: Some(value.into()), reason: reason.into() }
+    }
+
+    /// The reason of an [`Error::InvalidArgument`] (what the Node facade words its
+    /// `TypeError`s and `RangeError`s with).
+    pub fn invalid_reason(&self) -> Option<&str> {
+        match self {
+            Error::InvalidArgument { reason, .. } => Some(reason),
+            _ => None,
+        }
     }
 
     /// The stable code: an errno name for [`Error::Os`], `ERR_*` otherwise.
@@ -214,24 +270,25 @@ impl Error {
     /// use pltap_core::Error;
     /// assert_eq!(Error::Closed.code(), "ERR_PLTAP_CLOSED");
     /// ```
-    pub fn code(&self) -> String {
-        match self {
-            Error::Os { errno, .. } => errno.code(),
-            Error::InvalidArgument { .. } => "ERR_INVALID_ARG_VALUE".into(),
-            Error::HelperRefused { .. } => "ERR_VSYS_REFUSED".into(),
-            Error::HelperProtocol { .. } => "ERR_VSYS_PROTOCOL".into(),
-            Error::Timeout { .. } => "ERR_VSYS_TIMEOUT".into(),
-            Error::Script { .. } => "ERR_VSYS_SCRIPT".into(),
-            Error::NotConfigured { .. } => "ERR_PLTAP_NOT_CONFIGURED".into(),
-            Error::Truncated { .. } => "ERR_PLTAP_TRUNCATED".into(),
-            Error::Closed => "ERR_PLTAP_CLOSED".into(),
-            Error::DeviceGone { .. } => "ERR_PLTAP_DEVICE_GONE".into(),
-            Error::Internal { .. } => "ERR_PLTAP_INTERNAL".into(),
-        }
+    pub fn code(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Error::Os { errno, .. } => return errno.code(),
+            Error::InvalidArgument { .. } => "ERR_INVALID_ARG_VALUE",
+            Error::HelperRefused { .. } => "ERR_VSYS_REFUSED",
+            Error::HelperProtocol { .. } => "ERR_VSYS_PROTOCOL",
+            Error::HelperTimeout { .. } => "ERR_VSYS_TIMEOUT",
+            Error::Script { .. } => "ERR_VSYS_SCRIPT",
+            Error::LinkUnstable { .. } => "ERR_PLTAP_LINK_UNSTABLE",
+            Error::NotConfigured { .. } => "ERR_PLTAP_NOT_CONFIGURED",
+            Error::Truncated { .. } => "ERR_PLTAP_TRUNCATED",
+            Error::Closed => "ERR_PLTAP_CLOSED",
+            Error::DeviceGone { .. } => "ERR_PLTAP_DEVICE_GONE",
+            Error::Internal { .. } => "ERR_PLTAP_INTERNAL",
+        })
     }
 
     /// The errno, for [`Error::Os`].
-    pub fn errno(&self) -> Option<Errno> {
+    pub fn os_errno(&self) -> Option<Errno> {
         match self {
             Error::Os { errno, .. } => Some(*errno),
             _ => None,
@@ -248,7 +305,7 @@ impl Error {
 
     /// Whether this is an OS error with the given errno.
     pub fn is_errno(&self, errno: i32) -> bool {
-        self.errno() == Some(Errno(errno))
+        self.os_errno() == Some(Errno(errno))
     }
 }
 
@@ -256,18 +313,24 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Os { op, errno, .. } => write!(f, "{op}: {errno}"),
-            Error::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Error::InvalidArgument { what, value: Some(value), reason } => {
+                write!(f, "invalid {what} {value:?}: {reason}")
+            }
+            Error::InvalidArgument { what, value: None, reason } => write!(f, "invalid {what}: {reason}"),
             Error::HelperRefused { op, detail } => {
                 write!(f, "{op}: the vsys helper refused ({detail}); check the slice's vsys ACL and vsys_vnet")
             }
             Error::HelperProtocol { op, detail } => write!(f, "{op}: vsys protocol error: {detail}"),
-            Error::Timeout { op, after } => write!(f, "{op}: no answer within {} ms", after.as_millis()),
+            Error::HelperTimeout { op, after } => write!(f, "{op}: no answer within {} ms", after.as_millis()),
             Error::Script { script, reply, detail } => {
                 write!(f, "vsys script {script} failed: {detail}")?;
                 if !reply.trim().is_empty() {
                     write!(f, "; it said: {}", reply.trim())?;
                 }
                 Ok(())
+            }
+            Error::LinkUnstable { action } => {
+                write!(f, "the link state keeps changing: {action} is still pending after every action ran")
             }
             Error::NotConfigured { detail } => write!(f, "not configured: {detail}"),
             Error::Truncated { len, capacity } => {
@@ -293,7 +356,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Os { errno, .. } => io::Error::from_raw_os_error(errno.0),
-            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::HelperTimeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
             Error::InvalidArgument { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
             other => io::Error::other(other),
         }
@@ -306,11 +369,14 @@ mod tests {
 
     #[test]
     fn errno_names_and_codes() {
-        assert_eq!(Errno(libc::EPERM).name(), "EPERM");
-        assert_eq!(Errno(libc::EBADFD).name(), "EBADFD");
+        assert_eq!(Errno(libc::EPERM).name(), Some("EPERM"));
+        assert_eq!(Errno(libc::EBADFD).name(), Some("EBADFD"));
+        assert_eq!(Errno(4095).name(), None);
         assert_eq!(Errno(libc::ENXIO).code(), "ENXIO");
         assert_eq!(Errno(4095).code(), "UNKNOWN_ERRNO_4095");
         assert_eq!(Errno(libc::ENOENT).message(), "No such file or directory");
+        // message() trims std's " (os error N)" suffix: pinned on a second errno.
+        assert_eq!(Errno(libc::EMSGSIZE).message(), "Message too long");
     }
 
     #[test]
@@ -328,7 +394,8 @@ mod tests {
         let s = Error::Script { script: "vif_up".into(), reply: "Invalid IP: x\n".into(), detail: "not UP".into() };
         assert_eq!(s.code(), "ERR_VSYS_SCRIPT");
         assert!(s.to_string().contains("Invalid IP: x"));
-        assert_eq!(Error::Timeout { op: "x".into(), after: Duration::from_millis(5) }.code(), "ERR_VSYS_TIMEOUT");
+        assert_eq!(Error::HelperTimeout { op: "x".into(), after: Duration::from_millis(5) }.code(), "ERR_VSYS_TIMEOUT");
+        assert_eq!(Error::LinkUnstable { action: "Up(None)".into() }.code(), "ERR_PLTAP_LINK_UNSTABLE");
         assert_eq!(Error::HelperRefused { op: "x".into(), detail: "EOF".into() }.code(), "ERR_VSYS_REFUSED");
     }
 }

@@ -14,7 +14,8 @@
 //! On transmit pltap writes `flags = 0` and the frame's real EtherType (defect 8 of the
 //! original wrote `{0, 0x86}` in host order).
 
-use crate::sys::linux::TUN_PKT_STRIP;
+use crate::error::{Error, Result};
+use crate::sys::linux::{self, TUN_PKT_STRIP};
 
 /// Length of `struct tun_pi`.
 pub const TUN_PI_LEN: usize = 4;
@@ -29,6 +30,54 @@ pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_ARP: u16 = 0x0806;
 /// EtherType of IPv6.
 pub const ETH_P_IPV6: u16 = 0x86dd;
+
+/// Layer of the device, and so what its frames are: Ethernet (TAP) or IP (TUN).
+///
+/// ```
+/// use pltap_core::Mode;
+/// assert_eq!("tun".parse::<Mode>()?, Mode::Tun);
+/// assert_eq!(Mode::Tap.as_str(), "tap");
+/// assert!("tup".parse::<Mode>().is_err());
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `IFF_TAP`: Ethernet frames.
+    Tap,
+    /// `IFF_TUN`: IP packets.
+    Tun,
+}
+
+impl Mode {
+    /// The `IFF_TAP`/`IFF_TUN` flag of `TUNSETIFF`, also the value the vsys `fd_tuntap`
+    /// protocol sends.
+    pub fn tun_flag(self) -> i16 {
+        match self {
+            Mode::Tap => linux::IFF_TAP,
+            Mode::Tun => linux::IFF_TUN,
+        }
+    }
+
+    /// `"tap"` or `"tun"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Tap => "tap",
+            Mode::Tun => "tun",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    /// `"tap"` or `"tun"`.
+    fn from_str(s: &str) -> Result<Mode> {
+        match s {
+            "tap" => Ok(Mode::Tap),
+            "tun" => Ok(Mode::Tun),
+            _ => Err(Error::invalid_value("mode", s, "must be 'tap' or 'tun'")),
+        }
+    }
+}
 
 mod field {
     use std::ops::Range;
@@ -115,14 +164,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TunPi<T> {
 /// for a TUN device it is derived from the IP version nibble.
 ///
 /// ```
-/// use pltap_core::frame::tx_proto;
+/// use pltap_core::frame::{tx_proto, Mode};
 /// let mut arp = [0u8; 42];
 /// arp[12] = 0x08; arp[13] = 0x06;
-/// assert_eq!(tx_proto(&arp, true), 0x0806);
-/// assert_eq!(tx_proto(&[0x60, 0, 0, 0], false), 0x86dd);
+/// assert_eq!(tx_proto(&arp, Mode::Tap), 0x0806);
+/// assert_eq!(tx_proto(&[0x60, 0, 0, 0], Mode::Tun), 0x86dd);
 /// ```
-pub fn tx_proto(frame: &[u8], tap: bool) -> u16 {
-    if tap {
+pub fn tx_proto(frame: &[u8], mode: Mode) -> u16 {
+    if mode == Mode::Tap {
         match frame.get(12..14) {
             Some(b) => u16::from_be_bytes([b[0], b[1]]),
             None => 0,
@@ -137,18 +186,18 @@ pub fn tx_proto(frame: &[u8], tap: bool) -> u16 {
 }
 
 /// The 4-byte header to write in front of `frame`.
-pub fn tx_header(frame: &[u8], tap: bool) -> [u8; TUN_PI_LEN] {
+pub fn tx_header(frame: &[u8], mode: Mode) -> [u8; TUN_PI_LEN] {
     let mut hdr = [0u8; TUN_PI_LEN];
     let mut pi = TunPi::new_unchecked(&mut hdr[..]);
     pi.set_flags(0);
-    pi.set_proto(tx_proto(frame, tap));
+    pi.set_proto(tx_proto(frame, mode));
     hdr
 }
 
 /// Size of a receive buffer for a device with this MTU: the MTU plus the Ethernet and
 /// VLAN headers for TAP, capped at [`MAX_FRAME`] (defect A16 used a fixed 1518).
-pub fn rx_capacity(mtu: u32, tap: bool) -> usize {
-    let overhead = if tap { ETH_OVERHEAD } else { 0 };
+pub fn rx_capacity(mtu: u32, mode: Mode) -> usize {
+    let overhead = if mode == Mode::Tap { ETH_OVERHEAD } else { 0 };
     (mtu as usize + overhead).clamp(64, MAX_FRAME)
 }
 
@@ -223,30 +272,30 @@ mod tests {
     #[test]
     fn construct_tap() {
         let frame = &RX_GOLDEN[4..];
-        assert_eq!(tx_header(frame, true), [0x00, 0x00, 0x08, 0x06]);
+        assert_eq!(tx_header(frame, Mode::Tap), [0x00, 0x00, 0x08, 0x06]);
         let mut ipv4 = [0u8; 34];
         ipv4[12] = 0x08;
-        assert_eq!(tx_header(&ipv4, true), [0, 0, 0x08, 0x00]);
+        assert_eq!(tx_header(&ipv4, Mode::Tap), [0, 0, 0x08, 0x00]);
         // A runt frame has no EtherType.
-        assert_eq!(tx_header(&[1, 2, 3], true), [0, 0, 0, 0]);
+        assert_eq!(tx_header(&[1, 2, 3], Mode::Tap), [0, 0, 0, 0]);
         // The original's {0, 0x86} would be [0x86, 0x00, 0, 0] here: never again.
-        assert_ne!(tx_header(frame, true), [0x00, 0x00, 0x86, 0x00]);
+        assert_ne!(tx_header(frame, Mode::Tap), [0x00, 0x00, 0x86, 0x00]);
     }
 
     #[test]
     fn construct_tun() {
-        assert_eq!(tx_header(&[0x45, 0, 0, 20], false), [0, 0, 0x08, 0x00]);
-        assert_eq!(tx_header(&[0x60, 0, 0, 0], false), [0, 0, 0x86, 0xdd]);
-        assert_eq!(tx_header(&[0x10], false), [0, 0, 0, 0]);
-        assert_eq!(tx_header(&[], false), [0, 0, 0, 0]);
+        assert_eq!(tx_header(&[0x45, 0, 0, 20], Mode::Tun), [0, 0, 0x08, 0x00]);
+        assert_eq!(tx_header(&[0x60, 0, 0, 0], Mode::Tun), [0, 0, 0x86, 0xdd]);
+        assert_eq!(tx_header(&[0x10], Mode::Tun), [0, 0, 0, 0]);
+        assert_eq!(tx_header(&[], Mode::Tun), [0, 0, 0, 0]);
     }
 
     #[test]
     fn capacity_follows_mtu() {
-        assert_eq!(rx_capacity(1500, true), 1518);
-        assert_eq!(rx_capacity(1500, false), 1500);
-        assert_eq!(rx_capacity(9000, true), 9018);
-        assert_eq!(rx_capacity(70000, true), MAX_FRAME);
-        assert_eq!(rx_capacity(0, false), 64);
+        assert_eq!(rx_capacity(1500, Mode::Tap), 1518);
+        assert_eq!(rx_capacity(1500, Mode::Tun), 1500);
+        assert_eq!(rx_capacity(9000, Mode::Tap), 9018);
+        assert_eq!(rx_capacity(70000, Mode::Tap), MAX_FRAME);
+        assert_eq!(rx_capacity(0, Mode::Tun), 64);
     }
 }

@@ -22,23 +22,21 @@ use std::fmt;
 pub struct IfName(String);
 
 impl IfName {
-    /// Validates `name`.
+    /// Validates `name`. The reasons a name is refused ([`Error::invalid_reason`]) are
+    /// the ones the Node facade shows in its `TypeError`.
     pub fn new(name: &str) -> Result<IfName> {
-        let bad = |why: &str| Err(Error::invalid("interface name", format!("{name:?} {why}")));
-        if name.is_empty() {
-            return bad("is empty");
-        }
-        if name.len() > IFNAMSIZ - 1 {
-            return bad(&format!("is {} bytes long; the limit is {}", name.len(), IFNAMSIZ - 1));
-        }
-        if name == "." || name == ".." {
-            return bad("is reserved");
+        let bad = |why: String| Err(Error::invalid_value("interface name", name, why));
+        if name.is_empty() || name.len() > IFNAMSIZ - 1 {
+            return bad(format!("must be 1 to {} bytes long (it is {})", IFNAMSIZ - 1, name.len()));
         }
         if let Some(c) = name.chars().find(|c| c.is_control() || c.is_whitespace() || *c == '/' || *c == ':') {
-            return bad(&format!("contains the forbidden character {c:?}"));
+            return bad(format!("must not contain whitespace, control characters, '/' or ':' (it contains {c:?})"));
+        }
+        if name == "." || name == ".." {
+            return bad("is reserved".into());
         }
         if name.matches('%').count() > 1 || (name.contains('%') && !name.contains("%d")) {
-            return bad("may only contain a single %d template");
+            return bad("may contain only a single %d template".into());
         }
         Ok(IfName(name.to_string()))
     }

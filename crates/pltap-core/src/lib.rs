@@ -8,37 +8,45 @@
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`sys`] | every raw system call, each behind one safe wrapper |
-//! | [`ifname`], [`frame`] | pure types: interface names, `tun_pi` framing |
-//! | [`iface`] | interface ioctls by name (flags, MTU, MAC, ifindex, IPv4, counters) |
+//! | [`error`] | [`Error`] (operation + [`Errno`], or a library code) for every layer |
+//! | [`sys`] | every raw system call, each behind one safe wrapper (the workspace's syscall layer: the helper's too) |
+//! | [`ifname`], [`frame`] | pure types: interface names; `tun_pi` framing and [`Mode`] |
+//! | [`iface`] | address value types ([`Ipv4Net`], [`Prefix`], [`MacAddr`]), [`Counters`], and interface ioctls by name |
 //! | [`tap`] | an open device: allocation, adoption, nonblocking frame I/O |
 //! | [`vsys`] | the PlanetLab vsys client: `fd_tuntap` allocation and FIFO scripts |
-//! | [`state`] | configuration parsing and flag reconciliation, as plain logic |
+//! | [`config`], [`reconcile`] | a port's configuration and its rules; desired vs observed link state, as plain logic |
+//! | [`netdev`] | [`netdev::Netdev`]: a port (device + link backend + reconciler + counters), what the Node binding wraps |
+//!
+//! Each validation rule has one owner here, a validated type or parser (`IfName::new`,
+//! `Prefix::new`, `Ipv4Net::new`, `iface::parse_ipv4`, `MacAddr::parse_unicast`,
+//! `config::local_netmask`); the binding and the helper call them rather than check again.
 //!
 //! ```no_run
 //! use pltap_core::{Tap, TapOptions, Mode, IfName};
 //! let tap = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap%d")?), packet_info: false })?;
 //! let iface = tap.iface();
-//! iface.set_flags(Some(true), None)?;
+//! iface.set_up(true)?;
 //! println!("{} is up with MAC {}", tap.name(), tap.hwaddr()?);
 //! # Ok::<(), pltap_core::Error>(())
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod config;
 pub mod error;
 pub mod frame;
 pub mod iface;
 pub mod ifname;
 pub mod netdev;
-pub mod state;
+pub mod reconcile;
 pub mod sys;
 pub mod tap;
 pub mod vsys;
 
 pub use error::{Errno, Error, Result};
-pub use iface::{Counters, IfFlags, Iface, Ipv4Net, MacAddr};
+pub use frame::Mode;
+pub use iface::{Counters, IfFlags, Iface, Ipv4Net, MacAddr, Prefix};
 pub use ifname::IfName;
-pub use tap::{Burst, Mode, Tap, TapOptions};
+pub use tap::{BurstCount, Tap, TapOptions};
 
 /// Moves the calling thread into a new, empty network namespace (with `lo` down).
 /// Threads and processes it starts afterwards inherit the namespace; it disappears
@@ -63,7 +71,7 @@ pub fn run_in_new_network_namespace<T: Send>(f: impl FnOnce() -> T + Send) -> Re
     std::thread::scope(|s| {
         let handle = s.spawn(move || -> Result<T> {
             enter_new_network_namespace()?;
-            Iface::new(IfName::new("lo")?)?.set_flags(Some(true), None)?;
+            Iface::new(IfName::new("lo")?)?.set_up(true)?;
             Ok(f())
         });
         match handle.join() {

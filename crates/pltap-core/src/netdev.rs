@@ -3,7 +3,7 @@
 //! ioctls), the desired/observed state, and the port's own counters.
 //!
 //! Every method is synchronous. Slow ones ([`Netdev::open`] through vsys,
-//! [`Netdev::sync`]) are meant to run off the caller's event loop.
+//! [`Netdev::reconcile`]) are meant to run off the caller's event loop.
 //!
 //! Interface ioctls and vsys scripts address a device by name, and names are reused: once
 //! the port's device is deleted or renamed, another device may carry its name. So a
@@ -14,10 +14,11 @@
 //! [`Error::DeviceGone`] and touches nothing. (Frames go through the descriptor and so
 //! always reach the port's own device; they are not checked.)
 
+use crate::config::Config;
 use crate::error::{Error, GoneReason, Result};
 use crate::iface::{Counters, Iface, MacAddr};
 use crate::ifname::IfName;
-use crate::state::{Action, Config, Observed, Reconciler, Snapshot};
+use crate::reconcile::{Action, Observed, Reconciler, Snapshot};
 use crate::tap::{Mode, Tap, TapOptions};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
@@ -45,9 +46,9 @@ pub enum Allocator {
     Fd(OwnedFd),
 }
 
-/// How to open a [`Netdev`].
+/// How to open a [`Netdev`] (the core's side of the facade's `NetdevOptions`).
 #[derive(Debug)]
-pub struct OpenSpec {
+pub struct NetdevOptions {
     /// The device source.
     pub allocator: Allocator,
     /// TAP or TUN.
@@ -80,14 +81,29 @@ struct AtomicCounters {
     tx_dropped: AtomicU64,
 }
 
+impl AtomicCounters {
+    fn snapshot(&self) -> Counters {
+        Counters {
+            rx_packets: self.rx_packets.load(Relaxed),
+            rx_bytes: self.rx_bytes.load(Relaxed),
+            rx_errors: self.rx_errors.load(Relaxed),
+            rx_dropped: self.rx_dropped.load(Relaxed),
+            tx_packets: self.tx_packets.load(Relaxed),
+            tx_bytes: self.tx_bytes.load(Relaxed),
+            tx_errors: self.tx_errors.load(Relaxed),
+            tx_dropped: self.tx_dropped.load(Relaxed),
+        }
+    }
+}
+
 /// An open port.
 ///
 /// ```no_run
-/// use pltap_core::netdev::{Netdev, OpenSpec, Allocator};
-/// use pltap_core::{Mode, state::Config};
-/// let dev = Netdev::open(OpenSpec { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?;
-/// dev.set_config(Config { local_ip: Some("198.18.0.1".parse().unwrap()), local_netmask: Some(24) });
-/// dev.sync()?; // runs the pending actions: address, then UP
+/// use pltap_core::netdev::{Netdev, NetdevOptions, Allocator};
+/// use pltap_core::{Mode, config::Config};
+/// let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?;
+/// dev.set_config(Config::parse(Some("198.18.0.1"), Some(24))?);
+/// dev.reconcile()?; // runs the pending actions: address, then UP
 /// assert!(dev.observed().flags.up);
 /// # Ok::<(), pltap_core::Error>(())
 /// ```
@@ -98,18 +114,19 @@ pub struct Netdev {
     /// The device's ifindex in the port's namespace, as first seen (0: not seen yet).
     ifindex: AtomicU32,
     vsys: Option<Vsys>,
-    state: Mutex<Reconciler>,
-    sync_lock: Mutex<()>,
+    reconciler: Mutex<Reconciler>,
+    /// Serializes [`Netdev::reconcile`] and [`Netdev::vif_down_if_up`].
+    reconcile_lock: Mutex<()>,
     counters: AtomicCounters,
-    /// Whether `vif_up` succeeded since the last `vif_down` (so [`Netdev::release`] has work).
+    /// Whether `vif_up` succeeded since the last `vif_down` (so [`Netdev::vif_down_if_up`] has work).
     vif_up_done: AtomicBool,
     /// Receive buffer of [`Netdev::recv`], large enough for any frame (so no MTU ioctl per read).
-    scratch: Mutex<Vec<u8>>,
+    recv_buf: Mutex<Vec<u8>>,
 }
 
 impl Netdev {
     /// Allocates or adopts the device and reads its state.
-    pub fn open(spec: OpenSpec) -> Result<Netdev> {
+    pub fn open(spec: NetdevOptions) -> Result<Netdev> {
         let (tap, vsys) = match spec.allocator {
             Allocator::Direct { ifname } => {
                 let opts = TapOptions { mode: spec.mode, name: ifname, packet_info: spec.packet_info.unwrap_or(false) };
@@ -118,7 +135,7 @@ impl Netdev {
             Allocator::Vsys { root, options } => {
                 if spec.packet_info == Some(false) {
                     return Err(Error::invalid(
-                        "packetInfo",
+                        "packet_info",
                         "vsys devices always carry tun_pi framing (fd_tuntap cannot set IFF_NO_PI)",
                     ));
                 }
@@ -128,7 +145,7 @@ impl Netdev {
             Allocator::Fd(fd) => {
                 let Some(pi) = spec.packet_info else {
                     return Err(Error::invalid(
-                        "packetInfo",
+                        "packet_info",
                         "must be given for an adopted descriptor: TUNGETIFF cannot tell",
                     ));
                 };
@@ -150,23 +167,23 @@ impl Netdev {
             name,
             ifindex: AtomicU32::new(ifindex),
             vsys,
-            state: Mutex::new(Reconciler::default()),
-            sync_lock: Mutex::new(()),
+            reconciler: Mutex::new(Reconciler::default()),
+            reconcile_lock: Mutex::new(()),
             counters: AtomicCounters::default(),
             vif_up_done: AtomicBool::new(false),
-            scratch: Mutex::new(vec![0; crate::frame::MAX_FRAME]),
+            recv_buf: Mutex::new(vec![0; crate::frame::MAX_FRAME]),
         };
         let observed = dev.read_kernel().unwrap_or_default();
-        *dev.state() = Reconciler::new(observed);
+        *dev.reconciler() = Reconciler::new(observed);
         Ok(dev)
     }
 
-    fn state(&self) -> MutexGuard<'_, Reconciler> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn reconciler(&self) -> MutexGuard<'_, Reconciler> {
+        self.reconciler.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The open device, or [`Error::Closed`].
-    pub fn tap(&self) -> Result<Arc<Tap>> {
+    /// The open device, or [`Error::Closed`] once [`Netdev::close`] ran.
+    pub fn live_tap(&self) -> Result<Arc<Tap>> {
         self.tap.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::Closed)
     }
 
@@ -194,9 +211,9 @@ impl Netdev {
     /// Only for a device that is still the port's own: once it is gone (deleted, renamed
     /// or moved), its name may be another device's, so no `vif_down` runs and
     /// [`Error::DeviceGone`] says why.
-    pub fn release(&self) -> Result<Option<String>> {
+    pub fn vif_down_if_up(&self) -> Result<Option<String>> {
         let Some(vsys) = &self.vsys else { return Ok(None) };
-        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
         if !self.vif_up_done.swap(false, Relaxed) {
             return Ok(None);
         }
@@ -211,7 +228,7 @@ impl Netdev {
     /// Checks that `tap`'s device is still this port's (see the module docs).
     fn verify(&self, tap: &Tap) -> Result<()> {
         let gone = |reason| Error::DeviceGone { name: self.name.to_string(), reason };
-        let current = match tap.query() {
+        let current = match tap.tun_get_iff() {
             Ok((name, _)) => name,
             Err(e) if e.is_errno(libc::EBADFD) || e.is_errno(libc::ENODEV) => return Err(gone(GoneReason::Deleted)),
             Err(e) => return Err(e),
@@ -239,7 +256,7 @@ impl Netdev {
 
     /// The open device after [`Netdev::verify`].
     fn own_tap(&self) -> Result<Arc<Tap>> {
-        let tap = self.tap()?;
+        let tap = self.live_tap()?;
         self.verify(&tap)?;
         Ok(tap)
     }
@@ -265,64 +282,65 @@ impl Netdev {
     /// Reads flags and address from the kernel; returns whether they changed.
     pub fn refresh(&self) -> Result<bool> {
         let observed = self.read_kernel()?;
-        Ok(self.state().observe(observed))
+        Ok(self.reconciler().observe(observed))
     }
 
     /// The last observed state.
     pub fn observed(&self) -> Observed {
-        self.state().observed()
+        self.reconciler().observed()
     }
 
     /// The observed state, change counter and last error, read under one lock.
     pub fn snapshot(&self) -> Snapshot {
-        self.state().snapshot()
+        self.reconciler().snapshot()
     }
 
     /// The change counter (moves on every observed change, never 0).
     pub fn change_seq(&self) -> u64 {
-        self.state().change_seq()
+        self.reconciler().change_seq()
     }
 
     /// The configuration.
     pub fn config(&self) -> Config {
-        self.state().config()
+        self.reconciler().config()
     }
 
-    /// Replaces the configuration; once complete, the device is wanted UP.
-    /// Takes effect at the next [`Netdev::sync`].
+    /// Replaces the configuration; once complete, the device is desired UP.
+    /// Takes effect at the next [`Netdev::reconcile`].
     pub fn set_config(&self, config: Config) {
-        self.state().set_config(config);
+        self.reconciler().set_config(config);
     }
 
-    /// Wants the interface UP or DOWN (at the next [`Netdev::sync`]).
-    pub fn set_want_up(&self, up: bool) {
-        self.state().set_want_up(up);
+    /// Sets whether the interface is desired UP or DOWN (at the next [`Netdev::reconcile`]).
+    pub fn set_desired_up(&self, up: bool) {
+        self.reconciler().set_desired_up(up);
     }
 
-    /// Wants promiscuous mode on or off (at the next [`Netdev::sync`]).
-    pub fn set_want_promisc(&self, on: bool) {
-        self.state().set_want_promisc(on);
+    /// Sets whether promiscuous mode is desired on or off (at the next [`Netdev::reconcile`]).
+    pub fn set_desired_promisc(&self, on: bool) {
+        self.reconciler().set_desired_promisc(on);
     }
 
-    /// The last failure of a link change, kept until one succeeds.
-    pub fn last_error(&self) -> Option<String> {
-        self.state().last_error().map(str::to_string)
+    /// The last failure of a link change, kept until one succeeds (or the kernel shows
+    /// the desired state).
+    pub fn last_error(&self) -> Option<Error> {
+        self.reconciler().last_error().cloned()
     }
 
     /// When the reconciler will retry after a failure.
     pub fn retry_at(&self) -> Option<Instant> {
-        self.state().retry_at()
+        self.reconciler().retry_at()
     }
 
     /// Runs every pending action now (ignoring backoff), in order, until the kernel
     /// shows the desired state or one fails. Returns the scripts' warnings. Concurrent
     /// calls are serialized. Under vsys, bringing the device up needs a complete config.
-    pub fn sync(&self) -> Result<Vec<String>> {
-        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn reconcile(&self) -> Result<Vec<String>> {
+        let _one_at_a_time = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
         let result = self.run_pending();
         if let Err(e) = &result {
             // Every failure, whether of an action or of reading the kernel back, is kept.
-            self.state().finish(Err(e.to_string()), Instant::now());
+            self.reconciler().finish(Err(e.clone()), Instant::now());
         }
         result
     }
@@ -332,22 +350,18 @@ impl Netdev {
         // Each action changes the observed state; bound the loop by the action count.
         for _ in 0..4 {
             self.refresh()?;
-            let Some(action) = self.state().pending().into_iter().next() else {
+            let Some(action) = self.reconciler().pending().into_iter().next() else {
                 return Ok(warnings);
             };
             let outcome = self.apply(action);
             // Record what the action did even if it failed halfway.
             let _ = self.refresh();
             warnings.extend(outcome?);
-            self.state().finish(Ok(()), Instant::now());
+            self.reconciler().finish(Ok(()), Instant::now());
         }
-        match self.state().pending().first() {
+        match self.reconciler().pending().first() {
             None => Ok(warnings),
-            Some(a) => Err(Error::Script {
-                script: format!("{a:?}"),
-                reply: String::new(),
-                detail: "the kernel state keeps changing".into(),
-            }),
+            Some(a) => Err(Error::LinkUnstable { action: format!("{a:?}") }),
         }
     }
 
@@ -355,7 +369,7 @@ impl Netdev {
         let iface = self.own_iface()?;
         match (&self.vsys, action) {
             (Some(vsys), Action::Up(Some(net))) => {
-                let outcome = vsys.vif_up(&iface, net.addr, net.prefix, &[])?;
+                let outcome = vsys.vif_up(&iface, net, &[])?;
                 self.vif_up_done.store(true, Relaxed);
                 Ok(outcome.warning)
             }
@@ -372,10 +386,10 @@ impl Netdev {
                 if let Some(net) = net {
                     iface.set_ipv4(net)?;
                 }
-                iface.set_flags(Some(true), None).map(|_| None)
+                iface.set_up(true).map(|_| None)
             }
-            (None, Action::Down) => iface.set_flags(Some(false), None).map(|_| None),
-            (None, Action::Promisc(on)) => iface.set_flags(None, Some(on)).map(|_| None),
+            (None, Action::Down) => iface.set_up(false).map(|_| None),
+            (None, Action::Promisc(on)) => iface.set_promisc(on).map(|_| None),
         }
     }
 
@@ -420,7 +434,7 @@ impl Netdev {
         if total != data.len() as u64 {
             return Err(Error::invalid("lengths", format!("they add up to {total}, not {}", data.len())));
         }
-        let tap = self.tap()?;
+        let tap = self.live_tap()?;
         let c = &self.counters;
         let (mut sent, mut bytes, mut at) = (0usize, 0u64, 0usize);
         let mut failure = None;
@@ -462,48 +476,45 @@ impl Netdev {
     /// Reads one frame now, into an exactly sized buffer; `Ok(None)` when nothing is
     /// queued. Frames too large for any MTU are skipped and counted as dropped.
     pub fn recv(&self) -> Result<Option<Vec<u8>>> {
-        let tap = self.tap()?;
-        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let tap = self.live_tap()?;
+        let mut buf = self.recv_buf.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            match tap.recv(&mut scratch) {
+            match tap.recv(&mut buf) {
                 Ok(Some(len)) => {
-                    self.count_rx(1, len as u64, 0, 0);
-                    return Ok(Some(scratch[..len].to_vec()));
+                    self.count_rx(1, len as u64);
+                    return Ok(Some(buf[..len].to_vec()));
                 }
                 Ok(None) => return Ok(None),
-                Err(Error::Truncated { .. }) => self.count_rx(0, 0, 1, 0),
+                Err(Error::Truncated { .. }) => self.count_rx_dropped(1),
                 Err(e) => {
-                    self.count_rx(0, 0, 0, 1);
+                    self.count_rx_error();
                     return Err(e);
                 }
             }
         }
     }
 
-    /// Counts frames received by a reader of this device.
-    pub fn count_rx(&self, frames: u64, bytes: u64, dropped: u64, errors: u64) {
-        let c = &self.counters;
-        c.rx_packets.fetch_add(frames, Relaxed);
-        c.rx_bytes.fetch_add(bytes, Relaxed);
-        c.rx_dropped.fetch_add(dropped, Relaxed);
-        c.rx_errors.fetch_add(errors, Relaxed);
+    /// Counts `frames` frames of `bytes` bytes in all received by a reader of this device.
+    pub fn count_rx(&self, frames: u64, bytes: u64) {
+        self.counters.rx_packets.fetch_add(frames, Relaxed);
+        self.counters.rx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Counts `frames` received frames that a reader discarded (they did not fit).
+    pub fn count_rx_dropped(&self, frames: u64) {
+        self.counters.rx_dropped.fetch_add(frames, Relaxed);
+    }
+
+    /// Counts a failed read.
+    pub fn count_rx_error(&self) {
+        self.counters.rx_errors.fetch_add(1, Relaxed);
     }
 
     /// The port's counters and the kernel's (swapped to the port's point of view).
     /// [`Error::DeviceGone`] once the device is not the port's own (the kernel's counters
     /// under its name would be another device's).
     pub fn stats(&self) -> Result<Stats> {
-        let c = &self.counters;
-        let port = Counters {
-            rx_packets: c.rx_packets.load(Relaxed),
-            rx_bytes: c.rx_bytes.load(Relaxed),
-            rx_errors: c.rx_errors.load(Relaxed),
-            rx_dropped: c.rx_dropped.load(Relaxed),
-            tx_packets: c.tx_packets.load(Relaxed),
-            tx_bytes: c.tx_bytes.load(Relaxed),
-            tx_errors: c.tx_errors.load(Relaxed),
-            tx_dropped: c.tx_dropped.load(Relaxed),
-        };
+        let port = self.counters.snapshot();
         let kernel = self.own_iface()?.kernel_counters().ok().map(Counters::swapped);
         Ok(Stats { port, kernel })
     }

@@ -1,44 +1,19 @@
 //! [`Tap`]: an open tun/tap descriptor with its name, mode and framing, and the
 //! nonblocking frame I/O on it.
 
-use crate::error::{Error, Result};
+use crate::error::{Errno, Error, Result};
 use crate::frame::{self, TUN_PI_LEN, TunPi};
 use crate::iface::{self, Iface, MacAddr};
 use crate::ifname::IfName;
 use crate::sys::{self, IfReq, linux};
+
+pub use crate::frame::Mode;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
-
-/// Layer of the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// `IFF_TAP`: Ethernet frames.
-    Tap,
-    /// `IFF_TUN`: IP packets.
-    Tun,
-}
-
-impl Mode {
-    /// The `IFF_TAP`/`IFF_TUN` bit, also the value the vsys `fd_tuntap` protocol sends.
-    pub fn iff(self) -> i16 {
-        match self {
-            Mode::Tap => linux::IFF_TAP,
-            Mode::Tun => linux::IFF_TUN,
-        }
-    }
-
-    /// `"tap"` or `"tun"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Tap => "tap",
-            Mode::Tun => "tun",
-        }
-    }
-}
 
 /// How [`Tap::open`] creates a device.
 #[derive(Clone, Debug)]
@@ -57,9 +32,9 @@ impl Default for TapOptions {
     }
 }
 
-/// What a burst read produced.
+/// How many frames a burst read ([`Tap::recv_burst`]) stored and discarded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Burst {
+pub struct BurstCount {
     /// Frames stored.
     pub frames: usize,
     /// Frames the kernel cut short because they did not fit; they were discarded.
@@ -105,12 +80,12 @@ impl Tap {
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open("/dev/net/tun")
             .map_err(|e| Error::os("open /dev/net/tun", "open", e))?;
-        let mut ifr = IfReq { name: template.to_ifr_name(), data: [0; 24] };
-        let mut flags = opts.mode.iff();
+        let mut ifr = IfReq::new(template.to_ifr_name());
+        let mut flags = opts.mode.tun_flag();
         if !opts.packet_info {
             flags |= linux::IFF_NO_PI;
         }
-        ifr.data[..2].copy_from_slice(&flags.to_ne_bytes());
+        ifr.set_flags(flags);
         sys::ioctl_ifreq(file.as_fd(), linux::TUNSETIFF, &mut ifr)
             .map_err(|e| Error::os(format!("TUNSETIFF {template}"), "ioctl", e))?;
         let name = IfName::from_kernel(&ifr.name)?;
@@ -153,32 +128,40 @@ impl Tap {
         Iface::with_socket(self.name.clone(), self.ctl.clone())
     }
 
-    /// `ioctl(fd, SIOCGIFHWADDR)` on the descriptor: works even while the interface is
-    /// not visible by name to this process.
+    /// `ioctl(fd, SIOCGIFHWADDR)` on the descriptor itself: works even while the
+    /// interface is not visible by name to this process (defect A13).
+    #[doc(alias = "SIOCGIFHWADDR")]
     pub fn hwaddr(&self) -> Result<MacAddr> {
-        iface::fd_hwaddr(self.fd(), &self.name)
+        let mut ifr = IfReq::new(self.name.to_ifr_name());
+        sys::ioctl_ifreq(self.fd(), linux::SIOCGIFHWADDR, &mut ifr)
+            .map_err(|e| Error::os(format!("SIOCGIFHWADDR {}", self.name), "ioctl", e))?;
+        Ok(MacAddr(ifr.hwaddr()))
     }
 
-    /// `ioctl(fd, SIOCSIFHWADDR)` on the descriptor (TAP only).
+    /// `ioctl(fd, SIOCSIFHWADDR)` on the descriptor itself (TAP only: `ENOTSUP` for TUN,
+    /// which has no MAC). The address must be unicast.
+    #[doc(alias = "SIOCSIFHWADDR")]
     pub fn set_hwaddr(&self, mac: MacAddr) -> Result<()> {
         if self.mode == Mode::Tun {
-            return Err(Error::Os {
-                op: format!("set the MAC of TUN device {}", self.name),
-                syscall: "ioctl",
-                errno: crate::Errno(libc::ENOTSUP),
-            });
+            let op = format!("set the MAC of TUN device {}", self.name);
+            return Err(Error::errno(op, "ioctl", Errno::from_raw(libc::ENOTSUP)));
         }
-        iface::fd_set_hwaddr(self.fd(), &self.name, mac)
+        let mut ifr = IfReq::new(self.name.to_ifr_name());
+        ifr.set_hwaddr(mac.require_unicast()?.0);
+        sys::ioctl_ifreq(self.fd(), linux::SIOCSIFHWADDR, &mut ifr)
+            .map_err(|e| Error::os(format!("SIOCSIFHWADDR {}", self.name), "ioctl", e))
     }
 
-    /// `ioctl(fd, TUNGETIFF)`: the name and mode the kernel reports for the descriptor.
-    pub fn query(&self) -> Result<(IfName, Mode)> {
+    /// `ioctl(fd, TUNGETIFF)`: the name and mode the kernel reports for the descriptor now
+    /// (`EBADFD` once the device is deleted).
+    #[doc(alias = "TUNGETIFF")]
+    pub fn tun_get_iff(&self) -> Result<(IfName, Mode)> {
         tun_get_iff(self.fd())
     }
 
     /// A receive buffer size that fits every frame at the current MTU.
     pub fn rx_capacity(&self) -> Result<usize> {
-        Ok(frame::rx_capacity(self.iface().mtu()?, self.mode == Mode::Tap))
+        Ok(frame::rx_capacity(self.iface().mtu()?, self.mode))
     }
 
     /// Reads one frame into `buf`, which receives exactly the frame (never the `tun_pi`
@@ -235,9 +218,9 @@ impl Tap {
     /// Reads up to `lens.len()` frames until the queue is empty. Frame `i` is stored
     /// at `slab[i * stride..]` and its length in `lens[i]`; truncated frames are
     /// discarded and counted. `slab` must hold `lens.len() * stride` bytes.
-    pub fn recv_burst(&self, slab: &mut [u8], stride: usize, lens: &mut [usize]) -> Result<Burst> {
+    pub fn recv_burst(&self, slab: &mut [u8], stride: usize, lens: &mut [usize]) -> Result<BurstCount> {
         assert!(stride > 0 && slab.len() >= stride * lens.len(), "slab too small for the burst");
-        let mut burst = Burst::default();
+        let mut burst = BurstCount::default();
         while burst.frames < lens.len() {
             let at = burst.frames * stride;
             match self.recv(&mut slab[at..at + stride]) {
@@ -281,7 +264,7 @@ impl Tap {
         if frame.is_empty() || frame.len() > frame::MAX_FRAME {
             return Err(Error::invalid("frame", format!("length {} is not in 1..={}", frame.len(), frame::MAX_FRAME)));
         }
-        let hdr = frame::tx_header(frame, self.mode == Mode::Tap);
+        let hdr = frame::tx_header(frame, self.mode);
         let (res, total) = if self.packet_info {
             ((&self.file).write_vectored(&[IoSlice::new(&hdr), IoSlice::new(frame)]), frame.len() + TUN_PI_LEN)
         } else {
@@ -289,21 +272,31 @@ impl Tap {
         };
         match res {
             Ok(n) if n == total => Ok(true),
-            Ok(n) => Err(Error::Os {
-                op: format!("write {}: partial write of {n} of {total} bytes", self.name),
-                syscall: "write",
-                errno: crate::Errno(libc::EMSGSIZE),
-            }),
+            Ok(n) => Err(Error::errno(
+                format!("write {}: partial write of {n} of {total} bytes", self.name),
+                "write",
+                Errno::from_raw(libc::EMSGSIZE),
+            )),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(Error::os(format!("write {}", self.name), "write", e)),
         }
     }
 
-    /// Waits up to `timeout_ms` until a frame can be read (`POLLIN`); `Ok(false)` on timeout.
+    /// Waits up to `timeout_ms` until a frame can be read (`POLLIN`); `Ok(false)` on
+    /// timeout (or when a signal interrupted the wait).
     pub fn wait_readable(&self, timeout_ms: i32) -> Result<bool> {
+        self.wait(sys::POLLIN, timeout_ms)
+    }
+
+    /// Waits up to `timeout_ms` until a frame can be written (`POLLOUT`); `Ok(false)` on
+    /// timeout (or when a signal interrupted the wait).
+    pub fn wait_writable(&self, timeout_ms: i32) -> Result<bool> {
+        self.wait(sys::POLLOUT, timeout_ms)
+    }
+
+    fn wait(&self, events: i16, timeout_ms: i32) -> Result<bool> {
         let mut rev = [0i16];
-        let n =
-            sys::poll(&[(self.fd(), sys::POLLIN)], &mut rev, timeout_ms).map_err(|e| Error::os("poll", "poll", e))?;
+        let n = sys::poll(&[(self.fd(), events)], &mut rev, timeout_ms).map_err(|e| Error::os("poll", "poll", e))?;
         Ok(n > 0)
     }
 
@@ -316,7 +309,7 @@ impl Tap {
 fn tun_get_iff(fd: BorrowedFd<'_>) -> Result<(IfName, Mode)> {
     let mut ifr = IfReq::default();
     sys::ioctl_ifreq(fd, linux::TUNGETIFF, &mut ifr).map_err(|e| Error::os("TUNGETIFF", "ioctl", e))?;
-    let flags = i16::from_ne_bytes([ifr.data[0], ifr.data[1]]);
+    let flags = ifr.flags();
     let mode = if flags & linux::IFF_TAP != 0 { Mode::Tap } else { Mode::Tun };
     Ok((IfName::from_kernel(&ifr.name)?, mode))
 }

@@ -6,17 +6,12 @@
 
 mod common;
 
-use common::{ChildGuard, in_netns, poll_until, require_root, run, shared};
+use common::{ChildGuard, open_direct, poll_until, privileged, run};
+use pltap_core::Error;
+use pltap_core::config::Config;
 use pltap_core::error::GoneReason;
-use pltap_core::netdev::{Allocator, Netdev, OpenSpec};
-use pltap_core::state::Config;
-use pltap_core::{Error, Mode};
+use pltap_core::netdev::Netdev;
 use std::time::Duration;
-
-fn open_direct(name: &str) -> Netdev {
-    let ifname = Some(pltap_core::IfName::new(name).unwrap());
-    Netdev::open(OpenSpec { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
-}
 
 /// A persistent tap made by `ip tuntap add`, brought UP: what a stale link operation
 /// would visibly change (MTU, UP, PROMISC, address).
@@ -47,28 +42,24 @@ fn every_link_operation_fails(dev: &Netdev, name: &str, reason: &GoneReason) {
     assert_gone("set_hwaddr", dev.set_hwaddr("02:00:c6:12:00:99".parse().unwrap()), name, reason);
     assert_gone("stats", dev.stats(), name, reason);
     assert_gone("refresh", dev.refresh(), name, reason);
-    dev.set_want_up(false);
-    assert_gone("sync (down)", dev.sync(), name, reason);
-    dev.set_want_up(true);
-    dev.set_want_promisc(true);
-    assert_gone("sync (promisc)", dev.sync(), name, reason);
-    dev.set_config(Config { local_ip: Some("198.18.6.9".parse().unwrap()), local_netmask: Some(24) });
-    assert_gone("sync (address)", dev.sync(), name, reason);
+    dev.set_desired_up(false);
+    assert_gone("sync (down)", dev.reconcile(), name, reason);
+    dev.set_desired_up(true);
+    dev.set_desired_promisc(true);
+    assert_gone("sync (promisc)", dev.reconcile(), name, reason);
+    dev.set_config(Config::parse(Some("198.18.6.9"), Some(24)).unwrap());
+    assert_gone("sync (address)", dev.reconcile(), name, reason);
     let kept = dev.last_error().expect("the failure is kept");
-    assert!(kept.contains("ERR_PLTAP_DEVICE_GONE") || kept.contains("is gone"), "{kept}");
-    assert_eq!(dev.release().unwrap(), None, "not a vsys device: nothing to release");
+    assert_eq!(kept.code(), "ERR_PLTAP_DEVICE_GONE", "{kept}");
+    assert_eq!(dev.vif_down_if_up().unwrap(), None, "not a vsys device: nothing to release");
 }
 
 #[test]
 fn a_deleted_device_whose_name_is_reused_is_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id0");
-        dev.set_config(Config { local_ip: Some("198.18.6.1".parse().unwrap()), local_netmask: Some(24) });
-        dev.sync().unwrap();
+        dev.set_config(Config::parse(Some("198.18.6.1"), Some(24)).unwrap());
+        dev.reconcile().unwrap();
         let ifindex = dev.ifindex().unwrap();
         run("ip", &["link", "del", "id0"]);
         new_owner("id0");
@@ -86,14 +77,10 @@ fn a_deleted_device_whose_name_is_reused_is_left_alone() {
 
 #[test]
 fn a_renamed_device_and_the_new_owner_of_its_name_are_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id1");
-        dev.set_want_up(true);
-        dev.sync().unwrap();
+        dev.set_desired_up(true);
+        dev.reconcile().unwrap();
         run("ip", &["link", "set", "id1", "name", "id1r"]);
         new_owner("id1");
         let (before_new, before_ours) = (snapshot("id1"), snapshot("id1r"));
@@ -113,11 +100,7 @@ fn a_renamed_device_and_the_new_owner_of_its_name_are_left_alone() {
 
 #[test]
 fn a_device_moved_to_another_namespace_is_gone_and_its_successor_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("id2");
         // Another namespace, held by a sleeping process.
         let holder = ChildGuard::spawn(std::process::Command::new("unshare").args(["-n", "sleep", "600"]));

@@ -60,7 +60,7 @@ fn mtu_ifindex_txqlen_match_sysfs() {
 
 #[test]
 fn ipv4_is_loopback_slash_8() {
-    assert_eq!(lo().ipv4().unwrap(), Some(Ipv4Net { addr: Ipv4Addr::LOCALHOST, prefix: 8 }));
+    assert_eq!(lo().ipv4().unwrap(), Some(Ipv4Net::new(Ipv4Addr::LOCALHOST, 8).unwrap()));
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn missing_interface_is_enodev_from_ioctl() {
         match &err {
             Error::Os { syscall, errno, op } => {
                 assert_eq!(*syscall, "ioctl", "{err}");
-                assert_eq!(errno.0, libc::ENODEV, "{err}");
+                assert_eq!(errno.raw(), libc::ENODEV, "{err}");
                 assert!(op.contains("pltapnosuch0"), "op {op:?} names the interface");
             }
             other => panic!("expected Error::Os, got {other:?}"),

@@ -3,28 +3,18 @@
 
 mod common;
 
-use common::{in_netns, require_root, run, shared};
-use pltap_core::netdev::{Allocator, Netdev, OpenSpec};
-use pltap_core::state::Config;
-use pltap_core::{Error, Mode};
-
-fn open_direct(name: &str) -> Netdev {
-    let ifname = Some(pltap_core::IfName::new(name).unwrap());
-    Netdev::open(OpenSpec { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
-}
+use common::{open_direct, privileged, run};
+use pltap_core::Error;
+use pltap_core::config::Config;
 
 #[test]
 fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd0");
         assert!(!dev.observed().flags.up);
         let seq0 = dev.change_seq();
-        dev.set_config(Config { local_ip: Some("198.18.5.1".parse().unwrap()), local_netmask: Some(24) });
-        assert_eq!(dev.sync().unwrap(), Vec::<String>::new());
+        dev.set_config(Config::parse(Some("198.18.5.1"), Some(24)).unwrap());
+        assert_eq!(dev.reconcile().unwrap(), Vec::<String>::new());
         let obs = dev.observed();
         assert!(obs.flags.up);
         assert_eq!(obs.addr.unwrap().to_string(), "198.18.5.1/24");
@@ -32,15 +22,15 @@ fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
         assert!(dev.change_seq() > seq0);
 
         // A6: a changed address while UP is applied again.
-        dev.set_config(Config { local_ip: Some("198.18.5.9".parse().unwrap()), local_netmask: Some(24) });
-        dev.sync().unwrap();
+        dev.set_config(Config::parse(Some("198.18.5.9"), Some(24)).unwrap());
+        dev.reconcile().unwrap();
         assert_eq!(dev.observed().addr.unwrap().to_string(), "198.18.5.9/24");
 
-        dev.set_want_promisc(true);
-        dev.sync().unwrap();
+        dev.set_desired_promisc(true);
+        dev.reconcile().unwrap();
         assert!(dev.observed().flags.promisc);
-        dev.set_want_up(false);
-        dev.sync().unwrap();
+        dev.set_desired_up(false);
+        dev.reconcile().unwrap();
         assert!(!dev.observed().flags.up);
         assert_eq!(dev.last_error(), None);
     });
@@ -48,37 +38,30 @@ fn config_brings_the_port_up_and_a_new_address_is_reapplied() {
 
 #[test]
 fn failures_are_kept_as_last_error_and_close_is_final() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd1");
-        dev.set_want_up(true);
+        dev.set_desired_up(true);
         // The interface vanishes under the port: the sync fails and the error is kept.
         run("ip", &["link", "set", "nd1", "name", "nd1gone"]);
-        let err = dev.sync().unwrap_err();
+        let err = dev.reconcile().unwrap_err();
         assert_eq!(err.code(), "ERR_PLTAP_DEVICE_GONE", "{err}");
-        assert!(dev.last_error().unwrap().contains("renamed to nd1gone"));
+        assert_eq!(dev.last_error(), Some(err), "the error returned is the one kept");
+        assert!(dev.last_error().unwrap().to_string().contains("renamed to nd1gone"));
         assert!(dev.retry_at().is_some());
 
         assert!(dev.close());
         assert!(!dev.close(), "close is idempotent");
-        assert!(matches!(dev.tap(), Err(Error::Closed)));
+        assert!(matches!(dev.live_tap(), Err(Error::Closed)));
         assert!(matches!(dev.send(&[0u8; 60]), Err(Error::Closed)));
     });
 }
 
 #[test]
 fn counters_follow_sends() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dev = open_direct("nd2");
-        dev.set_want_up(true);
-        dev.sync().unwrap();
+        dev.set_desired_up(true);
+        dev.reconcile().unwrap();
         let mut frame = vec![0u8; 60];
         frame[..6].copy_from_slice(&[2, 0, 0, 0, 0, 0x99]);
         frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());

@@ -89,7 +89,7 @@ fn helper_socket_absent_is_enoent_from_connect() {
     let err = allocate(dir.path(), Duration::from_secs(2)).unwrap_err();
     match &err {
         Error::Os { syscall, errno, op } => {
-            assert_eq!((*syscall, errno.0), ("connect", libc::ENOENT), "{err}");
+            assert_eq!((*syscall, errno.raw()), ("connect", libc::ENOENT), "{err}");
             assert!(op.contains(CONTROL_SOCKET), "{op}");
         }
         other => panic!("expected Error::Os, got {other:?}"),
@@ -104,7 +104,7 @@ fn helper_socket_without_listener_is_econnrefused() {
     // the vsys daemon is down.
     drop(UnixListener::bind(dir.path().join(CONTROL_SOCKET)).unwrap());
     let err = allocate(dir.path(), Duration::from_secs(2)).unwrap_err();
-    assert_eq!((err.syscall(), err.code().as_str()), (Some("connect"), "ECONNREFUSED"), "{err}");
+    assert_eq!((err.syscall(), &*err.code()), (Some("connect"), "ECONNREFUSED"), "{err}");
 }
 
 #[test]
@@ -161,8 +161,8 @@ fn helper_that_never_answers_times_out() {
     let took = start.elapsed();
     release.send(()).unwrap();
     match &err {
-        Error::Timeout { after, .. } => assert_eq!(*after, timeout),
-        other => panic!("expected Timeout, got {other:?}"),
+        Error::HelperTimeout { after, .. } => assert_eq!(*after, timeout),
+        other => panic!("expected HelperTimeout, got {other:?}"),
     }
     assert_eq!(err.code(), "ERR_VSYS_TIMEOUT");
     assert!(took >= timeout, "gave up after {took:?}, before the {timeout:?} deadline");
@@ -172,11 +172,7 @@ fn helper_that_never_answers_times_out() {
 
 #[test]
 fn helper_sending_two_descriptors_is_a_protocol_error_and_both_are_closed() {
-    if !require_root() {
-        return;
-    }
-    let _g = exclusive();
-    in_netns(|| {
+    privileged_exclusive(|| {
         let dir = TempDir::new("twofds");
         let before = fd_count();
         let tap = open_tap("tap754-0", true);
@@ -199,11 +195,7 @@ fn helper_sending_two_descriptors_is_a_protocol_error_and_both_are_closed() {
 
 #[test]
 fn helper_sending_a_real_tap_is_adopted() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("real");
         let tap = open_tap("tap754-0", true);
         // The name in two writes, with the descriptor on the second (a stream may split
@@ -222,13 +214,13 @@ fn helper_sending_a_real_tap_is_adopted() {
         assert_eq!(got.name().as_str(), "tap754-0");
         assert_eq!(got.mode(), Mode::Tap);
         assert!(got.packet_info(), "vsys devices carry tun_pi");
-        assert_eq!(got.query().unwrap(), (IfName::new("tap754-0").unwrap(), Mode::Tap), "TUNGETIFF agrees");
+        assert_eq!(got.tun_get_iff().unwrap(), (IfName::new("tap754-0").unwrap(), Mode::Tap), "TUNGETIFF agrees");
         assert!(sys::is_nonblocking(got.fd()).unwrap());
         assert_ne!(fdinfo_flags(got.fd()) & FDINFO_CLOEXEC, 0, "received descriptor is not close-on-exec");
         // The helper's copy is gone; ours keeps the device alive, and it works.
         assert!(device_exists("tap754-0"));
         let iface = got.iface();
-        iface.set_flags(Some(true), None).unwrap();
+        iface.set_up(true).unwrap();
         assert!(
             got.send(&arp_request_frame(
                 [2, 0, 0, 0, 0, 9],
@@ -245,11 +237,7 @@ fn helper_sending_a_real_tap_is_adopted() {
 
 #[test]
 fn helper_naming_the_device_wrongly_is_a_protocol_error() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("wrongname");
         let tap = open_tap("tap754-0", true);
         let calls = std::sync::atomic::AtomicUsize::new(0);
@@ -276,11 +264,7 @@ fn helper_naming_the_device_wrongly_is_a_protocol_error() {
 
 #[test]
 fn helper_allocations_leak_no_descriptors() {
-    if !require_root() {
-        return;
-    }
-    let _g = exclusive();
-    in_netns(|| {
+    privileged_exclusive(|| {
         let dir = TempDir::new("allocleak");
         // Hold the namespace's shared ioctl socket, so that it does not close with the
         // last device and the count below moves by the tap descriptor alone.
@@ -426,11 +410,11 @@ fn script_that_never_answers_times_out() {
     let err = vsys::transact(dir.path(), SCRIPT, b"tap754-0\n", &TransactOptions { deadline, ..opts() }).unwrap_err();
     let took = start.elapsed();
     match &err {
-        Error::Timeout { after, op } => {
+        Error::HelperTimeout { after, op } => {
             assert_eq!(*after, deadline);
             assert!(op.contains(SCRIPT), "{op}");
         }
-        other => panic!("expected Timeout, got {other:?}"),
+        other => panic!("expected HelperTimeout, got {other:?}"),
     }
     assert!(took >= deadline, "gave up after {took:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
@@ -469,7 +453,7 @@ fn script_entry_without_reader_is_enxio_after_the_retry_window() {
     let took = start.elapsed();
     match &err {
         Error::Os { syscall, errno, op } => {
-            assert_eq!((*syscall, errno.0), ("open", libc::ENXIO), "{err}");
+            assert_eq!((*syscall, errno.raw()), ("open", libc::ENXIO), "{err}");
             assert!(op.contains(&format!("{SCRIPT}.in")), "{op}");
         }
         other => panic!("expected Error::Os, got {other:?}"),
@@ -570,7 +554,7 @@ fn missing_out_fifo_is_enoent() {
     let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err();
     match &err {
         Error::Os { syscall, errno, op } => {
-            assert_eq!((*syscall, errno.0), ("open", libc::ENOENT), "{err}");
+            assert_eq!((*syscall, errno.raw()), ("open", libc::ENOENT), "{err}");
             assert!(op.contains(&format!("{SCRIPT}.out")), "{op}");
         }
         other => panic!("expected Error::Os, got {other:?}"),
@@ -609,11 +593,7 @@ fn transactions_leak_no_descriptors() {
 
 #[test]
 fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-ok");
         fifos_named(dir.path(), "promisc");
         let tap = open_tap("tap754-0", true);
@@ -631,10 +611,10 @@ fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
                     let applier = applier.clone();
                     std::thread::spawn(move || {
                         std::thread::sleep(Duration::from_millis(50));
-                        applier.set_flags(None, Some(on)).unwrap();
+                        applier.set_promisc(on).unwrap();
                     });
                 } else {
-                    applier.set_flags(None, Some(on)).unwrap();
+                    applier.set_promisc(on).unwrap();
                 }
                 OTHER.to_vec()
             });
@@ -651,11 +631,7 @@ fn an_error_reply_while_the_kernel_shows_the_state_is_success_with_a_warning() {
 
 #[test]
 fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-fail");
         fifos_named(dir.path(), "promisc");
         let tap = open_tap("tap754-0", true);
@@ -700,11 +676,7 @@ fn a_benign_reply_while_the_kernel_never_shows_the_state_fails_after_settling() 
 
 #[test]
 fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
-    if !require_root() {
-        return;
-    }
-    let _g = shared();
-    in_netns(|| {
+    privileged(|| {
         let dir = TempDir::new("decisive-enxio");
         // Entries without a daemon behind them: opening vif_down.in gives ENXIO.
         fifos_named(dir.path(), "vif_down");
@@ -717,9 +689,9 @@ fn a_failed_transaction_is_reported_unless_the_kernel_shows_the_state() {
         let warning = outcome.warning.unwrap();
         assert!(warning.contains("ENXIO") && warning.contains("vif_down.in"), "{warning}");
         // UP: the transaction's own error, with its errno.
-        iface.set_flags(Some(true), None).unwrap();
+        iface.set_up(true).unwrap();
         let err = vsys.vif_down(&iface).unwrap_err();
-        assert_eq!((err.code().as_str(), err.syscall()), ("ENXIO", Some("open")), "{err}");
+        assert_eq!((&*err.code(), err.syscall()), ("ENXIO", Some("open")), "{err}");
         assert!(iface.flags().unwrap().up);
     });
 }
@@ -737,7 +709,7 @@ fn entries_that_are_symlinks_or_not_fifos_are_refused() {
     std::os::unix::fs::symlink(&real_out, dir.path().join(format!("{SCRIPT}.out"))).unwrap();
     sys::mkfifo(&dir.path().join(format!("{SCRIPT}.in")), 0o600).unwrap();
     let err = vsys::transact(dir.path(), SCRIPT, b"x\n", &opts()).unwrap_err();
-    assert_eq!((err.code().as_str(), err.syscall()), ("ELOOP", Some("open")), "{err}");
+    assert_eq!((&*err.code(), err.syscall()), ("ELOOP", Some("open")), "{err}");
     assert!(err.to_string().contains(&format!("{SCRIPT}.out")), "{err}");
     // S.out a regular file: opened, then refused on fstat.
     std::fs::remove_file(dir.path().join(format!("{SCRIPT}.out"))).unwrap();
@@ -770,11 +742,11 @@ fn another_process_holding_the_root_lock_blocks_transactions_until_it_lets_go() 
     let deadline = Duration::from_millis(300);
     let err = vsys::transact(dir.path(), SCRIPT, b"early\n", &TransactOptions { deadline, ..opts() }).unwrap_err();
     match &err {
-        Error::Timeout { op, after } => {
+        Error::HelperTimeout { op, after } => {
             assert_eq!(*after, deadline);
             assert!(op.contains("waiting for the lock on") && op.contains(dir.path().to_str().unwrap()), "{op}");
         }
-        other => panic!("expected Timeout, got {other:?}"),
+        other => panic!("expected HelperTimeout, got {other:?}"),
     }
     // Let go: the next transaction goes through (and the early one never reached S.in).
     holder.stdin.take().unwrap().write_all(b"\n").unwrap();

@@ -39,7 +39,7 @@ pub fn encode(e: &CoreError) -> String {
     let mut fields =
         vec![format!("\"code\":{}", json_string(&e.code())), format!("\"message\":{}", json_string(&e.to_string()))];
     if let CoreError::Os { op, errno, .. } = e {
-        fields.push(format!("\"errno\":{}", -errno.0));
+        fields.push(format!("\"errno\":{}", -errno.raw()));
         fields.push(format!("\"op\":{}", json_string(op)));
         fields.push(format!("\"description\":{}", json_string(&errno.message())));
     }
@@ -51,7 +51,7 @@ pub fn encode(e: &CoreError) -> String {
             fields.push(format!("\"script\":{}", json_string(script)));
             fields.push(format!("\"reply\":{}", json_string(reply)));
         }
-        CoreError::Timeout { after, .. } => fields.push(format!("\"timeoutMs\":{}", after.as_millis())),
+        CoreError::HelperTimeout { after, .. } => fields.push(format!("\"timeoutMs\":{}", after.as_millis())),
         CoreError::DeviceGone { name, reason } => {
             fields.push(format!("\"device\":{}", json_string(name)));
             fields.push(format!("\"reason\":{}", json_string(reason.as_str())));
@@ -157,6 +157,14 @@ mod tests {
             ("os-unknown-errno", os("open vif_up.in", "open", 4095)),
             ("invalid-argument", CoreError::invalid("mtu", "must be 68 to 65535")),
             (
+                "invalid-argument-value",
+                CoreError::invalid_value(
+                    "interface name",
+                    "tap\n0",
+                    "must not contain whitespace, control characters, '/' or ':' (it contains '\\n')",
+                ),
+            ),
+            (
                 "helper-refused",
                 CoreError::HelperRefused { op: "fd_tuntap TAP".into(), detail: "EOF before a descriptor".into() },
             ),
@@ -164,7 +172,10 @@ mod tests {
                 "helper-protocol",
                 CoreError::HelperProtocol { op: "fd_tuntap TAP".into(), detail: "two descriptors".into() },
             ),
-            ("timeout", CoreError::Timeout { op: "vif_up tap1000-0".into(), after: Duration::from_millis(10_000) }),
+            (
+                "timeout",
+                CoreError::HelperTimeout { op: "vif_up tap1000-0".into(), after: Duration::from_millis(10_000) },
+            ),
             (
                 "script",
                 CoreError::Script {
@@ -173,6 +184,7 @@ mod tests {
                     detail: "tap1000-0 has no address 198.18.0.300/24".into(),
                 },
             ),
+            ("link-unstable", CoreError::LinkUnstable { action: "Promisc(true)".into() }),
             ("not-configured", CoreError::NotConfigured { detail: "localIp and localNetmask are not set".into() }),
             ("truncated", CoreError::Truncated { len: 9000, capacity: 1518 }),
             ("closed", CoreError::Closed),
@@ -255,7 +267,7 @@ mod tests {
     fn facade_system_error_codes_are_the_core_errno_table() {
         // Every errno the core can name (the others become UNKNOWN_ERRNO_<n>).
         let mut core: Vec<String> = (1..4096)
-            .map(|n| Errno::from_io(&io::Error::from_raw_os_error(n)).code())
+            .map(|n| Errno::from_raw(n).code().into_owned())
             .filter(|c| !c.starts_with("UNKNOWN_ERRNO_"))
             .collect();
         core.sort();

@@ -1,23 +1,29 @@
 //! Node-API binding of `pltap-core`: conversions only.
 //!
 //! The TypeScript facade in `ts/` is the public API; these classes are exported as
-//! `NativeNetdev` and `NativeRx` and are not meant to be used directly. Arguments are
-//! validated by the facade before they get here, and again by the core.
+//! `NativeNetdev` and `NativeRx` and are not meant to be used directly. The binding
+//! checks nothing itself: the facade checks JavaScript types and option shapes, and asks
+//! the core for value rules through the pure `check*` functions (`src/check.rs`); whatever
+//! reaches the core is converted with the core's own parsers, which reject bad values
+//! with their own errors.
 
+mod check;
 mod error;
 mod rx;
 mod vsysd;
 
-use error::{IntoNapi, blocking, guard, test_panic_point, to_napi};
+use error::{IntoNapi, blocking, encode, guard, test_panic_point};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use pltap_core::netdev::{Allocator, Netdev, OpenSpec};
-use pltap_core::state::{Config, parse_local_ip};
+use pltap_core::config::Config;
+use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+use pltap_core::reconcile::Observed;
 use pltap_core::vsys::TransactOptions;
-use pltap_core::{IfName, MacAddr, Mode};
+use pltap_core::{IfName, MacAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use check::{MAX_FRAME, check_ifname, check_ipv4, check_local_netmask, check_mac};
 pub use rx::JsRx;
 pub use vsysd::{JsVsysd, vsysd_start, vsysd_usage};
 
@@ -62,18 +68,19 @@ pub struct NativeSnapshot {
     pub observed: NativeObserved,
     /// The change counter.
     pub change_seq: f64,
-    /// The last link-change failure, if the desired state is not reached since.
+    /// The last link-change failure, if the desired state is not reached since, in the
+    /// error wire encoding (`error::encode`) that the facade's `fromNative` decodes.
     pub last_error: Option<String>,
 }
 
-impl From<pltap_core::state::Observed> for NativeObserved {
-    fn from(o: pltap_core::state::Observed) -> Self {
+impl From<Observed> for NativeObserved {
+    fn from(o: Observed) -> Self {
         NativeObserved {
             up: o.flags.up,
             promisc: o.flags.promisc,
             running: o.flags.running,
-            address: o.addr.map(|a| a.addr.to_string()),
-            prefix: o.addr.map(|a| u32::from(a.prefix)),
+            address: o.addr.map(|a| a.addr().to_string()),
+            prefix: o.addr.map(|a| u32::from(a.prefix())),
         }
     }
 }
@@ -119,12 +126,8 @@ pub struct JsNetdev {
     inner: Arc<Netdev>,
 }
 
-fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<OpenSpec> {
-    let mode = match o.mode.as_str() {
-        "tap" => Mode::Tap,
-        "tun" => Mode::Tun,
-        m => return Err(pltap_core::Error::invalid("mode", format!("{m:?} is not 'tap' or 'tun'"))),
-    };
+fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<NetdevOptions> {
+    let mode = o.mode.parse()?;
     let timeout = Duration::from_millis(u64::from(o.timeout_ms.unwrap_or(10_000)));
     let allocator = match o.allocator.as_str() {
         "direct" => Allocator::Direct { ifname: o.ifname.as_deref().map(IfName::new).transpose()? },
@@ -140,7 +143,7 @@ fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<OpenSpec> {
         }
         a => return Err(pltap_core::Error::invalid("allocator", format!("{a:?} is unknown"))),
     };
-    Ok(OpenSpec { allocator, mode, packet_info: o.packet_info })
+    Ok(NetdevOptions { allocator, mode, packet_info: o.packet_info })
 }
 
 /// Opens a device off the JS thread (helper connects can take a while).
@@ -168,13 +171,13 @@ impl JsNetdev {
     /// `"tap"` or `"tun"`.
     #[napi(getter, catch_unwind)]
     pub fn mode(&self) -> Result<String> {
-        guard("mode", || Ok(self.inner.tap().into_napi()?.mode().as_str().to_string()))
+        guard("mode", || Ok(self.inner.live_tap().into_napi()?.mode().as_str().to_string()))
     }
 
     /// Whether frames carry tun_pi on the descriptor.
     #[napi(getter, catch_unwind)]
     pub fn packet_info(&self) -> Result<bool> {
-        guard("packetInfo", || Ok(self.inner.tap().into_napi()?.packet_info()))
+        guard("packetInfo", || Ok(self.inner.live_tap().into_napi()?.packet_info()))
     }
 
     /// Whether link changes go through vsys.
@@ -198,16 +201,7 @@ impl JsNetdev {
     /// Last observed flags and address.
     #[napi(catch_unwind)]
     pub fn observed(&self) -> Result<NativeObserved> {
-        guard("observed", || {
-            let o = self.inner.observed();
-            Ok(NativeObserved {
-                up: o.flags.up,
-                promisc: o.flags.promisc,
-                running: o.flags.running,
-                address: o.addr.map(|a| a.addr.to_string()),
-                prefix: o.addr.map(|a| u32::from(a.prefix)),
-            })
-        })
+        guard("observed", || Ok(self.inner.observed().into()))
     }
 
     /// Observed state, change counter and last error, read under one lock.
@@ -218,7 +212,7 @@ impl JsNetdev {
             Ok(NativeSnapshot {
                 observed: s.observed.into(),
                 change_seq: s.change_seq as f64,
-                last_error: s.last_error,
+                last_error: s.last_error.as_ref().map(encode),
             })
         })
     }
@@ -229,48 +223,31 @@ impl JsNetdev {
         guard("changeSeq", || Ok(self.inner.change_seq() as f64))
     }
 
-    /// Replaces the configuration (strings already validated by the facade).
+    /// Replaces the configuration, converted by the core's parsers (`Config::parse`).
     #[napi(catch_unwind)]
-    pub fn set_config(&self, local_ip: Option<String>, local_netmask: Option<u32>) -> Result<()> {
+    pub fn set_config(&self, local_ip: Option<String>, local_netmask: Option<i64>) -> Result<()> {
         guard("setConfig", || {
-            let local_ip = local_ip.as_deref().map(parse_local_ip).transpose().into_napi()?;
-            let local_netmask = match local_netmask {
-                Some(m @ 1..=32) => Some(m as u8),
-                Some(m) => {
-                    return Err(to_napi(pltap_core::Error::invalid(
-                        "localNetmask",
-                        format!("{m} is out of range 1..=32"),
-                    )));
-                }
-                None => None,
-            };
-            self.inner.set_config(Config { local_ip, local_netmask });
+            self.inner.set_config(Config::parse(local_ip.as_deref(), local_netmask).into_napi()?);
             Ok(())
         })
     }
 
-    /// Wants UP or DOWN at the next `sync`.
+    /// Sets whether the interface is desired UP or DOWN (at the next `reconcile`).
     #[napi(catch_unwind)]
-    pub fn set_want_up(&self, up: bool) -> Result<()> {
-        guard("setWantUp", || {
-            self.inner.set_want_up(up);
+    pub fn set_desired_up(&self, up: bool) -> Result<()> {
+        guard("setDesiredUp", || {
+            self.inner.set_desired_up(up);
             Ok(())
         })
     }
 
-    /// Wants PROMISC on or off at the next `sync`.
+    /// Sets whether PROMISC is desired on or off (at the next `reconcile`).
     #[napi(catch_unwind)]
-    pub fn set_want_promisc(&self, on: bool) -> Result<()> {
-        guard("setWantPromisc", || {
-            self.inner.set_want_promisc(on);
+    pub fn set_desired_promisc(&self, on: bool) -> Result<()> {
+        guard("setDesiredPromisc", || {
+            self.inner.set_desired_promisc(on);
             Ok(())
         })
-    }
-
-    /// The last link-change failure, if the last attempt failed.
-    #[napi(catch_unwind)]
-    pub fn last_error(&self) -> Result<Option<String>> {
-        guard("lastError", || Ok(self.inner.last_error()))
     }
 
     /// Milliseconds until the reconciler retries a failed link change; `null` if none failed.
@@ -284,35 +261,30 @@ impl JsNetdev {
         })
     }
 
-    /// Runs the pending link changes off the JS thread; resolves with the scripts' warnings.
+    /// Runs the pending link changes off the JS thread (`Netdev::reconcile`); resolves
+    /// with the scripts' warnings.
     #[napi(catch_unwind)]
-    pub async fn sync(&self) -> Result<Vec<String>> {
+    pub async fn reconcile(&self) -> Result<Vec<String>> {
         let dev = self.inner.clone();
-        blocking("sync", move || {
+        blocking("reconcile", move || {
             test_panic_point("sync");
-            dev.sync()
+            dev.reconcile()
         })
         .await
     }
 
     /// Under vsys, runs `vif_down` if `vif_up` ran (before close); resolves with its warning.
     #[napi(catch_unwind)]
-    pub async fn release(&self) -> Result<Option<String>> {
+    pub async fn vif_down_if_up(&self) -> Result<Option<String>> {
         let dev = self.inner.clone();
-        blocking("release", move || dev.release()).await
+        blocking("vifDownIfUp", move || dev.vif_down_if_up()).await
     }
 
     /// Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread.
     #[napi(catch_unwind)]
     pub async fn wait_writable(&self, timeout_ms: u32) -> Result<bool> {
-        let tap = guard("waitWritable", || self.inner.tap().into_napi())?;
-        blocking("waitWritable", move || {
-            let mut rev = [0i16];
-            pltap_core::sys::poll(&[(tap.fd(), pltap_core::sys::POLLOUT)], &mut rev, timeout_ms as i32)
-                .map(|n| n > 0)
-                .map_err(|e| pltap_core::Error::os("poll", "poll", e))
-        })
-        .await
+        let tap = guard("waitWritable", || self.inner.live_tap().into_napi())?;
+        blocking("waitWritable", move || tap.wait_writable(i32::try_from(timeout_ms).unwrap_or(i32::MAX))).await
     }
 
     /// MAC address.
@@ -389,7 +361,7 @@ impl JsNetdev {
     /// Discards every queued frame; returns how many.
     #[napi(catch_unwind)]
     pub fn drain(&self) -> Result<u32> {
-        guard("drain", || Ok(self.inner.tap().into_napi()?.drain().into_napi()? as u32))
+        guard("drain", || Ok(self.inner.live_tap().into_napi()?.drain().into_napi()? as u32))
     }
 
     /// Starts a reader thread that delivers bursts of frames to `callback`, with at most

@@ -41,7 +41,8 @@ struct Shared {
     stop: AtomicBool,
     paused: AtomicBool,
     inflight: AtomicUsize,
-    dropped: AtomicU64,
+    /// Frames the reader discarded because they did not fit (the `truncated` getter).
+    truncated: AtomicU64,
     /// Bytes read and not yet released by the facade (in flight or in the JS queue).
     outstanding: AtomicUsize,
     /// The bound on `outstanding`.
@@ -77,14 +78,14 @@ impl JsRx {
         let batch = max_batch.clamp(1, 1024) as usize;
         // At least one largest frame, so that a reader with nothing outstanding can always read.
         let max_bytes = (max_bytes as usize).max(pltap_core::frame::MAX_FRAME);
-        let tap = dev.tap().into_napi()?;
+        let tap = dev.live_tap().into_napi()?;
         let wake = sys::eventfd().map_err(|e| to_napi(pltap_core::Error::os("eventfd", "eventfd", e)))?;
         let shared = Arc::new(Shared {
             wake: RwLock::new(Some(File::from(wake))),
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
-            dropped: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
             outstanding: AtomicUsize::new(0),
             max_bytes,
             bytes_blocked: AtomicBool::new(false),
@@ -189,8 +190,8 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
         match tap.recv_burst(&mut slab[..cap * stride], stride, &mut lens[..cap]) {
             Ok(burst) => {
                 if burst.truncated > 0 {
-                    shared.dropped.fetch_add(burst.truncated as u64, SeqCst);
-                    dev.count_rx(0, 0, burst.truncated as u64, 0);
+                    shared.truncated.fetch_add(burst.truncated as u64, SeqCst);
+                    dev.count_rx_dropped(burst.truncated as u64);
                     // The MTU may have grown: size the slab again.
                     stride = tap.rx_capacity().unwrap_or(pltap_core::frame::MAX_FRAME);
                     slab = slab_for(stride, batch, shared.max_bytes);
@@ -203,7 +204,7 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
                 for (i, len) in lens[..burst.frames].iter().enumerate() {
                     data.extend_from_slice(&slab[i * stride..i * stride + len]);
                 }
-                dev.count_rx(burst.frames as u64, total as u64, 0, 0);
+                dev.count_rx(burst.frames as u64, total as u64);
                 let lengths = lens[..burst.frames].iter().map(|l| *l as u32).collect();
                 shared.inflight.fetch_add(1, SeqCst);
                 shared.outstanding.fetch_add(total, SeqCst);
@@ -212,7 +213,7 @@ fn reader(dev: &Netdev, tap: &pltap_core::Tap, shared: &Shared, tsfn: &Tsfn, bat
                 }
             }
             Err(e) => {
-                dev.count_rx(0, 0, 0, 1);
+                dev.count_rx_error();
                 tsfn.call(RxEvent::Failed(to_napi(e).reason), ThreadsafeFunctionCallMode::NonBlocking);
                 return;
             }
@@ -259,7 +260,7 @@ impl JsRx {
     /// Frames the reader discarded because they did not fit its buffer.
     #[napi(getter, catch_unwind)]
     pub fn truncated(&self) -> Result<f64> {
-        guard("Rx.truncated", || Ok(self.shared.dropped.load(SeqCst) as f64))
+        guard("Rx.truncated", || Ok(self.shared.truncated.load(SeqCst) as f64))
     }
 
     /// Stops and joins the reader thread (idempotent).

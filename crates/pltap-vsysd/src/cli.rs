@@ -54,19 +54,16 @@ pub enum Command {
     Run(Config),
 }
 
-/// Parses `a.b.c.d/len` strictly (dotted quad, decimal prefix 0..=32).
+/// Parses `--vnet`'s `a.b.c.d/len` with the core's grammar ([`Ipv4Net`]'s `FromStr`:
+/// a dotted quad and a decimal prefix 0..=32).
+///
+/// ```
+/// use pltap_vsysd::cli::parse_vnet;
+/// assert_eq!(parse_vnet("198.18.0.0/16").unwrap().to_string(), "198.18.0.0/16");
+/// assert!(parse_vnet("198.18.0.0/33").is_err());
+/// ```
 pub fn parse_vnet(s: &str) -> Result<Ipv4Net, String> {
-    let bad = || format!("invalid --vnet {s:?}: expected a.b.c.d/len");
-    let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
-    let addr = addr.parse().map_err(|_| bad())?;
-    if prefix.is_empty() || prefix.len() > 2 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-    if prefix > 32 {
-        return Err(bad());
-    }
-    Ok(Ipv4Net { addr, prefix })
+    s.parse().map_err(|_| format!("invalid --vnet {s:?}: expected a.b.c.d/len"))
 }
 
 /// Parses an entry mode: 1 to 4 octal digits (an optional leading `0` or `0o`), read

@@ -21,7 +21,7 @@ pub const LOCK_FILE: &str = ".pltap-vsysd.lock";
 const MAX_SYMLINKS: usize = 40;
 
 fn refuse(op: String, syscall: &'static str, errno: i32) -> Error {
-    Error::Os { op, syscall, errno: Errno(errno) }
+    Error::errno(op, syscall, Errno::from_raw(errno))
 }
 
 fn os(op: String, syscall: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -100,7 +100,7 @@ fn check_ancestor(shown: &Path, st: &FileStat) -> Result<()> {
                  others could replace what lies below it; run `chmod go-w {0}` (or `chmod +t {0}`) or choose \
                  another --dir",
                 shown.display(),
-                if st.mode & 0o002 != 0 { "everyone" } else { "its group" },
+                writers(st),
                 st.permissions()
             ),
             "fstat",
@@ -108,6 +108,11 @@ fn check_ancestor(shown: &Path, st: &FileStat) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Who besides the owner may write a file of this mode: `"everyone"` or `"its group"`.
+fn writers(st: &FileStat) -> &'static str {
+    if st.mode & 0o002 != 0 { "everyone" } else { "its group" }
 }
 
 /// Whether D itself is safe: a directory owned by the helper's user (root) that nobody
@@ -132,7 +137,7 @@ fn check_frontend(shown: &Path, st: &FileStat) -> Result<()> {
                 "refusing to serve {}: it is writable by {} (mode {:04o}), so the slice could replace the \
                  entries; run `chmod go-w {0}` (the helper then sets the group and mode it needs)",
                 shown.display(),
-                if st.mode & 0o002 != 0 { "everyone" } else { "its group" },
+                writers(st),
                 st.permissions()
             ),
             "fstat",
@@ -362,7 +367,7 @@ impl Frontend {
                     "replacing the stale {} (left by a helper that did not stop cleanly)",
                     shown.display()
                 ));
-                sys::unlinkat(self.fd.as_fd(), OsStr::new(name), false)
+                sys::unlinkat(self.fd.as_fd(), OsStr::new(name))
                     .map_err(os(format!("unlink {}", shown.display()), "unlinkat"))
             }
             Ok(st) => Err(refuse(
@@ -445,12 +450,12 @@ impl Frontend {
     pub(crate) fn remove_all(&mut self) {
         for c in self.created.drain(..).rev() {
             if still_there(self.fd.as_fd(), OsStr::new(c.name), &c.id) {
-                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(c.name), false);
+                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(c.name));
             }
         }
         if let Some((file, st)) = self.lock.take() {
             if still_there(self.fd.as_fd(), OsStr::new(LOCK_FILE), &st) {
-                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(LOCK_FILE), false);
+                let _ = sys::unlinkat(self.fd.as_fd(), OsStr::new(LOCK_FILE));
             }
             // Unlinked first, unlocked second: a helper starting now finds no lock file
             // (and creates its own) or one it cannot lock; never our half-removed state.
@@ -459,7 +464,7 @@ impl Frontend {
         if self.created_dir {
             self.created_dir = false;
             if still_there(self.parent.as_fd(), &self.name, &self.id) {
-                let _ = sys::unlinkat(self.parent.as_fd(), &self.name, true);
+                let _ = sys::rmdirat(self.parent.as_fd(), &self.name);
             }
         }
     }

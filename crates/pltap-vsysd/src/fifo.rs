@@ -117,7 +117,7 @@ fn wait(shared: &Shared, file: &File, events: i16, ms: i32) -> Result<i16, Abort
 /// Milliseconds until `deadline`, at least 1 and at most 1000 (so the stop flag is
 /// looked at every second).
 fn ms_until(deadline: Instant) -> i32 {
-    deadline.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000) as i32
+    sys::poll_timeout_ms(deadline.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)))
 }
 
 /// The entry's thread: serve requests until the server stops.

@@ -119,7 +119,7 @@
 //! use pltap_vsysd::{Config, Server};
 //! let server = Server::start(Config {
 //!     slice_name: "pl_slice".into(),
-//!     vnet: pltap_core::Ipv4Net { addr: "198.18.0.0".parse().unwrap(), prefix: 16 },
+//!     vnet: "198.18.0.0/16".parse()?,
 //!     ..Config::new("/run/vsys", 1000)
 //! })?;
 //! println!("serving {}", server.dir().display());
@@ -155,6 +155,9 @@ pub const CONTROL_SOCKET: &str = pltap_core::vsys::CONTROL_SOCKET;
 
 /// The default mode of the FIFOs and the socket (the directory gets 0750).
 pub const DEFAULT_MODE: u32 = 0o660;
+/// The default slice netblock (`vsys_vnet`), 198.18.0.0/16.
+pub const DEFAULT_VNET: Ipv4Net =
+    Ipv4Net::with_prefix(std::net::Ipv4Addr::new(198, 18, 0, 0), pltap_core::Prefix::checked(16).unwrap());
 /// The default per-slice device limit ([`Config::max_devices`]).
 pub const DEFAULT_MAX_DEVICES: u32 = 16;
 /// The default bound on concurrent `fd_tuntap` connections ([`Config::max_connections`]).
@@ -208,7 +211,7 @@ impl Config {
             dir: dir.into(),
             slice_uid,
             slice_name: "pl_slice".into(),
-            vnet: Ipv4Net { addr: std::net::Ipv4Addr::new(198, 18, 0, 0), prefix: 16 },
+            vnet: DEFAULT_VNET,
             owner: 0,
             group: None,
             mode: DEFAULT_MODE,
@@ -251,8 +254,11 @@ impl Shared {
     /// Sleeps up to `d`; returns `true` if the server is stopping.
     pub(crate) fn sleep(&self, d: Duration) -> bool {
         let mut rev = [0i16];
-        let ms = d.as_millis().clamp(1, i32::MAX as u128) as i32;
-        let _ = pltap_core::sys::poll(&[(self.wake.as_fd(), pltap_core::sys::POLLIN)], &mut rev, ms);
+        let _ = pltap_core::sys::poll(
+            &[(self.wake.as_fd(), pltap_core::sys::POLLIN)],
+            &mut rev,
+            pltap_core::sys::poll_timeout_ms(d),
+        );
         self.stopping()
     }
 
@@ -321,9 +327,6 @@ fn os(op: String, syscall: &'static str) -> impl FnOnce(std::io::Error) -> Error
 
 /// Checks what [`Server::start`] can check before any I/O.
 fn validate(config: &Config) -> Result<()> {
-    if config.vnet.prefix > 32 {
-        return Err(Error::invalid("vnet", format!("prefix /{} is not in 0..=32", config.vnet.prefix)));
-    }
     if config.slice_name.is_empty() || config.slice_name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::invalid(
             "slice name",

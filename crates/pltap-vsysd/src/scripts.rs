@@ -19,7 +19,7 @@
 //! * A request that is not UTF-8, or has a control character other than the line
 //!   separators, is refused before any field is looked at (no injection, defect A17).
 
-use pltap_core::{IfName, Ipv4Net};
+use pltap_core::{IfName, Ipv4Net, Prefix};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -118,9 +118,10 @@ pub fn check_name(name: &str, uid: u32) -> Result<IfName, Refusal> {
     IfName::new(name).map_err(|_| refuse(format!("Interface name {name} invalid")))
 }
 
-/// A strict dotted quad (`Ipv4Addr`'s parser: four decimal octets, no leading zeros).
+/// A strict dotted quad: the core's IPv4 grammar (`std`'s parser: four decimal octets,
+/// no leading zeros).
 fn parse_ip(s: &str) -> Option<Ipv4Addr> {
-    s.parse().ok()
+    pltap_core::iface::parse_ipv4("IP", s).ok()
 }
 
 /// A strict decimal integer (what the scripts passed to `int()`), at most 9 digits.
@@ -148,18 +149,27 @@ pub fn parse_vif_up(request: &[u8], slice: &Slice) -> Result<VifUp, Refusal> {
     let name = check_name(vif, slice.uid)?;
     let addr = parse_ip(vip).ok_or_else(|| refuse(format!("Invalid IP: {vip}")))?;
     if !slice.vnet.contains(addr) {
-        return Err(refuse(format!("Requested IP {vip} not in netblock {}/{}", slice.vnet.addr, slice.vnet.prefix)));
+        return Err(refuse(format!("Requested IP {vip} not in netblock {}", slice.vnet)));
     }
+    // The bound 32 is the core's (`Prefix`); at least /8 is PlanetLab's policy.
     let prefix = match parse_int(vmask) {
-        Some(p) if (8..=32).contains(&p) => p as u8,
-        Some(p) => return Err(refuse(format!("Requested netmask /{p} is invalid"))),
+        Some(p) => match Prefix::new(p) {
+            Ok(prefix) if prefix.get() >= 8 => prefix,
+            _ => return Err(refuse(format!("Requested netmask /{p} is invalid"))),
+        },
         None => return Err(refuse(format!("Requested netmask /{vmask} is invalid"))),
     };
-    if prefix < slice.vnet.prefix {
-        return Err(refuse(format!("Requested netmask /{prefix} larger than allocation /{}", slice.vnet.prefix)));
+    if prefix < slice.vnet.prefix_len() {
+        return Err(refuse(format!("Requested netmask /{prefix} larger than allocation /{}", slice.vnet.prefix())));
     }
-    let mut up =
-        VifUp { name, net: Ipv4Net { addr, prefix }, rp_filter: None, txqueuelen: None, mtu: None, notes: Vec::new() };
+    let mut up = VifUp {
+        name,
+        net: Ipv4Net::with_prefix(addr, prefix),
+        rp_filter: None,
+        txqueuelen: None,
+        mtu: None,
+        notes: Vec::new(),
+    };
     let (mut gre, mut pointopoint, mut remote) = (false, false, false);
     for line in lines[3..].iter().filter(|l| !l.is_empty()) {
         let (opt, val) = split_option(line)?;
@@ -264,7 +274,7 @@ pub fn check_promisc_address(name: &IfName, addr: Option<Ipv4Addr>, slice: &Slic
         return Err(refuse(format!("Interface {name} has no IPv4 address (run vif_up first)")));
     };
     if !slice.vnet.contains(addr) {
-        return Err(refuse(format!("Requested IP {addr} not in netblock {}/{}", slice.vnet.addr, slice.vnet.prefix)));
+        return Err(refuse(format!("Requested IP {addr} not in netblock {}", slice.vnet)));
     }
     Ok(())
 }
@@ -297,7 +307,7 @@ fn apply_vif_up(req: &VifUp) -> String {
         let dev = iface(&req.name)?;
         let err = |e: pltap_core::Error| format!("{e}\n");
         dev.set_ipv4(req.net).map_err(err)?;
-        dev.set_flags(Some(true), None).map_err(err)?;
+        dev.set_up(true).map_err(err)?;
         if let Some(n) = req.txqueuelen {
             dev.set_txqlen(n).map_err(err)?;
         }
@@ -322,7 +332,7 @@ fn apply_vif_up(req: &VifUp) -> String {
 
 /// `ifconfig <vif> down`.
 fn apply_vif_down(req: &VifDown) -> String {
-    match iface(&req.name).and_then(|dev| dev.set_flags(Some(false), None).map_err(|e| format!("{e}\n"))) {
+    match iface(&req.name).and_then(|dev| dev.set_up(false).map_err(|e| format!("{e}\n"))) {
         Ok(_) => String::new(),
         Err(s) => s,
     }
@@ -331,9 +341,9 @@ fn apply_vif_down(req: &VifDown) -> String {
 /// Checks the address, then `ifconfig <vif> [-]promisc`.
 fn apply_promisc(req: &Promisc, slice: &Slice) -> Result<String, Refusal> {
     let dev = iface(&req.name)?;
-    let addr = dev.ipv4().map_err(|e| format!("{e}\n"))?.map(|n| n.addr);
+    let addr = dev.ipv4().map_err(|e| format!("{e}\n"))?.map(|n| n.addr());
     check_promisc_address(&req.name, addr, slice)?;
-    Ok(match dev.set_flags(None, Some(req.on)) {
+    Ok(match dev.set_promisc(req.on) {
         Ok(_) => String::new(),
         Err(e) => format!("{e}\n"),
     })
@@ -343,7 +353,7 @@ fn apply_promisc(req: &Promisc, slice: &Slice) -> Result<String, Refusal> {
 mod tests {
     use super::*;
 
-    const SLICE: Slice = Slice { uid: 754, vnet: Ipv4Net { addr: Ipv4Addr::new(198, 18, 0, 0), prefix: 16 } };
+    const SLICE: Slice = Slice { uid: 754, vnet: crate::DEFAULT_VNET };
 
     fn up(req: &str) -> Result<VifUp, String> {
         parse_vif_up(req.as_bytes(), &SLICE)
@@ -357,7 +367,7 @@ mod tests {
     fn vif_up_accepts_the_pltap_request() {
         let r = up("tap754-0\n198.18.0.1\n24\n").unwrap();
         assert_eq!(r.name.as_str(), "tap754-0");
-        assert_eq!(r.net, Ipv4Net { addr: Ipv4Addr::new(198, 18, 0, 1), prefix: 24 });
+        assert_eq!(r.net, Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 1), 24).unwrap());
         assert_eq!((r.rp_filter, r.txqueuelen, r.mtu), (None, None, None));
         assert!(r.notes.is_empty());
         // No trailing newline, CRLF lines, surrounding blanks and blank option lines are fine.
@@ -452,10 +462,10 @@ mod tests {
 
     #[test]
     fn netblock_edges() {
-        let wide = Slice { uid: 0, vnet: Ipv4Net { addr: Ipv4Addr::new(198, 18, 0, 0), prefix: 15 } };
+        let wide = Slice { uid: 0, vnet: Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 0), 15).unwrap() };
         assert!(parse_vif_up(b"tap0-0\n198.19.255.254\n15\n", &wide).is_ok());
         assert!(parse_vif_up(b"tap0-0\n198.20.0.1\n15\n", &wide).is_err());
-        let host = Slice { uid: 1, vnet: Ipv4Net { addr: Ipv4Addr::new(198, 18, 0, 9), prefix: 32 } };
+        let host = Slice { uid: 1, vnet: Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 9), 32).unwrap() };
         assert!(parse_vif_up(b"tun1-3\n198.18.0.9\n32\n", &host).is_ok());
         assert_eq!(
             parse_vif_up(b"tun1-3\n198.18.0.9\n31\n", &host).unwrap_err(),

@@ -258,7 +258,7 @@ fn read_word(shared: &Shared, mut stream: &UnixStream) -> Result<Option<[u8; 4]>
                     format!("no 4-byte request within {} s ({got} bytes came)", REQUEST_TIME.as_secs())
                 })?;
                 let mut rev = [0i16; 2];
-                let ms = left.as_millis().clamp(1, 1000) as i32;
+                let ms = sys::poll_timeout_ms(left.min(Duration::from_secs(1)));
                 sys::poll(&[(stream.as_fd(), sys::POLLIN), (shared.wake.as_fd(), sys::POLLIN)], &mut rev, ms)
                     .map_err(|e| format!("poll: {e}"))?;
                 if rev[1] != 0 || shared.stopping() {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Helper, TempDir, client, in_netns, require_root, run_helper_to_exit};
+use common::{Helper, TempDir, client, privileged, run_helper_to_exit};
 use pltap_core::vsys::{TransactOptions, transact};
 use pltap_core::{Error, IfName, Iface, Ipv4Net, Mode, Tap, TapOptions};
 use std::collections::HashMap;
@@ -29,16 +29,15 @@ const LOCK: &str = ".pltap-vsysd.lock";
 const ENTRIES: [&str; 7] =
     ["vif_up.in", "vif_up.out", "vif_down.in", "vif_down.out", "promisc.in", "promisc.out", "fd_tuntap.control"];
 
-fn setpriv_available() -> bool {
+/// [`privileged`] for the tests that run clients as the slice: they need `setpriv`
+/// (util-linux) too, and skip (saying why) without it.
+fn privileged_with_setpriv<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
     let ok = Command::new("setpriv").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     if !ok {
         eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+        return None;
     }
-    ok
-}
-
-fn ready() -> bool {
-    require_root() && setpriv_available()
+    privileged(f)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -88,7 +87,7 @@ fn slice_client_child() {
             "vif_up" => {
                 let (addr, prefix) = arg.split_once('/').unwrap();
                 iface().and_then(|i| {
-                    vsys.vif_up(&i, addr.parse().unwrap(), prefix.parse().unwrap(), &[])
+                    vsys.vif_up(&i, Ipv4Net::new(addr.parse().unwrap(), prefix.parse().unwrap()).unwrap(), &[])
                         .map(|o| format!("{o:?}"))
                         .map_err(core)
                 })
@@ -283,8 +282,8 @@ impl Sentinel {
         })
         .unwrap();
         let i = other.iface();
-        i.set_ipv4(Ipv4Net { addr: Ipv4Addr::new(198, 19, 200, 1), prefix: 24 }).unwrap();
-        i.set_flags(Some(true), None).unwrap();
+        i.set_ipv4(Ipv4Net::new(Ipv4Addr::new(198, 19, 200, 1), 24).unwrap()).unwrap();
+        i.set_up(true).unwrap();
         let other_flags = i.flags().unwrap();
         Sentinel { file, content, other, other_flags }
     }
@@ -296,7 +295,7 @@ impl Sentinel {
         assert_eq!(std::fs::read_to_string(&self.file).unwrap(), self.content, "the root-only file is untouched");
         let i = self.other.iface();
         assert_eq!(i.flags().unwrap(), self.other_flags, "the other slice's device is unchanged");
-        assert_eq!(i.ipv4().unwrap(), Some(Ipv4Net { addr: Ipv4Addr::new(198, 19, 200, 1), prefix: 24 }));
+        assert_eq!(i.ipv4().unwrap(), Some(Ipv4Net::new(Ipv4Addr::new(198, 19, 200, 1), 24).unwrap()));
     }
 }
 
@@ -304,7 +303,8 @@ impl Sentinel {
 fn still_serving(dir: &Path, tmp: &TempDir) {
     let vsys = client(dir, tmp.path());
     let tap = vsys.allocate(Mode::Tap).expect("the helper still allocates");
-    vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 99, 1), 24, &[]).expect("the helper still runs vif_up");
+    vsys.vif_up(&tap.iface(), Ipv4Net::new(Ipv4Addr::new(198, 18, 99, 1), 24).unwrap(), &[])
+        .expect("the helper still runs vif_up");
     vsys.vif_down(&tap.iface()).expect("the helper still runs vif_down");
 }
 
@@ -346,10 +346,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// supplementary groups allocates, configures and uses its device; uid 1001 is refused.
 #[test]
 fn an_unprivileged_slice_uses_its_device_and_others_are_refused() {
-    if !ready() {
-        return;
-    }
-    in_netns(|| {
+    privileged_with_setpriv(|| {
         let tmp = TempDir::new("slice");
         let dir = tmp.path().join("vsys");
         let d = dir.to_str().unwrap();
@@ -421,10 +418,7 @@ fn an_unprivileged_slice_uses_its_device_and_others_are_refused() {
 /// socket, here through the group); the devices stay the slice's.
 #[test]
 fn allow_uid_lets_another_uid_allocate_for_the_slice() {
-    if !ready() {
-        return;
-    }
-    in_netns(|| {
+    privileged_with_setpriv(|| {
         let tmp = TempDir::new("allow");
         let dir = tmp.path().join("vsys");
         let helper = Helper::start(&["--dir", dir.to_str().unwrap(), "--allow-uid", "1001"]);
@@ -442,10 +436,7 @@ fn allow_uid_lets_another_uid_allocate_for_the_slice() {
 /// if D becomes writable while the helper runs, it never follows the new names.
 #[test]
 fn the_slice_cannot_redirect_the_fifos() {
-    if !ready() {
-        return;
-    }
-    in_netns(|| {
+    privileged_with_setpriv(|| {
         let tmp = TempDir::new("swap");
         let sentinel = Sentinel::new(&tmp);
         let secret = sentinel.file.to_str().unwrap().to_string();
@@ -556,10 +547,7 @@ fn the_slice_cannot_redirect_the_fifos() {
 /// fix, and left as it was; the safe variants are served.
 #[test]
 fn unsafe_directories_are_refused_and_safe_ones_served() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("dirs");
         let sentinel = Sentinel::new(&tmp);
         let base = tmp.path();
@@ -666,10 +654,7 @@ fn unsafe_directories_are_refused_and_safe_ones_served() {
 /// one's entries when it stopped). Now it refuses to start and touches nothing.
 #[test]
 fn a_second_helper_is_refused_and_the_first_keeps_serving() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("second");
         let dir = tmp.path().join("vsys");
         let d = dir.to_str().unwrap();
@@ -704,10 +689,7 @@ fn a_second_helper_is_refused_and_the_first_keeps_serving() {
 /// client gets its own, also in a burst with such opens interleaved.
 #[test]
 fn an_empty_request_gets_no_reply_and_every_client_its_own() {
-    if !ready() {
-        return;
-    }
-    in_netns(|| {
+    privileged_with_setpriv(|| {
         let tmp = TempDir::new("empty");
         let sentinel = Sentinel::new(&tmp);
         let dir = tmp.path().join("vsys");
@@ -747,7 +729,11 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
                             .custom_flags(libc::O_NONBLOCK)
                             .open(dir.join("vif_up.in")),
                     );
-                    let out = vsys.vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24, &[]);
+                    let out = vsys.vif_up(
+                        &tap.iface(),
+                        Ipv4Net::new(Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24).unwrap(),
+                        &[],
+                    );
                     assert_eq!(out.expect("vif_up in the burst").warning, None, "client {i} got a foreign reply");
                 });
             }
@@ -755,7 +741,7 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
         for (i, tap) in taps.iter().enumerate() {
             assert_eq!(
                 tap.iface().ipv4().unwrap(),
-                Some(Ipv4Net { addr: Ipv4Addr::new(198, 18, 40 + i as u8, 1), prefix: 24 })
+                Some(Ipv4Net::new(Ipv4Addr::new(198, 18, 40 + i as u8, 1), 24).unwrap())
             );
         }
         sentinel.check();
@@ -768,10 +754,7 @@ fn an_empty_request_gets_no_reply_and_every_client_its_own() {
 /// after the 200 ms idle gap.
 #[test]
 fn an_idle_writer_does_not_block_the_next_client() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("idle");
         let dir = tmp.path().join("vsys");
         let helper = Helper::start(&["--dir", dir.to_str().unwrap()]);
@@ -787,7 +770,7 @@ fn an_idle_writer_does_not_block_the_next_client() {
         for i in 0..3u8 {
             let t0 = Instant::now();
             let out = vsys
-                .vif_up(&tap.iface(), Ipv4Addr::new(198, 18, 50, 1 + i), 24, &[])
+                .vif_up(&tap.iface(), Ipv4Net::new(Ipv4Addr::new(198, 18, 50, 1 + i), 24).unwrap(), &[])
                 .expect("vif_up next to an idle writer");
             assert_eq!(out.warning, None);
             assert!(t0.elapsed() < Duration::from_secs(3), "vif_up took {:?} next to an idle writer", t0.elapsed());
@@ -805,10 +788,7 @@ fn an_idle_writer_does_not_block_the_next_client() {
 /// exist are untouched.
 #[test]
 fn device_limit_and_connection_bound_refuse_clearly() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("limits");
         let sentinel = Sentinel::new(&tmp);
         let dir = tmp.path().join("vsys");
@@ -884,10 +864,7 @@ fn device_limit_and_connection_bound_refuse_clearly() {
 /// The helper's log under a flood of refused connections stays bounded.
 #[test]
 fn refusals_are_logged_without_flooding() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("flood");
         let dir = tmp.path().join("vsys");
         let helper = Helper::start(&["--dir", dir.to_str().unwrap(), "--slice-uid", "1000"]);
@@ -915,10 +892,7 @@ fn refusals_are_logged_without_flooding() {
 /// creating its entries (before "serving") also leaves nothing behind.
 #[test]
 fn sighup_and_an_early_sigterm_remove_the_entries() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let tmp = TempDir::new("signals");
         let dir = tmp.path().join("vsys");
         let d = dir.to_str().unwrap();
@@ -969,10 +943,7 @@ fn sighup_and_an_early_sigterm_remove_the_entries() {
 /// the directory's mode follows from them.
 #[test]
 fn ownership_options_set_exact_owners_and_modes() {
-    if !ready() {
-        return;
-    }
-    in_netns(|| {
+    privileged_with_setpriv(|| {
         let tmp = TempDir::new("modes");
         let dir = tmp.path().join("vsys");
         let d = dir.to_str().unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Helper, TempDir, client, in_netns, require_root, run};
+use common::{Helper, TempDir, client, privileged, run};
 use pltap_core::vsys::{TransactOptions, VifOption, transact};
 use pltap_core::{Error, IfName, Iface, Ipv4Net, Mode, Tap, TapOptions};
 use std::io::Write;
@@ -32,10 +32,7 @@ fn script_reply(r: pltap_core::Result<pltap_core::vsys::ScriptOutcome>) -> Strin
 
 #[test]
 fn allocation_over_fd_tuntap() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("alloc");
         let helper = Helper::start(&["--dir", &dir, "--slice-uid", "754"]);
         assert_eq!(helper.ready_line.trim_end(), format!("pltap-vsysd: serving {dir}"));
@@ -45,7 +42,7 @@ fn allocation_over_fd_tuntap() {
         assert_eq!(tap.name().as_str(), "tap754-0");
         assert_eq!(tap.mode(), Mode::Tap);
         assert!(tap.packet_info(), "vsys devices carry tun_pi");
-        let (name, mode) = tap.query().expect("TUNGETIFF on the received fd");
+        let (name, mode) = tap.tun_get_iff().expect("TUNGETIFF on the received fd");
         assert_eq!((name.as_str(), mode), ("tap754-0", Mode::Tap));
         tap.hwaddr().expect("SIOCGIFHWADDR on the fd");
         assert!(!tap.iface().flags().unwrap().up, "a fresh device is down");
@@ -56,7 +53,7 @@ fn allocation_over_fd_tuntap() {
 
         let tun = vsys.allocate(Mode::Tun).expect("allocate TUN");
         assert!(tun.name().as_str().starts_with("tun754-"), "{}", tun.name());
-        assert_eq!(tun.query().unwrap().1, Mode::Tun);
+        assert_eq!(tun.tun_get_iff().unwrap().1, Mode::Tun);
         assert!(tun.packet_info());
 
         // Non-persistent: the device goes away with the last descriptor.
@@ -73,10 +70,7 @@ fn allocation_over_fd_tuntap() {
 
 #[test]
 fn fd_tuntap_refuses_bad_requests_with_a_text_line() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("refuse");
         let helper = Helper::start(&["--dir", &dir]);
         let sock = Path::new(&dir).join("fd_tuntap.control");
@@ -116,10 +110,7 @@ fn fd_tuntap_refuses_bad_requests_with_a_text_line() {
 
 #[test]
 fn vif_up_promisc_vif_down() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("up");
         let helper = Helper::start(&["--dir", &dir]);
         let vsys = client(dir.as_ref(), tmp.path());
@@ -127,11 +118,11 @@ fn vif_up_promisc_vif_down() {
         assert_eq!(tap.name().as_str(), "tap1000-0");
         let iface = tap.iface();
 
-        let outcome = vsys.vif_up(&iface, IP, 24, &[]).expect("vif_up");
+        let outcome = vsys.vif_up(&iface, Ipv4Net::new(IP, 24).unwrap(), &[]).expect("vif_up");
         assert_eq!(outcome.warning, None);
         let flags = iface.flags().unwrap();
         assert!(flags.up, "UP after vif_up");
-        assert_eq!(iface.ipv4().unwrap(), Some(Ipv4Net { addr: IP, prefix: 24 }));
+        assert_eq!(iface.ipv4().unwrap(), Some(Ipv4Net::new(IP, 24).unwrap()));
         let shown = run("ip", &["-4", "addr", "show", "dev", "tap1000-0"]);
         assert!(shown.contains("inet 198.18.0.1/24"), "ip addr shows: {shown}");
         let first = shown.lines().next().unwrap();
@@ -155,14 +146,18 @@ fn vif_up_promisc_vif_down() {
             VifOption::new("mtu", "1400").unwrap(),
             VifOption::new("rp_filter", "0").unwrap(),
         ];
-        let outcome = vsys.vif_up(&iface, Ipv4Addr::new(198, 18, 7, 9), 16, &opts).expect("vif_up with options");
+        let outcome = vsys
+            .vif_up(&iface, Ipv4Net::new(Ipv4Addr::new(198, 18, 7, 9), 16).unwrap(), &opts)
+            .expect("vif_up with options");
         assert_eq!(outcome.warning, None, "the sysctl-style rp_filter echo is benign");
         assert_eq!((iface.txqlen().unwrap(), iface.mtu().unwrap()), (500, 1400));
-        assert_eq!(iface.ipv4().unwrap(), Some(Ipv4Net { addr: Ipv4Addr::new(198, 18, 7, 9), prefix: 16 }));
+        assert_eq!(iface.ipv4().unwrap(), Some(Ipv4Net::new(Ipv4Addr::new(198, 18, 7, 9), 16).unwrap()));
         // /proc/sys/net is resolved in the reading thread's namespace.
         let rp = std::fs::read_to_string("/proc/sys/net/ipv4/conf/tap1000-0/rp_filter").unwrap();
         assert_eq!(rp.trim(), "0");
-        let noted = vsys.vif_up(&iface, IP, 24, &[VifOption::new("snat", "1").unwrap()]).expect("vif_up with snat=1");
+        let noted = vsys
+            .vif_up(&iface, Ipv4Net::new(IP, 24).unwrap(), &[VifOption::new("snat", "1").unwrap()])
+            .expect("vif_up with snat=1");
         assert!(noted.warning.as_deref().unwrap_or("").contains("Note: option snat=1 ignored"), "{noted:?}");
 
         // The reply of a raw transaction is exactly the helper's output.
@@ -182,10 +177,7 @@ fn vif_up_promisc_vif_down() {
 
 #[test]
 fn validation_failures_come_back_as_script_errors() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("refusals");
         let _helper = Helper::start(&["--dir", &dir, "--slice-uid", "754", "--vnet", "198.18.0.0/16"]);
         let vsys = client(dir.as_ref(), tmp.path());
@@ -197,7 +189,7 @@ fn validation_failures_come_back_as_script_errors() {
         let other =
             Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap755-0").unwrap()), packet_info: true })
                 .unwrap();
-        let reply = script_reply(vsys.vif_up(&other.iface(), IP, 24, &[]));
+        let reply = script_reply(vsys.vif_up(&other.iface(), Ipv4Net::new(IP, 24).unwrap(), &[]));
         assert_eq!(reply, "Interface name tap755-0 does not match slice id 754.\n");
         assert!(!other.iface().flags().unwrap().up);
         let reply = script_reply(vsys.vif_down(&Iface::new(IfName::new("tap754-0x").unwrap()).unwrap()));
@@ -212,7 +204,7 @@ fn validation_failures_come_back_as_script_errors() {
             (IP, 24, vec![VifOption::new("gre", "yes").unwrap()], "GRE tunnels need a pointopoint address\n"),
         ];
         for (addr, prefix, opts, want) in cases {
-            let reply = script_reply(vsys.vif_up(&iface, addr, prefix, &opts));
+            let reply = script_reply(vsys.vif_up(&iface, Ipv4Net::new(addr, prefix).unwrap(), &opts));
             assert_eq!(reply, want, "vif_up {addr}/{prefix} {opts:?}");
         }
         let f = iface.flags().unwrap();
@@ -223,7 +215,7 @@ fn validation_failures_come_back_as_script_errors() {
         assert!(!iface.flags().unwrap().promisc);
 
         // promisc with an address outside the netblock (set directly) is refused too.
-        iface.set_ipv4(Ipv4Net { addr: Ipv4Addr::new(198, 19, 1, 1), prefix: 24 }).unwrap();
+        iface.set_ipv4(Ipv4Net::new(Ipv4Addr::new(198, 19, 1, 1), 24).unwrap()).unwrap();
         let reply = script_reply(vsys.promisc(&iface, true));
         assert_eq!(reply, "Requested IP 198.19.1.1 not in netblock 198.18.0.0/16\n");
 
@@ -238,10 +230,7 @@ fn validation_failures_come_back_as_script_errors() {
 
 #[test]
 fn sigterm_exits_zero_and_removes_entries() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         let (tmp, dir) = setup("term");
         let mut helper = Helper::start(&["--dir", &dir]);
         let d = Path::new(&dir);
@@ -280,10 +269,7 @@ fn sigterm_exits_zero_and_removes_entries() {
 
 #[test]
 fn bad_flags_exit_2_and_help_exits_0() {
-    if !require_root() {
-        return;
-    }
-    in_netns(|| {
+    privileged(|| {
         for args in [
             &["--bogus"][..],
             &[],

@@ -1,7 +1,7 @@
 //! Constants of the Linux tun driver and the interface ioctls (no code, no `unsafe`).
 //!
-//! Values from `<linux/if_tun.h>` and `<linux/sockios.h>`; the ones `libc` already
-//! exports are re-exported so the rest of the crate has one place to look.
+//! Values from `<linux/if_tun.h>`, `<linux/sockios.h>` and `<linux/if.h>`, all defined here
+//! (not taken from `libc`), so the rest of the crate has one place to look.
 
 /// `TUNSETIFF`: `_IOW('T', 202, int)`.
 pub const TUNSETIFF: u64 = 0x4004_54ca;

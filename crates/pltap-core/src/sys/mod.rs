@@ -9,7 +9,10 @@
 //! `ifreq` ioctl, whose soundness depends on the request number, is crate-private.
 #![allow(unsafe_code)]
 
+mod ifreq;
 pub mod linux;
+
+pub(crate) use ifreq::{IfReq, ioctl_ifreq};
 
 use std::ffi::CString;
 use std::io;
@@ -33,34 +36,6 @@ fn owned(fd: RawFd) -> OwnedFd {
     // SAFETY: `fd` was just returned by a successful syscall that creates a new
     // descriptor, so it is open and owned by no other object.
     unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-/// `struct ifreq`: a 16-byte interface name followed by a 24-byte union.
-///
-/// The union is kept as raw bytes; the safe layer above reads and writes the member it
-/// needs (`ifr_flags` is an `i16` at offset 0, `ifr_mtu`/`ifr_ifindex`/`ifr_qlen` an
-/// `i32` at offset 0, `ifr_addr`/`ifr_hwaddr` a `struct sockaddr` at offset 0).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IfReq {
-    /// `ifr_name`, NUL-padded.
-    pub name: [u8; linux::IFNAMSIZ],
-    /// `ifr_ifru`, native-endian.
-    pub data: [u8; 24],
-}
-
-/// `ioctl(fd, request, &mut ifreq)` for every ifreq-shaped request (`TUNSETIFF`,
-/// `TUNGETIFF`, `SIOCGIFFLAGS`, ...).
-///
-/// Crate-private on purpose: it is sound only for requests that take a `struct ifreq *`
-/// (a request such as `SIOCGIFCONF`, or any `_IOR` larger than 40 bytes, would make the
-/// kernel write past `ifr`), and only the crate's own callers (`tap`, `iface`), which pass
-/// the `linux::TUN*` / `SIOC*IF*` constants, are known to do that.
-pub(crate) fn ioctl_ifreq(fd: BorrowedFd<'_>, request: u64, ifr: &mut IfReq) -> io::Result<()> {
-    // SAFETY: `ifr` is a valid, exclusively borrowed `struct ifreq` of the size the
-    // kernel expects for every request this crate passes (all take a `struct ifreq *`);
-    // the function is crate-private, so no other request can reach it.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, ifr as *mut IfReq) }).map(drop)
 }
 
 /// `socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)`: the handle for interface ioctls.
@@ -99,8 +74,24 @@ pub fn is_nonblocking(fd: BorrowedFd<'_>) -> io::Result<bool> {
 /// Readiness asked of and reported by [`poll`].
 pub use libc::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
 
+/// [`poll`]'s timeout for a wait of `d`: whole milliseconds, at least 1 (a remainder
+/// under a millisecond must not become `0`, which returns at once and makes a deadline
+/// loop spin) and at most `i32::MAX`. Cap `d` first (`d.min(..)`) to wake up regularly.
+///
+/// ```
+/// use pltap_core::sys::poll_timeout_ms;
+/// use std::time::Duration;
+/// assert_eq!(poll_timeout_ms(Duration::from_micros(10)), 1);
+/// assert_eq!(poll_timeout_ms(Duration::from_millis(250)), 250);
+/// assert_eq!(poll_timeout_ms(Duration::MAX), i32::MAX);
+/// ```
+pub fn poll_timeout_ms(d: std::time::Duration) -> i32 {
+    d.as_millis().clamp(1, i32::MAX as u128) as i32
+}
+
 /// `poll(2)` over `(fd, events)` pairs; fills `revents` and returns how many are ready.
-/// `EINTR` is retried by the caller's deadline loop, so it is returned as `Ok(0)`.
+/// `EINTR` is returned as `Ok(0)`, as a timeout: callers wait in deadline loops (or, like
+/// [`crate::Tap::wait_readable`], say that `false` may also mean a signal).
 pub fn poll(fds: &[(BorrowedFd<'_>, i16)], revents: &mut [i16], timeout_ms: i32) -> io::Result<usize> {
     let mut pfds: Vec<libc::pollfd> =
         fds.iter().map(|(fd, ev)| libc::pollfd { fd: fd.as_raw_fd(), events: *ev, revents: 0 }).collect();
@@ -439,10 +430,18 @@ pub fn mkfifoat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::R
     cvt(unsafe { libc::mkfifoat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) }).map(drop)
 }
 
-/// `unlinkat(dir, name, remove_dir ? AT_REMOVEDIR : 0)`; never follows a symlink.
-pub fn unlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, remove_dir: bool) -> io::Result<()> {
+/// `unlinkat(dir, name, 0)`: removes a file (not a directory); never follows a symlink.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<()> {
+    unlinkat_flags(dir, name, 0)
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR)`: removes an empty directory.
+pub fn rmdirat(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<()> {
+    unlinkat_flags(dir, name, libc::AT_REMOVEDIR)
+}
+
+fn unlinkat_flags(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, flags: i32) -> io::Result<()> {
     let c = c_name(name)?;
-    let flags = if remove_dir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) }).map(drop)
 }

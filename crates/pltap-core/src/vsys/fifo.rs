@@ -54,7 +54,7 @@ pub struct Reply {
 ///
 /// Errors: `ENOENT`/`ENOTDIR`/`EACCES` opening the root or an entry, `ELOOP` for an entry
 /// that is a symlink, [`Error::HelperProtocol`] for one that is not a FIFO, `ENXIO` when
-/// no vsys daemon reads `S.in` within `open_retry`, [`Error::Timeout`] at the deadline
+/// no vsys daemon reads `S.in` within `open_retry`, [`Error::HelperTimeout`] at the deadline
 /// (also while waiting for the lock).
 ///
 /// ```no_run
@@ -68,7 +68,7 @@ pub fn transact(root: &Path, script: &str, request: &[u8], opts: &TransactOption
     let start = Instant::now();
     let deadline = start + opts.deadline;
     let op = format!("vsys {script}");
-    let timeout = || Error::Timeout { op: op.clone(), after: opts.deadline };
+    let timeout = || Error::HelperTimeout { op: op.clone(), after: opts.deadline };
 
     let lock = root_mutex(root);
     let _local = acquire(&lock, deadline).ok_or_else(timeout)?;
@@ -76,14 +76,32 @@ pub fn transact(root: &Path, script: &str, request: &[u8], opts: &TransactOption
 
     // S.out first: vsys opens it for writing only once it sees S.in opened.
     let out_path = root.join(format!("{script}.out"));
-    let mut out = open_fifo(&dir, &out_path, false).map_err(|e| e.into_error(&out_path))?;
+    let mut out = open_fifo_reader(&dir, &out_path).map_err(|e| e.into_error(&out_path))?;
     let in_path = root.join(format!("{script}.in"));
     let input = open_writer_retrying(&dir, &in_path, (start + opts.open_retry).min(deadline))?;
 
-    write_all(input, request, deadline, &in_path).map_err(|e| e.unwrap_or_else(timeout))?;
+    write_all(input, request, deadline, &in_path).map_err(|e| e.into_error(timeout))?;
     // `write_all` consumed and closed S.in: exactly once (suspect 2).
 
-    read_to_eof(&mut out, opts.reply_cap, deadline, &out_path).map_err(|e| e.unwrap_or_else(timeout))
+    read_to_eof(&mut out, opts.reply_cap, deadline, &out_path).map_err(|e| e.into_error(timeout))
+}
+
+/// Why a wait for a FIFO ended without it being ready.
+enum WaitError {
+    /// The transaction's deadline passed.
+    TimedOut,
+    /// The wait or the I/O itself failed.
+    Os(Error),
+}
+
+impl WaitError {
+    /// The error to report; `timeout` builds the one for [`WaitError::TimedOut`].
+    fn into_error(self, timeout: impl FnOnce() -> Error) -> Error {
+        match self {
+            WaitError::TimedOut => timeout(),
+            WaitError::Os(e) => e,
+        }
+    }
 }
 
 /// Why an entry could not be opened.
@@ -104,11 +122,21 @@ impl OpenFailure {
     }
 }
 
-/// Opens `<dir>/<file name of path>` nonblocking, without following a symlink, and
-/// checks on the descriptor that it is a FIFO.
-fn open_fifo(dir: &File, path: &Path, write: bool) -> std::result::Result<File, OpenFailure> {
+/// Opens the reply end `<dir>/<file name of path>` (`O_RDONLY`), see [`open_fifo`].
+fn open_fifo_reader(dir: &File, path: &Path) -> std::result::Result<File, OpenFailure> {
+    open_fifo(dir, path, libc::O_RDONLY)
+}
+
+/// Opens the request end `<dir>/<file name of path>` (`O_WRONLY`: `ENXIO` while no vsys
+/// daemon reads it), see [`open_fifo`].
+fn open_fifo_writer(dir: &File, path: &Path) -> std::result::Result<File, OpenFailure> {
+    open_fifo(dir, path, libc::O_WRONLY)
+}
+
+/// Opens `<dir>/<file name of path>` with `access`, nonblocking, without following a
+/// symlink, and checks on the descriptor that it is a FIFO.
+fn open_fifo(dir: &File, path: &Path, access: i32) -> std::result::Result<File, OpenFailure> {
     let name = Path::new(path.file_name().expect("an entry name"));
-    let access = if write { libc::O_WRONLY } else { libc::O_RDONLY };
     let fd = sys::openat(dir.as_fd(), name.as_os_str(), access | libc::O_NONBLOCK | libc::O_NOFOLLOW, 0)
         .map_err(OpenFailure::Os)?;
     let file = File::from(fd);
@@ -131,7 +159,7 @@ fn open_fifo(dir: &File, path: &Path, write: bool) -> std::result::Result<File, 
 fn open_writer_retrying(dir: &File, path: &Path, give_up: Instant) -> Result<File> {
     let mut pause = Duration::from_millis(1);
     loop {
-        match open_fifo(dir, path, true) {
+        match open_fifo_writer(dir, path) {
             Ok(f) => return Ok(f),
             Err(OpenFailure::Os(e)) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < give_up => {
                 // Never sleep past `give_up`, and try once more there: the whole window
@@ -151,25 +179,21 @@ fn open_writer_retrying(dir: &File, path: &Path, give_up: Instant) -> Result<Fil
     }
 }
 
-fn remaining_ms(deadline: Instant) -> Option<i32> {
-    let left = deadline.checked_duration_since(Instant::now())?;
-    Some(left.as_millis().clamp(1, i32::MAX as u128) as i32)
-}
-
-/// `Err(None)` means the deadline passed.
-fn wait(file: &File, events: i16, deadline: Instant) -> std::result::Result<i16, Option<Error>> {
-    let ms = remaining_ms(deadline).ok_or(None)?;
+/// Polls `file` for `events` until `deadline`; the revents, or 0 when a signal
+/// interrupted the wait.
+fn wait(file: &File, events: i16, deadline: Instant) -> std::result::Result<i16, WaitError> {
+    let left = deadline.checked_duration_since(Instant::now()).ok_or(WaitError::TimedOut)?;
     let mut rev = [0i16];
-    let n = sys::poll(&[(file.as_fd(), events)], &mut rev, ms).map_err(|e| Some(Error::os("poll", "poll", e)))?;
-    if n == 0 { if remaining_ms(deadline).is_none() { Err(None) } else { Ok(0) } } else { Ok(rev[0]) }
+    let n = sys::poll(&[(file.as_fd(), events)], &mut rev, sys::poll_timeout_ms(left))
+        .map_err(|e| WaitError::Os(Error::os("poll", "poll", e)))?;
+    match n {
+        0 if Instant::now() >= deadline => Err(WaitError::TimedOut),
+        0 => Ok(0),
+        _ => Ok(rev[0]),
+    }
 }
 
-fn write_all(
-    mut input: File,
-    mut buf: &[u8],
-    deadline: Instant,
-    path: &Path,
-) -> std::result::Result<(), Option<Error>> {
+fn write_all(mut input: File, mut buf: &[u8], deadline: Instant, path: &Path) -> std::result::Result<(), WaitError> {
     while !buf.is_empty() {
         match input.write(buf) {
             Ok(n) => buf = &buf[n..],
@@ -177,18 +201,13 @@ fn write_all(
                 wait(&input, sys::POLLOUT, deadline)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Some(Error::os(format!("write {}", path.display()), "write", e))),
+            Err(e) => return Err(WaitError::Os(Error::os(format!("write {}", path.display()), "write", e))),
         }
     }
     Ok(())
 }
 
-fn read_to_eof(
-    out: &mut File,
-    cap: usize,
-    deadline: Instant,
-    path: &Path,
-) -> std::result::Result<Reply, Option<Error>> {
+fn read_to_eof(out: &mut File, cap: usize, deadline: Instant, path: &Path) -> std::result::Result<Reply, WaitError> {
     let mut kept = Vec::new();
     let mut truncated = false;
     let mut chunk = [0u8; 4096];
@@ -210,7 +229,7 @@ fn read_to_eof(
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Some(Error::os(format!("read {}", path.display()), "read", e))),
+                Err(e) => return Err(WaitError::Os(Error::os(format!("read {}", path.display()), "read", e))),
             }
         }
     }
@@ -256,7 +275,7 @@ fn lock_root(root: &Path, deadline: Instant, opts: &TransactOptions, op: &str) -
             return Ok(dir);
         }
         if Instant::now() >= deadline {
-            return Err(Error::Timeout {
+            return Err(Error::HelperTimeout {
                 op: format!("{op} (waiting for the lock on {})", root.display()),
                 after: opts.deadline,
             });

@@ -37,7 +37,7 @@ pub struct ScriptOutcome {
 /// use pltap_core::{Mode, vsys::Vsys};
 /// let vsys = Vsys::new("/vsys");
 /// let tap = vsys.allocate(Mode::Tap)?;
-/// vsys.vif_up(&tap.iface(), "198.18.0.1".parse().unwrap(), 24, &[])?;
+/// vsys.vif_up(&tap.iface(), "198.18.0.1/24".parse()?, &[])?;
 /// vsys.promisc(&tap.iface(), true)?;
 /// # Ok::<(), pltap_core::Error>(())
 /// ```
@@ -96,24 +96,19 @@ impl Vsys {
         allocate(&self.root, mode, self.opts.deadline)
     }
 
-    /// Runs `vif_up`, then checks that the interface is UP with `addr/prefix`.
-    pub fn vif_up(
-        &self,
-        iface: &Iface,
-        addr: std::net::Ipv4Addr,
-        prefix: u8,
-        options: &[VifOption],
-    ) -> Result<ScriptOutcome> {
-        let req = vif_up_request(iface.name(), addr, prefix, options)?;
-        let want = Ipv4Net { addr, prefix };
+    /// Runs `vif_up`, then checks that the interface is UP with `net`.
+    pub fn vif_up(&self, iface: &Iface, net: Ipv4Net, options: &[VifOption]) -> Result<ScriptOutcome> {
+        let req = vif_up_request(iface.name(), net, options)?;
         self.run("vif_up", &req, || {
             let flags = iface.flags()?;
             let have = iface.ipv4()?;
             Ok(match (flags.up, have) {
-                (true, Some(net)) if net == want => None,
-                (up, net) => {
-                    Some(format!("the kernel shows {} {}, not UP with {want}", iface.name(), describe(up, net)))
-                }
+                (true, Some(have)) if have == net => PostCondition::Holds,
+                (up, have) => PostCondition::Fails(format!(
+                    "the kernel shows {} {}, not UP with {net}",
+                    iface.name(),
+                    describe(up, have)
+                )),
             })
         })
     }
@@ -122,7 +117,10 @@ impl Vsys {
     pub fn vif_down(&self, iface: &Iface) -> Result<ScriptOutcome> {
         let req = vif_down_request(iface.name())?;
         self.run("vif_down", &req, || {
-            Ok(iface.flags()?.up.then(|| format!("the kernel still shows {} UP", iface.name())))
+            Ok(match iface.flags()?.up {
+                false => PostCondition::Holds,
+                true => PostCondition::Fails(format!("the kernel still shows {} UP", iface.name())),
+            })
         })
     }
 
@@ -131,19 +129,21 @@ impl Vsys {
         let req = promisc_request(iface.name(), on)?;
         self.run("promisc", &req, || {
             let IfFlags { promisc, .. } = iface.flags()?;
-            Ok((promisc != on).then(|| {
-                format!("the kernel shows {} with PROMISC {}", iface.name(), if promisc { "on" } else { "off" })
-            }))
+            Ok(if promisc == on {
+                PostCondition::Holds
+            } else {
+                let shown = if promisc { "on" } else { "off" };
+                PostCondition::Fails(format!("the kernel shows {} with PROMISC {shown}", iface.name()))
+            })
         })
     }
 
-    /// Transact, then poll `check` (which returns the failed post-condition, if any)
-    /// until it holds or `settle` has passed. The kernel decides: success iff the
+    /// Transact, then poll `check` until the post-condition holds or `settle` has passed. The kernel decides: success iff the
     /// post-condition holds (whatever the reply said, which then becomes a warning unless
     /// benign); [`Error::Script`] only when it still fails after settling. A transaction
     /// that itself failed (no reader, timeout) is reported as such, unless the kernel
     /// shows the requested state all the same.
-    fn run(&self, script: &str, req: &[u8], check: impl Fn() -> Result<Option<String>>) -> Result<ScriptOutcome> {
+    fn run(&self, script: &str, req: &[u8], check: impl Fn() -> Result<PostCondition>) -> Result<ScriptOutcome> {
         let reply = transact(&self.root, script, req, &self.opts);
         if let Err(e @ Error::InvalidArgument { .. }) = reply {
             return Err(e); // refused before any I/O: nothing can have happened
@@ -151,7 +151,8 @@ impl Vsys {
         let until = Instant::now() + self.settle;
         let failed = loop {
             let failed = match check() {
-                Ok(f) => f,
+                Ok(PostCondition::Holds) => None,
+                Ok(PostCondition::Fails(why)) => Some(why),
                 Err(e) => Some(e.to_string()),
             };
             match failed {
@@ -172,6 +173,14 @@ impl Vsys {
             (Err(e), Some(_)) => Err(e),
         }
     }
+}
+
+/// What the kernel shows after a script, against what the script was asked to do.
+enum PostCondition {
+    /// It shows what was asked.
+    Holds,
+    /// It shows something else, described.
+    Fails(String),
 }
 
 fn describe(up: bool, net: Option<Ipv4Net>) -> String {

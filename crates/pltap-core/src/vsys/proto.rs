@@ -4,16 +4,16 @@
 //! for control characters first, so nothing a caller passes can add a line (defect A17).
 
 use crate::error::{Error, Result};
+use crate::iface::Ipv4Net;
 use crate::ifname::IfName;
-use std::net::Ipv4Addr;
 
-/// One `name=value` option line of a `vif_up` request (`txqueuelen=1000`, `snat=1`, ...).
+/// One `name=value` option line of a `vif_up` request (`txqueuelen=1000`, `snat=1`, ...),
+/// valid by construction (the fields are private, so no line can be forged past
+/// [`VifOption::new`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VifOption {
-    /// Option name: `[a-z_]+`.
-    pub name: String,
-    /// Option value: printable, no whitespace, no `=`.
-    pub value: String,
+    name: String,
+    value: String,
 }
 
 impl VifOption {
@@ -36,25 +36,30 @@ impl VifOption {
         }
         Ok(VifOption { name: name.to_string(), value: value.to_string() })
     }
+
+    /// The option name: `[a-z_]+`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The option value: 1 to 255 printable characters, no whitespace, no `=`.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
 }
 
 /// `vif_up`: `<name>\n<a.b.c.d>\n<prefix>\n` then one `name=value\n` per option.
 ///
 /// ```
 /// use pltap_core::{IfName, vsys::vif_up_request};
-/// let req = vif_up_request(&IfName::new("tap754-0")?, "198.18.0.1".parse().unwrap(), 24, &[])?;
+/// let req = vif_up_request(&IfName::new("tap754-0")?, "198.18.0.1/24".parse()?, &[])?;
 /// assert_eq!(req, b"tap754-0\n198.18.0.1\n24\n");
 /// # Ok::<(), pltap_core::Error>(())
 /// ```
-pub fn vif_up_request(name: &IfName, addr: Ipv4Addr, prefix: u8, options: &[VifOption]) -> Result<Vec<u8>> {
-    if prefix > 32 {
-        return Err(Error::invalid("prefix", format!("{prefix} is not in 0..=32")));
-    }
+pub fn vif_up_request(name: &IfName, net: Ipv4Net, options: &[VifOption]) -> Result<Vec<u8>> {
     check_vsys_name(name)?;
-    let mut out = format!("{name}\n{addr}\n{prefix}\n");
+    let mut out = format!("{name}\n{}\n{}\n", net.addr(), net.prefix());
     for opt in options {
-        // Re-validate: the fields are public.
-        let opt = VifOption::new(&opt.name, &opt.value)?;
         out.push_str(&format!("{}={}\n", opt.name, opt.value));
     }
     Ok(out.into_bytes())
@@ -115,12 +120,15 @@ mod tests {
         IfName::new(s).unwrap()
     }
 
+    fn net24() -> Ipv4Net {
+        "198.18.0.1/24".parse().unwrap()
+    }
+
     #[test]
     fn golden_requests() {
-        let ip: Ipv4Addr = "198.18.0.1".parse().unwrap();
         let opts = [VifOption::new("txqueuelen", "500").unwrap(), VifOption::new("rp_filter", "0").unwrap()];
         assert_eq!(
-            vif_up_request(&n("tap754-0"), ip, 24, &opts).unwrap(),
+            vif_up_request(&n("tap754-0"), net24(), &opts).unwrap(),
             b"tap754-0\n198.18.0.1\n24\ntxqueuelen=500\nrp_filter=0\n"
         );
         assert_eq!(vif_down_request(&n("tun754-3")).unwrap(), b"tun754-3\n");
@@ -129,7 +137,6 @@ mod tests {
 
     #[test]
     fn rejects_injection_and_bad_fields() {
-        let ip: Ipv4Addr = "198.18.0.1".parse().unwrap();
         for (k, v) in [
             ("snat", "1\n"),
             ("snat", "1\rx"),
@@ -143,10 +150,7 @@ mod tests {
         ] {
             assert_eq!(VifOption::new(k, v).unwrap_err().code(), "ERR_INVALID_ARG_VALUE", "{k:?}={v:?}");
         }
-        let forged = VifOption { name: "snat".into(), value: "1\nmtu=9".into() };
-        assert!(vif_up_request(&n("tap1-0"), ip, 24, &[forged]).is_err());
-        assert!(vif_up_request(&n("tap1-0"), ip, 33, &[]).is_err());
-        assert!(vif_up_request(&n("tap%d"), ip, 24, &[]).is_err());
+        assert!(vif_up_request(&n("tap%d"), net24(), &[]).is_err());
         assert!(promisc_request(&n("tap%d"), true).is_err());
     }
 

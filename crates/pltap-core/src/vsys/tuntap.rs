@@ -53,14 +53,14 @@ pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
     // A helper that refuses at once (peer credentials, limits) may have sent its
     // refusal and closed before our request went out: then the send fails with EPIPE
     // or ECONNRESET, and the refusal is still waiting to be read.
-    let sent = stream.write_all(&i32::from(mode.iff()).to_ne_bytes());
+    let sent = stream.write_all(&i32::from(mode.tun_flag()).to_ne_bytes());
     let send_error = match sent {
         Ok(()) => None,
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)) => Some(e),
         Err(e) => {
             return Err(match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                    Error::Timeout { op: op.clone(), after: timeout }
+                    Error::HelperTimeout { op: op.clone(), after: timeout }
                 }
                 _ => Error::os(format!("send to {}", path.display()), "send", e),
             });
@@ -213,10 +213,12 @@ fn receive_reply(stream: &UnixStream, deadline: Instant, timeout: Duration, op: 
     loop {
         let left = deadline
             .checked_duration_since(Instant::now())
-            .ok_or(Error::Timeout { op: op.to_string(), after: timeout })?;
+            .ok_or(Error::HelperTimeout { op: op.to_string(), after: timeout })?;
         let mut rev = [0i16];
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        if sys::poll(&[(stream.as_fd(), sys::POLLIN)], &mut rev, ms).map_err(|e| Error::os(op, "poll", e))? == 0 {
+        if sys::poll(&[(stream.as_fd(), sys::POLLIN)], &mut rev, sys::poll_timeout_ms(left))
+            .map_err(|e| Error::os(op, "poll", e))?
+            == 0
+        {
             continue;
         }
         let got = match sys::recv_with_fds(stream.as_fd(), &mut buf, 2) {

@@ -1,73 +1,16 @@
-//! Shared helpers of the privileged integration tests.
-//!
-//! Network safety: every test that creates a device does so inside [`in_netns`], a
-//! thread that has moved itself into a fresh, empty network namespace. Devices die with
-//! their descriptors, the namespace dies with the thread (and any child process it
-//! started), so nothing ever touches the host's network. Addresses come only from the
-//! benchmarking range 198.18.0.0/15 (RFC 2544).
-#![allow(dead_code)]
+//! Helpers of pltap-core's integration tests: descriptor flags, frame I/O and frame
+//! builders. The privilege gate, the network-namespace sandbox ([`in_netns`],
+//! [`privileged`]), `TempDir`, child processes and polling are shared with pltap-vsysd's
+//! tests through the `pltap-test-support` crate, re-exported here.
+#![allow(dead_code, unused_imports)]
 
-use pltap_core::Tap;
+pub use pltap_test_support::*;
+
+use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+use pltap_core::{IfName, Mode, Tap};
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-
-/// Runs `f` on a new thread that lives in a new network namespace of its own, with `lo`
-/// up and IPv6 disabled (so the kernel sends no router solicitations, MLD reports or DAD
-/// probes that would disturb exact frame and counter checks). A panic inside `f` is
-/// resumed on the caller's thread.
-pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    pltap_core::run_in_new_network_namespace(move || {
-        // Both writes go to the namespace of the calling thread (/proc/sys/net is
-        // resolved per task). IPv6 may be compiled out: then there is nothing to quiet.
-        for knob in ["all", "default"] {
-            let path = format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6");
-            if Path::new(&path).exists() {
-                std::fs::write(&path, "1").unwrap_or_else(|e| panic!("write {path}: {e}"));
-            }
-        }
-        f()
-    })
-    .expect("a new network namespace with lo up")
-}
-
-/// Whether privileged tests can run here; prints why not to stderr.
-pub fn require_root() -> bool {
-    if pltap_core::sys::effective_uid() != 0 {
-        eprintln!(
-            "SKIPPED: this test needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for unshare); euid is {}",
-            pltap_core::sys::effective_uid()
-        );
-        return false;
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        eprintln!("SKIPPED: /dev/net/tun does not exist (load the tun module)");
-        return false;
-    }
-    true
-}
-
-static SERIAL: RwLock<()> = RwLock::new(());
-
-/// Taken by every test of a binary that has a descriptor-counting test, so that the
-/// counting test ([`exclusive`]) sees no descriptor opened by a concurrent test.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    SERIAL.read().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Taken by descriptor-counting tests: no other test of the binary runs meanwhile.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    SERIAL.write().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The number of open descriptors of the process.
-pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
-}
 
 /// The `flags:` field of `/proc/self/fdinfo/<fd>` (printed in octal by the kernel).
 pub fn fdinfo_flags(fd: BorrowedFd<'_>) -> u32 {
@@ -80,82 +23,10 @@ pub fn fdinfo_flags(fd: BorrowedFd<'_>) -> u32 {
 /// `O_CLOEXEC` as `/proc/self/fdinfo` shows it (octal 02000000 on x86 and arm).
 pub const FDINFO_CLOEXEC: u32 = 0o2000000;
 
-/// A temporary directory, removed with everything in it on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "pltap-test-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process that is killed and reaped when the guard is dropped.
-#[derive(Debug)]
-pub struct ChildGuard(Child);
-
-impl ChildGuard {
-    pub fn spawn(cmd: &mut Command) -> ChildGuard {
-        ChildGuard(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn child"))
-    }
-
-    /// The child's process id.
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs a command to completion (from the calling thread, so in its namespace) and
-/// returns its stdout; panics with stderr if it fails.
-pub fn run(program: &str, args: &[&str]) -> String {
-    let out =
-        Command::new(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed with {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// Polls `cond` every 10 ms until it returns `Some` or `timeout` passes.
-pub fn poll_until<T>(timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Some(v) = cond() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// A direct TAP port on the interface `name` (call inside [`privileged`]).
+pub fn open_direct(name: &str) -> Netdev {
+    let ifname = Some(IfName::new(name).unwrap());
+    Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
 }
 
 /// Waits up to `timeout` for a frame that `want` accepts, skipping others; returns its
@@ -170,7 +41,7 @@ pub fn recv_matching(tap: &Tap, buf: &mut [u8], timeout: Duration, want: impl Fn
             eprintln!("skipping an unrelated frame of {len} bytes: {:02x?}", &buf[..len.min(64)]);
         }
         let left = end.checked_duration_since(Instant::now())?;
-        tap.wait_readable(left.as_millis().clamp(1, 1000) as i32).expect("poll");
+        tap.wait_readable(pltap_core::sys::poll_timeout_ms(left.min(Duration::from_secs(1)))).expect("poll");
     }
 }
 

@@ -4,65 +4,18 @@
 //! [`in_netns`], a thread that moved itself into a fresh, empty network namespace;
 //! processes it spawns inherit that namespace and die with their [`Helper`] guard.
 //! Addresses come only from 198.18.0.0/15 (RFC 2544).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+// The privilege gate, the namespace sandbox, `TempDir`, `run` and `poll_until` are shared
+// with pltap-core's tests.
+pub use pltap_test_support::*;
 
 use pltap_core::vsys::{TransactOptions, Vsys};
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Runs `f` on a new thread living in a new network namespace with `lo` up; a panic in
-/// `f` is resumed on the caller's thread.
-pub fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    pltap_core::run_in_new_network_namespace(f).expect("a new network namespace with lo up")
-}
-
-/// Whether privileged tests can run here; prints why not.
-pub fn require_root() -> bool {
-    if pltap_core::sys::effective_uid() != 0 {
-        eprintln!("SKIPPED: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for unshare)");
-        return false;
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        eprintln!("SKIPPED: /dev/net/tun does not exist");
-        return false;
-    }
-    true
-}
-
-/// A directory under the system temp dir, removed (recursively) on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "pltap-vsysd-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir(&path).expect("create the temp dir");
-        // Explicitly 0755 whatever the umask: the helper refuses a group- or
-        // other-writable parent, and unprivileged clients must be able to traverse it.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Transaction options for the tests' clients (the client locks the vsys root itself and
 /// creates no lock files, so `_locks` is unused). The one place that knows how the
@@ -135,14 +88,7 @@ impl Helper {
 
     /// Waits (up to `timeout`) until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        let until = Instant::now() + timeout;
-        while Instant::now() < until {
-            if self.stderr().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        poll_until(timeout, || self.stderr().contains(needle).then_some(())).is_some()
     }
 
     pub fn pid(&self) -> u32 {
@@ -157,18 +103,10 @@ impl Helper {
 
     /// Waits up to `timeout` for the helper to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + timeout;
         let child = self.child.as_mut()?;
-        loop {
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return Some(st);
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let st = poll_until(timeout, || child.try_wait().expect("try_wait"))?;
+        self.child = None;
+        Some(st)
     }
 }
 
@@ -179,13 +117,6 @@ impl Drop for Helper {
             let _ = child.wait();
         }
     }
-}
-
-/// Runs a command and returns its stdout (panics on failure).
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("run {cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// What a helper that was expected to refuse did: its exit status (None: it was still
@@ -205,18 +136,11 @@ pub fn run_helper_to_exit(args: &[&str]) -> Refused {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pltap-vsysd");
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break Some(st);
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = poll_until(Duration::from_secs(10), || child.try_wait().expect("try_wait"));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let mut stdout = String::new();
     let mut stderr = String::new();
     let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
