@@ -69,6 +69,7 @@ write('vsysd_vif_up', {
   'bad-mtu': req('tap1000-0\n198.18.0.1\n24\nmtu=65536\n'),
   'bad-snat': req('tap1000-0\n198.18.0.1\n24\nsnat=yes\n'),
   'bad-pointopoint': req('tap1000-0\n198.18.0.1\n24\npointopoint=1.2.3\n'),
+  'bad-pointopoint-unsupported': req('tap1000-0\n198.18.0.1\n24\npointopoint=198.18.0.2\n'),
   'bad-gre': req('tap1000-0\n198.18.0.1\n24\ngre=yes\npointopoint=198.18.0.2\nremote=192.0.2.1\n'),
   'bad-gre-no-remote': req('tap1000-0\n198.18.0.1\n24\ngre=yes\npointopoint=198.18.0.2\n'),
   'bad-crlf': req('tap1000-0\r\n198.18.0.1\r\n24\r\n'),
@@ -105,9 +106,12 @@ write('vsysd_promisc', {
   'ok-off-no-newline': req('tap1000-0\n-'),
   'ok-on-three-lines': req('tap1000-0\n-\n\n'),
   'ok-on-plus': req('tap1000-0\n+\n'),
-  // The target takes the device's address from the last 4 request bytes: "12.3" is
-  // 49.50.46.51, inside 49.50.0.0/16.
+  'ok-tun-off': req('tun1000-1\n-\n'),
+  // The target takes the device's address from the last 4 request bytes unless the
+  // request ends with a newline (then it has none, as before vif_up): "12.3" is
+  // 49.50.46.51, inside 49.50.0.0/16; "-0\n+" is 45.48.10.43, outside it.
   'ok-addr-inside': req('tun1000-5\n12.3', slice(1000, '49.50.0.0/16')),
+  'ok-addr-outside': req('tap1000-0\n+', slice(1000, '49.50.0.0/16')),
   'bad-empty': req(''),
   'bad-name-16-bytes': req('tap1000-01234567\n'),
   'bad-eth0': req('eth0\n'),

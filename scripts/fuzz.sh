@@ -6,6 +6,8 @@
 #   FUZZ_SECONDS=10   seconds per target (libFuzzer -max_total_time)
 #   FUZZ_RUNS=N       stop each target after N executions instead (-runs)
 #   FUZZ_TARGETS="ipv4 tun_pi"   only these targets
+#   FUZZ_LOG_DIR=dir  keep each target's libFuzzer log as dir/<target>.log and the
+#                     corpus it grew in dir/corpus/<target>/
 #
 # The committed seeds (fuzz/corpus/<target>/) are only read: what a run discovers goes
 # to a scratch directory that is removed afterwards. A crashing input is kept in
@@ -59,14 +61,20 @@ failed=()
 summary=()
 for t in "${targets[@]}"; do
   echo "fuzz: running $t (${limit[*]})"
-  mkdir -p "$scratch/$t" "fuzz/artifacts/$t"
+  grown="$scratch/$t"
   log="$scratch/$t.log"
-  cargo +nightly fuzz run "${build_flags[@]}" "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
+  if [ -n "${FUZZ_LOG_DIR:-}" ]; then
+    grown="$FUZZ_LOG_DIR/corpus/$t"
+    log="$FUZZ_LOG_DIR/$t.log"
+  fi
+  mkdir -p "$grown" "fuzz/artifacts/$t" || die "cannot create $grown"
+  cargo +nightly fuzz run "${build_flags[@]}" "$t" "$grown" "fuzz/corpus/$t" -- \
     "${limit[@]}" -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+  secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   if [ $rc -ne 0 ]; then
     # The panic or sanitizer report and the input, without cargo-fuzz's own backtrace.
     { grep -E -A12 'panicked at|==ERROR|ERROR: libFuzzer|SUMMARY:' "$log" | head -60; grep -E 'Test unit written|^Base64' "$log"; } >&2
@@ -74,7 +82,7 @@ for t in "${targets[@]}"; do
     failed+=("$t${crash:+ ($crash)}")
     summary+=("$(printf '%-24s FAILED (exit %s) %s' "$t" "$rc" "$crash")")
   else
-    summary+=("$(printf '%-24s ok  %12s execs  %8s exec/s  %s' "$t" "${execs:-?}" "${speed:-?}" "${cov:-}")")
+    summary+=("$(printf '%-24s ok  %12s execs in %6s s  %8s exec/s  %s' "$t" "${execs:-?}" "${secs:-?}" "${speed:-?}" "${cov:-}")")
   fi
 done
 

@@ -5,14 +5,14 @@
 //! Invariants: never a panic; a refusal is one or more printable lines; an accepted
 //! request names one of the slice's devices; "off" exactly when the request has two
 //! lines and the second is `-`; the address check accepts exactly the addresses
-//! inside the netblock.
+//! inside the netblock (the device's address is taken from the request's last bytes:
+//! see `pltap_fuzz::promisc_device_address`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pltap_core::vsys::promisc_request;
 use pltap_fuzz::{check_refusal, is_slice_name, is_valid_ifname, passes_gate, script_lines, split_slice};
 use pltap_vsysd::scripts::{check_promisc_address, parse_promisc};
-use std::net::Ipv4Addr;
 
 fuzz_target!(|data: &[u8]| {
     let Some((slice, request)) = split_slice(data) else { return };
@@ -34,12 +34,8 @@ fuzz_target!(|data: &[u8]| {
     let again = promisc_request(&p.name, p.on).expect("client refused a valid name");
     assert_eq!(parse_promisc(&again, &slice).as_ref(), Ok(&p));
 
-    // The kernel-side check, with the address the device would have: the last four
-    // bytes of the input (or none when the input has fewer than 4 request bytes).
-    let addr = (request.len() >= 4).then(|| {
-        let b = &request[request.len() - 4..];
-        Ipv4Addr::new(b[0], b[1], b[2], b[3])
-    });
+    // The kernel-side check, with the address the device would have.
+    let addr = pltap_fuzz::promisc_device_address(request);
     let mask = if slice.vnet.prefix == 0 { 0 } else { !0u32 << (32 - u32::from(slice.vnet.prefix)) };
     let inside = addr.is_some_and(|a| (u32::from(a) ^ u32::from(slice.vnet.addr)) & mask == 0);
     match check_promisc_address(&p.name, addr, &slice) {

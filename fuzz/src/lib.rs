@@ -94,6 +94,16 @@ pub fn check_refusal(refusal: &str, request: &[u8]) {
     );
 }
 
+/// The IPv4 address the `vsysd_promisc` target pretends the device has: none when the
+/// request ends with a newline (the device had no `vif_up`), otherwise its last 4 bytes.
+pub fn promisc_device_address(request: &[u8]) -> Option<Ipv4Addr> {
+    match request {
+        [.., b'\n'] => None,
+        [.., a, b, c, d] => Some(Ipv4Addr::new(*a, *b, *c, *d)),
+        _ => None,
+    }
+}
+
 /// Whether `name` may be an interface name, restated from `IfName`'s documentation:
 /// 1 to 15 bytes, no NUL, `/`, `:`, whitespace or control character, not `.` or `..`,
 /// and at most one `%`, which must start a `%d` template.
