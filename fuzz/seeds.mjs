@@ -1,0 +1,211 @@
+// Writes the seed corpus, fuzz/corpus/<target>/<name>: real requests, frames and
+// names, and malformed ones (every refusal the unit tests know, plus edge cases).
+//
+//   node fuzz/seeds.mjs          # (re)writes the seeds; the files are committed
+//
+// The vsysd_* inputs start with the 9-byte slice header of fuzz/src/lib.rs
+// (uid u32 LE, vnet address, vnet prefix), then the request bytes.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), 'corpus')
+
+function slice(uid, vnet) {
+  const [addr, prefix] = vnet.split('/')
+  const h = Buffer.alloc(9)
+  h.writeUInt32LE(uid, 0)
+  addr.split('.').forEach((o, i) => (h[4 + i] = Number(o)))
+  h[8] = Number(prefix)
+  return h
+}
+
+const S1000 = slice(1000, '198.18.0.0/16')
+const bytes = (s) => (Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8'))
+const req = (s, h = S1000) => Buffer.concat([h, bytes(s)])
+
+function write(target, seeds) {
+  const dir = join(root, target)
+  mkdirSync(dir, { recursive: true })
+  for (const [name, data] of Object.entries(seeds)) writeFileSync(join(dir, name), data)
+}
+
+write('vsysd_vif_up', {
+  'ok-pltap-request': req('tap1000-0\n198.18.0.1\n24\n'),
+  'ok-tun-no-final-newline': req('tun1000-12\n198.18.255.254\n16'),
+  'ok-blanks-around': req(' tap1000-0 \n 198.18.0.1\n24 \n\n\n'),
+  'ok-options': req('tap1000-0\n198.18.0.1\n24\nrp_filter=0\ntxqueuelen=500\nmtu=1400\n'),
+  'ok-option-edges': req('tap1000-0\n198.18.0.1\n24\nrp_filter=1\ntxqueuelen=1\ntxqueuelen=10000\nmtu=65535\n'),
+  'ok-noted-options': req('tap1000-0\n198.18.0.1\n24\nsnat=1\ndropkern=0\nvswitch=br0\nremote=192.0.2.1\n'),
+  'ok-uid754': req('tap754-0\n198.18.0.1\n24\n', slice(754, '198.18.0.0/16')),
+  'ok-wide-vnet': req('tap0-0\n198.19.255.254\n15\n', slice(0, '198.18.0.0/15')),
+  'ok-host-vnet': req('tun1-3\n198.18.0.9\n32\n', slice(1, '198.18.0.9/32')),
+  'ok-max-uid': req('tap4294967295-1\n198.18.0.1\n8\n', slice(4294967295, '0.0.0.0/0')),
+  'bad-empty': req(''),
+  'bad-two-lines': req('tap1000-0\n198.18.0.1\n'),
+  'bad-name-16-bytes': req('tap1000-01234567\n198.18.0.1\n24\n'),
+  'bad-other-uid': req('tap1001-0\n198.18.0.1\n24\n'),
+  'bad-uid-prefix': req('tap10000-0\n198.18.0.1\n24\n'),
+  'bad-name-suffix': req('tap1000-0x\n198.18.0.1\n24\n'),
+  'bad-name-semicolon': req('tap1000-0;\n198.18.0.1\n24\n'),
+  'bad-name-no-number': req('tap1000-\n198.18.0.1\n24\n'),
+  'bad-eth': req('eth1000-0\n198.18.0.1\n24\n'),
+  'bad-ip-short': req('tap1000-0\n198.18.0\n24\n'),
+  'bad-ip-256': req('tap1000-0\n198.18.0.256\n24\n'),
+  'bad-ip-hex': req('tap1000-0\n0xc6120001\n24\n'),
+  'bad-ip-leading-zero': req('tap1000-0\n198.018.0.1\n24\n'),
+  'bad-ip-outside': req('tap1000-0\n198.20.0.1\n24\n'),
+  'bad-netmask-7': req('tap1000-0\n198.18.0.1\n7\n'),
+  'bad-netmask-33': req('tap1000-0\n198.18.0.1\n33\n'),
+  'bad-netmask-text': req('tap1000-0\n198.18.0.1\nabc\n'),
+  'bad-netmask-negative': req('tap1000-0\n198.18.0.1\n-1\n'),
+  'bad-netmask-wider': req('tap1000-0\n198.18.0.1\n15\n'),
+  'bad-netmask-long': req('tap1000-0\n198.18.0.1\n0000000024\n'),
+  'bad-option-unknown': req('tap1000-0\n198.18.0.1\n24\nfoo=1\n'),
+  'bad-option-no-value': req('tap1000-0\n198.18.0.1\n24\nsnat\n'),
+  'bad-option-two-equals': req('tap1000-0\n198.18.0.1\n24\na=b=c\n'),
+  'bad-rp-filter': req('tap1000-0\n198.18.0.1\n24\nrp_filter=2\n'),
+  'bad-txqueuelen': req('tap1000-0\n198.18.0.1\n24\ntxqueuelen=10001\n'),
+  'bad-mtu': req('tap1000-0\n198.18.0.1\n24\nmtu=65536\n'),
+  'bad-snat': req('tap1000-0\n198.18.0.1\n24\nsnat=yes\n'),
+  'bad-pointopoint': req('tap1000-0\n198.18.0.1\n24\npointopoint=1.2.3\n'),
+  'bad-pointopoint-unsupported': req('tap1000-0\n198.18.0.1\n24\npointopoint=198.18.0.2\n'),
+  'bad-gre': req('tap1000-0\n198.18.0.1\n24\ngre=yes\npointopoint=198.18.0.2\nremote=192.0.2.1\n'),
+  'bad-gre-no-remote': req('tap1000-0\n198.18.0.1\n24\ngre=yes\npointopoint=198.18.0.2\n'),
+  'bad-crlf': req('tap1000-0\r\n198.18.0.1\r\n24\r\n'),
+  'bad-tab': req('tap1000-0\t\n198.18.0.1\n24\n'),
+  'bad-nul': req('tap1000-0\0\n198.18.0.1\n24\n'),
+  'bad-escape': req('tap1000-0\n198.18.0.1\x1b[2J\n24\n'),
+  'bad-del': req('tap1000-0\n198.18.0.1\n24\u007f\n'),
+  'bad-c1-nel': req('tap1000-0\n198.18.0.1\n24\n\u0085\n'),
+  'bad-not-utf8': req(Buffer.from([...Buffer.from('tap1000-0\n'), 0xff, ...Buffer.from('\n24\n')])),
+  'bad-injected-line': req('tap1000-0\n198.18.0.1\n24\nsnat=1\nmtu=9\nrp_filter=0\nfoo=bar\n'),
+})
+
+write('vsysd_vif_down', {
+  'ok-pltap-request': req('tap1000-0\n'),
+  'ok-delete': req('tun1000-7\ndelete=1\n'),
+  'ok-delete-0': req('tun1000-7\ndelete=0\n\n'),
+  'ok-no-newline': req('tap1000-3'),
+  'bad-empty': req(''),
+  'bad-delete-2': req('tap1000-0\ndelete=2\n'),
+  'bad-option-unknown': req('tap1000-0\nfoo=1\n'),
+  'bad-option-no-value': req('tap1000-0\nfoo\n'),
+  'bad-name-16-bytes': req('tap1000-01234567\n'),
+  'bad-other-uid': req('tap1-0\n'),
+  'bad-two-numbers': req('tap1000-0-1\n'),
+  'bad-lo': req('lo\n'),
+  'bad-eth0': req('eth0\n'),
+  'bad-control': req('tap1000-0\n\x01\n'),
+  'bad-not-utf8': req(Buffer.from([0x74, 0x61, 0x70, 0xc3, 0x28, 0x0a])),
+})
+
+write('vsysd_promisc', {
+  'ok-on': req('tap1000-0\n'),
+  'ok-off': req('tap1000-0\n-\n'),
+  'ok-off-no-newline': req('tap1000-0\n-'),
+  'ok-on-three-lines': req('tap1000-0\n-\n\n'),
+  'ok-on-plus': req('tap1000-0\n+\n'),
+  'ok-tun-off': req('tun1000-1\n-\n'),
+  // The target takes the device's address from the last 4 request bytes unless the
+  // request ends with a newline (then it has none, as before vif_up): "12.3" is
+  // 49.50.46.51, inside 49.50.0.0/16; "-0\n+" is 45.48.10.43, outside it.
+  'ok-addr-inside': req('tun1000-5\n12.3', slice(1000, '49.50.0.0/16')),
+  'ok-addr-outside': req('tap1000-0\n+', slice(1000, '49.50.0.0/16')),
+  'bad-empty': req(''),
+  'bad-name-16-bytes': req('tap1000-01234567\n'),
+  'bad-eth0': req('eth0\n'),
+  'bad-lo-off': req('lo\n-\n'),
+  'bad-bell': req('tap1000-0\x07\n'),
+})
+
+// Arbitrary bytes: the target draws its values from them.
+const counter = Buffer.alloc(96)
+for (let i = 0; i < counter.length; i++) counter[i] = (i * 37 + 11) & 0xff
+write('vsys_request_roundtrip', {
+  zeros: Buffer.alloc(64),
+  ones: Buffer.alloc(64, 0xff),
+  counter,
+  'ascii-request': Buffer.from('tap1000-0\n198.18.0.1\n24\nrp_filter=0\ntxqueuelen=500\nmtu=1400\n'),
+})
+
+const ifr = (s) => {
+  const b = Buffer.alloc(16)
+  b.write(s, 'utf8')
+  return b
+}
+write('ifname', {
+  'ok-tap1000-0': bytes('tap1000-0'),
+  'ok-template': bytes('tap%d'),
+  'ok-lo': bytes('lo'),
+  'ok-15-bytes': bytes('123456789012345'),
+  'ok-vlan': bytes('br_0.100'),
+  'ok-ifr-name': ifr('tap7-3'),
+  'ok-ifr-15': Buffer.concat([Buffer.from('tun4294967295-1'), Buffer.alloc(1)]),
+  'bad-empty': bytes(''),
+  'bad-dot': bytes('.'),
+  'bad-dotdot': bytes('..'),
+  'bad-slash': bytes('tap/0'),
+  'bad-colon': bytes('eth0:1'),
+  'bad-newline': bytes('tap\n0'),
+  'bad-space': bytes('ta p'),
+  'bad-nul-inside': bytes('tap\0x'),
+  'bad-16-bytes': bytes('1234567890123456'),
+  'bad-two-templates': bytes('%d%d'),
+  'bad-percent-s': bytes('tap%s'),
+  'bad-nbsp': bytes('tap\u00a00'),
+  'bad-nel': bytes('\u0085x'),
+  'bad-not-utf8': Buffer.from([0x74, 0x61, 0x70, 0xff, 0x00]),
+  'bad-ifr-no-nul': Buffer.from('tap0123456789abcdef'),
+})
+
+write('ipv4', {
+  'ok-ip': bytes('198.18.0.1'),
+  'ok-any': bytes('0.0.0.0'),
+  'ok-broadcast': bytes('255.255.255.255'),
+  'ok-prefix-1': bytes('1'),
+  'ok-prefix-24': bytes('24'),
+  'ok-prefix-32': bytes('32'),
+  'ok-vnet': bytes('198.18.0.0/16'),
+  'ok-vnet-0': bytes('0.0.0.0/0'),
+  'ok-vnet-leading-zero': bytes('198.18.0.0/08'),
+  'bad-ip-short': bytes('1.2.3'),
+  'bad-ip-long': bytes('1.2.3.4.5'),
+  'bad-ip-256': bytes('256.0.0.1'),
+  'bad-ip-leading-zero': bytes('198.018.0.1'),
+  'bad-ip-hex': bytes('0x1.2.3.4'),
+  'bad-ip-space': bytes(' 1.2.3.4'),
+  'bad-ip-newline': bytes('1.2.3.4\n'),
+  'bad-ip-arabic-digit': bytes('\u0661.2.3.4'),
+  'bad-ip-plus': bytes('+1.2.3.4'),
+  'bad-prefix-0': bytes('0'),
+  'bad-prefix-33': bytes('33'),
+  'bad-prefix-leading-zero': bytes('024'),
+  'bad-prefix-dotted': bytes('255.255.255.0'),
+  'bad-prefix-sign': bytes('+24'),
+  'bad-vnet-33': bytes('198.18.0.0/33'),
+  'bad-vnet-no-prefix': bytes('198.18.0.0'),
+  'bad-vnet-empty-prefix': bytes('198.18.0.0/'),
+  'bad-vnet-sign': bytes('198.18.0.0/+1'),
+  'bad-vnet-three-digits': bytes('198.18.0.0/016'),
+  'bad-vnet-short-ip': bytes('198.18.0/16'),
+})
+
+const arp = Buffer.from([
+  0x00, 0x00, 0x08, 0x06, // tun_pi: flags 0, proto ARP
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
+  0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
+])
+const strip = Buffer.from(arp)
+strip.writeUInt16LE(1, 0) // TUN_PKT_STRIP (host order on x86-64)
+write('tun_pi', {
+  'rx-arp-with-pi': arp,
+  'rx-stripped': strip,
+  'tun-ipv4': Buffer.from([0x00, 0x00, 0x08, 0x00, 0x45, 0x00, 0x00, 0x14, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]),
+  'tun-ipv6': Buffer.from([0x60, 0, 0, 0, 0, 0, 59, 64]),
+  'tap-frame-no-pi': arp.subarray(4),
+  'mtu-1500': Buffer.from([0xdc, 0x05, 0x00, 0x00]),
+  'mtu-max': Buffer.from([0xff, 0xff, 0xff, 0xff]),
+  'runt-3': Buffer.from([0x08, 0x06, 0x00]),
+  empty: Buffer.alloc(0),
+})
