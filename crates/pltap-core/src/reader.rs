@@ -227,10 +227,10 @@ impl ReaderHandle {
 #[derive(Debug)]
 pub struct Reader {
     handle: ReaderHandle,
-    dev: Arc<Netdev>,
-    tap: Arc<Tap>,
+    /// The port and its device until the thread takes them (or `stop()` drops them), so
+    /// that a stopped reader keeps no descriptor of the device alive.
+    source: Mutex<Option<(Arc<Netdev>, Arc<Tap>)>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    started: AtomicBool,
 }
 
 impl Reader {
@@ -253,10 +253,8 @@ impl Reader {
         };
         Ok(Reader {
             handle: ReaderHandle(Arc::new(shared)),
-            dev,
-            tap,
+            source: Mutex::new(Some((dev, tap))),
             thread: Mutex::new(None),
-            started: AtomicBool::new(false),
         })
     }
 
@@ -271,11 +269,11 @@ impl Reader {
     /// Errors: [`Error::InvalidArgument`] when already started (or stopped); thread
     /// creation failures.
     pub fn start(&self, sink: impl Sink) -> Result<()> {
-        if self.started.swap(true, SeqCst) {
-            return Err(Error::invalid("reader", "already started".to_string()));
-        }
+        let source = self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some((dev, tap)) = source else {
+            return Err(Error::invalid("reader", "already started or stopped"));
+        };
         let shared = self.handle.0.clone();
-        let (dev, tap) = (self.dev.clone(), self.tap.clone());
         let thread = std::thread::Builder::new()
             .name(format!("pltap-rx-{}", dev.name()))
             .spawn(move || {
@@ -294,10 +292,11 @@ impl Reader {
         Ok(())
     }
 
-    /// Stops the reader: wakes the thread, joins it, and closes the eventfd. Idempotent;
-    /// a reader never started cannot be started afterwards.
+    /// Stops the reader: wakes the thread, joins it, and closes the eventfd; the reader
+    /// then holds neither the port nor its device. Idempotent; a reader never started
+    /// cannot be started afterwards.
     pub fn stop(&self) {
-        self.started.store(true, SeqCst);
+        self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
         let shared = &self.handle.0;
         shared.stop.store(true, SeqCst);
         shared.wake();

@@ -231,6 +231,7 @@ fn stop_is_prompt_joins_the_thread_and_leaks_no_descriptor() {
         assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
         assert_eq!(reader_threads("rd4"), 0, "the thread was joined");
         assert_eq!(fd_count(), before, "the eventfd is closed on stop");
+        assert_eq!(Arc::strong_count(&dev), 1, "a stopped reader holds no reference to the port");
         reader.stop(); // idempotent
         assert!(matches!(
             reader.start(ChanSink { tx: channel().0, panic_on_start: false }),
