@@ -220,6 +220,29 @@ impl GoneReason {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An [`Error::Internal`] for a panic caught in `entry`, with the panic's message.
+    /// The payload is leaked rather than dropped: a payload whose `Drop` panics again
+    /// must not unwind from here.
+    ///
+    /// ```
+    /// use pltap_core::Error;
+    /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    /// let e = Error::from_panic("the reader", payload);
+    /// assert_eq!(e.code(), "ERR_PLTAP_INTERNAL");
+    /// assert!(e.to_string().contains("the reader panicked: boom"));
+    /// ```
+    pub fn from_panic(entry: &str, payload: Box<dyn std::any::Any + Send>) -> Error {
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic without a message".to_string()
+        };
+        std::mem::forget(payload);
+        Error::Internal { detail: format!("{entry} panicked: {message}") }
+    }
+
     /// An [`Error::Os`] from an `io::Error`.
     pub fn os(op: impl Into<String>, syscall: &'static str, e: io::Error) -> Error {
         Error::errno(op, syscall, Errno::from_io(&e))

@@ -494,19 +494,21 @@ impl Netdev {
         }
     }
 
-    /// Counts `frames` frames of `bytes` bytes in all received by a reader of this device.
-    pub fn count_rx(&self, frames: u64, bytes: u64) {
+    /// Counts `frames` frames of `bytes` bytes in all received by a reader of this device
+    /// ([`Netdev::recv`] or a [`crate::reader::Reader`]; not public, so the port's counters
+    /// only ever say what the core read).
+    pub(crate) fn count_rx(&self, frames: u64, bytes: u64) {
         self.counters.rx_packets.fetch_add(frames, Relaxed);
         self.counters.rx_bytes.fetch_add(bytes, Relaxed);
     }
 
     /// Counts `frames` received frames that a reader discarded (they did not fit).
-    pub fn count_rx_dropped(&self, frames: u64) {
+    pub(crate) fn count_rx_dropped(&self, frames: u64) {
         self.counters.rx_dropped.fetch_add(frames, Relaxed);
     }
 
     /// Counts a failed read.
-    pub fn count_rx_error(&self) {
+    pub(crate) fn count_rx_error(&self) {
         self.counters.rx_errors.fetch_add(1, Relaxed);
     }
 

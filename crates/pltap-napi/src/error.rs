@@ -81,23 +81,9 @@ impl<T> IntoNapi<T> for pltap_core::Result<T> {
     }
 }
 
-/// The panic's message, if it carries one.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
-}
-
 /// `ERR_PLTAP_INTERNAL` for a panic caught in `entry`.
 pub fn panic_error(entry: &str, payload: Box<dyn std::any::Any + Send>) -> CoreError {
-    let detail = format!("{entry} panicked: {}", panic_message(&*payload));
-    // A payload whose Drop panics again must not unwind from here.
-    std::mem::forget(payload);
-    CoreError::Internal { detail }
+    CoreError::from_panic(entry, payload)
 }
 
 /// Runs the body of the entry point `entry`; a panic becomes `ERR_PLTAP_INTERNAL` instead

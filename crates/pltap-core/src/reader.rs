@@ -1,0 +1,463 @@
+//! [`Reader`]: the receive engine of a port. One thread per reader waits until the
+//! device has frames (or it is woken), reads them in bursts into a reused slab and hands
+//! each burst to a [`Sink`] as one packed buffer plus the frames' lengths.
+//!
+//! Backpressure, all of it here:
+//! - **pause**: [`ReaderHandle::pause`] stops reading until [`ReaderHandle::resume`];
+//! - **pending bursts**: at most [`ReaderOptions::max_pending`] bursts are delivered and
+//!   not yet [`consumed`](ReaderHandle::consumed) (a sink that hands bursts to another
+//!   thread acknowledges them from there);
+//! - **bytes**: every burst counts as outstanding from the moment it is read until the
+//!   consumer [`release`](ReaderHandle::release)s it, and the reader never reads more
+//!   than fits under [`ReaderOptions::max_bytes`].
+//!
+//! While the reader waits, frames stay in (and, when it is full, are dropped by) the
+//! kernel's queue. Frames too large for the slab are discarded and counted (the reader's
+//! [`truncated`](ReaderHandle::truncated) count and the port's `rx_dropped`), with their
+//! true length reported to [`Sink::truncated`]; the slab is then sized again for the
+//! current MTU. Frames read count as the port's `rx_packets`/`rx_bytes`, a failed read as
+//! `rx_errors`.
+//!
+//! ```no_run
+//! use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+//! use pltap_core::reader::{Burst, Reader, ReaderOptions, Sink};
+//! use pltap_core::{Error, Mode};
+//! use std::ops::ControlFlow;
+//! use std::sync::Arc;
+//!
+//! struct Print;
+//! impl Sink for Print {
+//!     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
+//!         println!("{} frames, {} bytes", burst.lengths.len(), burst.data.len());
+//!         ControlFlow::Continue(())
+//!     }
+//!     fn failed(&mut self, error: Error) {
+//!         eprintln!("reader failed: {error}");
+//!     }
+//! }
+//!
+//! let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?);
+//! let reader = Reader::new(dev, ReaderOptions::default())?;
+//! reader.start(Print)?;
+//! // ... later:
+//! reader.stop(); // wakes and joins the thread, closes its eventfd
+//! # Ok::<(), pltap_core::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::frame::{self, burst_frames};
+use crate::netdev::Netdev;
+use crate::sys;
+use crate::tap::Tap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::ops::ControlFlow;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+/// The largest [`ReaderOptions::max_batch`]; larger values are clamped to it.
+pub const MAX_BATCH: usize = 1024;
+
+/// A reader's limits.
+///
+/// ```
+/// use pltap_core::reader::ReaderOptions;
+/// // A sink that posts bursts to another thread: 4 bursts in flight, 4 MiB outstanding.
+/// let opts = ReaderOptions { max_batch: 256, max_bytes: 4 << 20, max_pending: 4 };
+/// assert_eq!(ReaderOptions::default().max_pending, usize::MAX);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReaderOptions {
+    /// Most frames per burst, clamped to `1..=`[`MAX_BATCH`].
+    pub max_batch: usize,
+    /// Bytes delivered and not yet [`release`](ReaderHandle::release)d that the reader
+    /// may reach, raised to at least [`frame::MAX_FRAME`]. `usize::MAX` for no budget
+    /// (the sink never releases).
+    pub max_bytes: usize,
+    /// Bursts delivered and not yet [`consumed`](ReaderHandle::consumed) that the reader
+    /// may reach before it waits. `usize::MAX` for no bound (the sink never acknowledges).
+    pub max_pending: usize,
+}
+
+impl Default for ReaderOptions {
+    /// 64 frames per burst, no byte budget, no pending bound: for a sink that is done
+    /// with each burst when [`Sink::burst`] returns.
+    fn default() -> ReaderOptions {
+        ReaderOptions { max_batch: 64, max_bytes: usize::MAX, max_pending: usize::MAX }
+    }
+}
+
+impl ReaderOptions {
+    /// The limits the reader really uses (see the fields).
+    fn normalized(self) -> ReaderOptions {
+        ReaderOptions {
+            max_batch: self.max_batch.clamp(1, MAX_BATCH),
+            max_bytes: self.max_bytes.max(frame::MAX_FRAME),
+            max_pending: self.max_pending.max(1),
+        }
+    }
+}
+
+/// One burst: `data` holds the frames back to back, `lengths[i]` is frame `i`'s length.
+/// Valid only during [`Sink::burst`] (the slab is reused).
+#[derive(Clone, Copy, Debug)]
+pub struct Burst<'a> {
+    /// The frames, packed.
+    pub data: &'a [u8],
+    /// Their lengths; they add up to `data.len()`.
+    pub lengths: &'a [u32],
+}
+
+/// Where a [`Reader`] delivers. Every method runs on the reader's thread; a panic in
+/// one is caught and reported to [`Sink::failed`] as [`Error::Internal`].
+pub trait Sink: Send + 'static {
+    /// Called once on the reader's thread, after it sized its slab for the current MTU
+    /// and before it first waits.
+    fn started(&mut self) {}
+
+    /// A burst was read. Its bytes count as outstanding until released, and the burst as
+    /// pending until consumed (see [`ReaderOptions`]). `Break` ends the reader (the
+    /// consumer is gone).
+    fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()>;
+
+    /// A frame of `len` bytes did not fit the `capacity` bytes of the slab and was
+    /// discarded (it is counted already).
+    fn truncated(&mut self, len: usize, capacity: usize) {
+        let _ = (len, capacity);
+    }
+
+    /// The reader failed and has ended: a failed wait or read, or a panic. Called at most
+    /// once, and nothing after it.
+    fn failed(&mut self, error: Error);
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The wake-up eventfd; `None` once the reader is stopped, so stopping releases the
+    /// descriptor at once rather than when the last handle goes.
+    wake: RwLock<Option<File>>,
+    stop: AtomicBool,
+    paused: AtomicBool,
+    pending: AtomicUsize,
+    truncated: AtomicU64,
+    /// Bytes delivered and not yet released.
+    outstanding: AtomicUsize,
+    /// Set by the reader while it waits for bytes to be released.
+    bytes_blocked: AtomicBool,
+    opts: ReaderOptions,
+}
+
+impl Shared {
+    fn wake(&self) {
+        if let Some(wake) = self.wake.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = (&*wake).write(&1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// What a consumer uses to steer a [`Reader`] from any thread: pause/resume, releasing
+/// bytes, acknowledging bursts. Cheap to clone; keeps no descriptor alive once the reader
+/// is stopped.
+///
+/// ```no_run
+/// # fn f(reader: &pltap_core::reader::Reader) {
+/// let handle = reader.handle();
+/// handle.pause();
+/// handle.resume();
+/// handle.release(1500); // the consumer is done with 1500 bytes of what it was given
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReaderHandle(Arc<Shared>);
+
+impl ReaderHandle {
+    /// Stops reading from the device until [`ReaderHandle::resume`].
+    pub fn pause(&self) {
+        self.0.paused.store(true, SeqCst);
+        self.0.wake();
+    }
+
+    /// Resumes reading.
+    pub fn resume(&self) {
+        self.0.paused.store(false, SeqCst);
+        self.0.wake();
+    }
+
+    /// The consumer is done with `bytes` of the bursts delivered: the reader may read
+    /// that much again. Releasing more than is outstanding releases everything.
+    pub fn release(&self, bytes: usize) {
+        let _ = self.0.outstanding.fetch_update(SeqCst, SeqCst, |o| Some(o.saturating_sub(bytes)));
+        // `release` lowers `outstanding` before it reads the flag, and the reader raises
+        // the flag before it reads `outstanding`: either we see the flag and wake it, or
+        // it sees what we released.
+        if self.0.bytes_blocked.load(SeqCst) {
+            self.0.wake();
+        }
+    }
+
+    /// The consumer has handled one delivered burst (see [`ReaderOptions::max_pending`]).
+    pub fn consumed(&self) {
+        let before = self.0.pending.fetch_update(SeqCst, SeqCst, |p| Some(p.saturating_sub(1))).unwrap_or(0);
+        if before >= self.0.opts.max_pending {
+            self.0.wake();
+        }
+    }
+
+    /// Frames discarded because they did not fit the slab.
+    pub fn truncated(&self) -> u64 {
+        self.0.truncated.load(SeqCst)
+    }
+
+    /// Bytes delivered and not yet released.
+    pub fn outstanding(&self) -> usize {
+        self.0.outstanding.load(SeqCst)
+    }
+
+    /// Whether the reader is waiting for the consumer to release bytes.
+    pub fn waiting_for_release(&self) -> bool {
+        self.0.bytes_blocked.load(SeqCst)
+    }
+}
+
+/// A port's receive engine: one thread reading bursts into a [`Sink`] (see the module
+/// documentation). Dropping it stops it.
+#[derive(Debug)]
+pub struct Reader {
+    handle: ReaderHandle,
+    /// The port and its device until the thread takes them (or `stop()` drops them), so
+    /// that a stopped reader keeps no descriptor of the device alive.
+    source: Mutex<Option<(Arc<Netdev>, Arc<Tap>)>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Reader {
+    /// A reader of `dev`'s device, not started yet (so that the sink can be built with
+    /// its [`handle`](Reader::handle)). Opens the wake-up eventfd.
+    ///
+    /// Errors: [`Error::Closed`] for a closed port; `eventfd` failures.
+    pub fn new(dev: Arc<Netdev>, opts: ReaderOptions) -> Result<Reader> {
+        let tap = dev.live_tap()?;
+        let wake = sys::eventfd().map_err(|e| Error::os("eventfd", "eventfd", e))?;
+        let shared = Shared {
+            wake: RwLock::new(Some(File::from(wake))),
+            stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            truncated: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
+            bytes_blocked: AtomicBool::new(false),
+            opts: opts.normalized(),
+        };
+        Ok(Reader {
+            handle: ReaderHandle(Arc::new(shared)),
+            source: Mutex::new(Some((dev, tap))),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// A handle to steer the reader.
+    pub fn handle(&self) -> ReaderHandle {
+        self.handle.clone()
+    }
+
+    /// Starts the reader thread (`pltap-rx-<ifname>`), which delivers to `sink` until
+    /// [`Reader::stop`], a `Break` from the sink, or a failure.
+    ///
+    /// Errors: [`Error::InvalidArgument`] when already started (or stopped); thread
+    /// creation failures.
+    pub fn start(&self, sink: impl Sink) -> Result<()> {
+        let source = self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some((dev, tap)) = source else {
+            return Err(Error::invalid("reader", "already started or stopped"));
+        };
+        let shared = self.handle.0.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("pltap-rx-{}", dev.name()))
+            .spawn(move || {
+                let mut sink = sink;
+                let run =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&dev, &tap, &shared, &mut sink)));
+                let failure = match run {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e,
+                    Err(p) => Error::from_panic(&format!("the reader thread of {}", dev.name()), p),
+                };
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.failed(failure)));
+            })
+            .map_err(|e| Error::os("spawn the reader thread", "pthread_create", e))?;
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        Ok(())
+    }
+
+    /// Stops the reader: wakes the thread, joins it, and closes the eventfd; the reader
+    /// then holds neither the port nor its device. Idempotent; a reader never started
+    /// cannot be started afterwards.
+    pub fn stop(&self) {
+        self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let shared = &self.handle.0;
+        shared.stop.store(true, SeqCst);
+        shared.wake();
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+        // The thread is gone: nobody polls the eventfd any more.
+        shared.wake.write().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Frames the slab holds: a full batch, but never (much) more than the byte budget.
+fn slab_frames(stride: usize, opts: &ReaderOptions) -> usize {
+    burst_frames(0, opts.max_bytes, stride, opts.max_batch)
+}
+
+/// Frames the next burst may read with `outstanding` bytes not yet released.
+fn burst_cap(outstanding: usize, stride: usize, opts: &ReaderOptions, slab_frames: usize) -> usize {
+    burst_frames(outstanding, opts.max_bytes, stride, opts.max_batch).min(slab_frames)
+}
+
+/// What one packed read stored and discarded.
+#[derive(Debug, Default)]
+struct Packed {
+    frames: usize,
+    bytes: usize,
+    truncated: usize,
+}
+
+/// Reads up to `lens.len()` frames back to back into `slab` (each given `stride` bytes
+/// of room), until the queue is empty. `slab` holds at least `lens.len() * stride` bytes.
+fn read_packed(tap: &Tap, slab: &mut [u8], stride: usize, lens: &mut [u32], sink: &mut impl Sink) -> Result<Packed> {
+    let mut p = Packed::default();
+    while p.frames < lens.len() {
+        // p.bytes <= p.frames * stride, so this stays within lens.len() * stride.
+        match tap.recv(&mut slab[p.bytes..p.bytes + stride]) {
+            Ok(Some(len)) => {
+                lens[p.frames] = len as u32;
+                p.frames += 1;
+                p.bytes += len;
+            }
+            Ok(None) => break,
+            Err(Error::Truncated { len, capacity }) => {
+                p.truncated += 1;
+                sink.truncated(len, capacity);
+            }
+            // Report what was read; the error comes back on the next read.
+            Err(_) if p.frames > 0 || p.truncated > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(p)
+}
+
+fn stride_of(tap: &Tap) -> usize {
+    tap.rx_capacity().unwrap_or(frame::MAX_FRAME)
+}
+
+fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result<()> {
+    let opts = &shared.opts;
+    let mut stride = stride_of(tap);
+    let mut frames = slab_frames(stride, opts);
+    let mut slab = vec![0u8; frames * stride];
+    let mut lens = vec![0u32; opts.max_batch];
+    let mut rev = [0i16; 2];
+    sink.started();
+    while !shared.stop.load(SeqCst) {
+        shared.bytes_blocked.store(true, SeqCst);
+        let cap = burst_cap(shared.outstanding.load(SeqCst), stride, opts, frames);
+        if cap > 0 {
+            shared.bytes_blocked.store(false, SeqCst);
+        }
+        let blocked = cap == 0 || shared.paused.load(SeqCst) || shared.pending.load(SeqCst) >= opts.max_pending;
+        // Held (shared) while polling; `stop()` takes the eventfd only after joining us.
+        let wake_guard = shared.wake.read().unwrap_or_else(|p| p.into_inner());
+        let Some(wake) = wake_guard.as_ref() else { return Ok(()) };
+        let wait_on: &[_] = if blocked {
+            &[(wake.as_fd(), sys::POLLIN)]
+        } else {
+            &[(wake.as_fd(), sys::POLLIN), (tap.fd(), sys::POLLIN)]
+        };
+        rev[1] = 0;
+        sys::poll(wait_on, &mut rev, -1).map_err(|e| Error::os("poll", "poll", e))?;
+        if rev[0] != 0 {
+            let mut b = [0u8; 8];
+            let _ = (&*wake).read(&mut b);
+            continue;
+        }
+        drop(wake_guard);
+        if rev[1] == 0 {
+            continue;
+        }
+        let burst = match read_packed(tap, &mut slab, stride, &mut lens[..cap], sink) {
+            Ok(burst) => burst,
+            Err(e) => {
+                dev.count_rx_error();
+                return Err(e);
+            }
+        };
+        if burst.truncated > 0 {
+            shared.truncated.fetch_add(burst.truncated as u64, SeqCst);
+            dev.count_rx_dropped(burst.truncated as u64);
+        }
+        if burst.frames > 0 {
+            dev.count_rx(burst.frames as u64, burst.bytes as u64);
+            shared.pending.fetch_add(1, SeqCst);
+            shared.outstanding.fetch_add(burst.bytes, SeqCst);
+            let delivered = Burst { data: &slab[..burst.bytes], lengths: &lens[..burst.frames] };
+            if sink.burst(delivered).is_break() {
+                return Ok(());
+            }
+        }
+        if burst.truncated > 0 {
+            // The MTU may have grown: size the slab again.
+            stride = stride_of(tap);
+            frames = slab_frames(stride, opts);
+            slab = vec![0u8; frames * stride];
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_normalized() {
+        let o = ReaderOptions { max_batch: 0, max_bytes: 10, max_pending: 0 }.normalized();
+        assert_eq!(o, ReaderOptions { max_batch: 1, max_bytes: frame::MAX_FRAME, max_pending: 1 });
+        let o = ReaderOptions { max_batch: 1 << 20, max_bytes: usize::MAX, max_pending: usize::MAX }.normalized();
+        assert_eq!((o.max_batch, o.max_bytes, o.max_pending), (MAX_BATCH, usize::MAX, usize::MAX));
+    }
+
+    #[test]
+    fn the_slab_fits_a_batch_within_the_budget() {
+        let o = ReaderOptions { max_batch: 256, max_bytes: 4 << 20, max_pending: 4 }.normalized();
+        assert_eq!(slab_frames(1518, &o), 256, "the batch is the limit");
+        assert_eq!(slab_frames(65535, &o), 64, "the budget is the limit");
+        let tight = ReaderOptions { max_batch: 256, max_bytes: 0, max_pending: 4 }.normalized();
+        assert_eq!(slab_frames(65535, &tight), 1, "one largest frame always fits");
+        let unbounded = ReaderOptions::default().normalized();
+        assert_eq!(slab_frames(65535, &unbounded), 64, "no budget: the batch");
+        // A burst never exceeds the slab, nor takes the outstanding bytes past the budget.
+        for outstanding in [0, 1, 1518, 100_000, (4 << 20) - 1518, 4 << 20, 5 << 20] {
+            for stride in [64, 1518, 9018, 65535] {
+                let frames = slab_frames(stride, &o);
+                let cap = burst_cap(outstanding, stride, &o, frames);
+                assert!(cap <= frames && cap <= o.max_batch, "{outstanding} {stride}");
+                assert!(cap == 0 || outstanding + cap * stride <= o.max_bytes, "{outstanding} {stride}");
+                assert!(outstanding != 0 || cap >= 1, "nothing outstanding: at least one frame");
+            }
+        }
+        // A slab sized for a small stride caps the burst even if the budget allows more.
+        assert_eq!(burst_cap(0, 64, &o, 10), 10);
+    }
+}

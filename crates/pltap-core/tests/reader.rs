@@ -1,0 +1,261 @@
+//! Tier (c): the receive engine ([`Reader`]) on a real TAP device, each test in a network
+//! namespace of its own, with 198.18.0.0/15 only. The kernel transmits UDP datagrams
+//! to a static neighbour through the device; the reader reads them.
+
+mod common;
+
+use common::*;
+use pltap_core::config::Config;
+use pltap_core::netdev::Netdev;
+use pltap_core::reader::{Burst, Reader, ReaderOptions, Sink};
+use pltap_core::{Error, MacAddr};
+use std::net::{Ipv4Addr, UdpSocket};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+const TAP_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const WAIT: Duration = Duration::from_secs(10);
+/// Ethernet + IPv4 + UDP headers.
+const HEADERS: usize = 14 + 20 + 8;
+
+#[derive(Debug)]
+enum Ev {
+    Started,
+    Burst(Vec<u8>, Vec<u32>),
+    Truncated(usize, usize),
+    Failed(Error),
+}
+
+struct ChanSink {
+    tx: Sender<Ev>,
+    panic_on_start: bool,
+}
+
+impl Sink for ChanSink {
+    fn started(&mut self) {
+        assert!(!self.panic_on_start, "a sink panic on start");
+        let _ = self.tx.send(Ev::Started);
+    }
+    fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
+        assert_eq!(burst.lengths.iter().map(|l| *l as usize).sum::<usize>(), burst.data.len());
+        let _ = self.tx.send(Ev::Burst(burst.data.to_vec(), burst.lengths.to_vec()));
+        ControlFlow::Continue(())
+    }
+    fn truncated(&mut self, len: usize, capacity: usize) {
+        let _ = self.tx.send(Ev::Truncated(len, capacity));
+    }
+    fn failed(&mut self, error: Error) {
+        let _ = self.tx.send(Ev::Failed(error));
+    }
+}
+
+/// A direct port `name`, 198.18.0.1/24 and up, with a static neighbour 198.18.0.2.
+fn port(name: &str) -> Arc<Netdev> {
+    let dev = open_direct(name);
+    dev.set_config(Config::parse(Some(&TAP_IP.to_string()), Some(24)).unwrap());
+    dev.reconcile().unwrap();
+    let mac = MacAddr([2, 0, 0, 0, 0, 2]).to_string();
+    run("ip", &["neigh", "replace", &PEER_IP.to_string(), "lladdr", &mac, "nud", "permanent", "dev", name]);
+    Arc::new(dev)
+}
+
+fn start(dev: &Arc<Netdev>, opts: ReaderOptions) -> (Reader, Receiver<Ev>) {
+    let (tx, rx) = channel();
+    let reader = Reader::new(dev.clone(), opts).unwrap();
+    reader.start(ChanSink { tx, panic_on_start: false }).unwrap();
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Ev::Started)), "the reader did not start");
+    (reader, rx)
+}
+
+/// Sends `n` datagrams of `payload` bytes through the device.
+fn send(n: usize, payload: usize) {
+    let sock = UdpSocket::bind((TAP_IP, 0)).unwrap();
+    for _ in 0..n {
+        sock.send_to(&vec![0x5a; payload], (PEER_IP, 9)).unwrap();
+    }
+}
+
+/// Collects delivered frames of exactly `len` bytes until there are `n` (others are
+/// skipped); `None` if they do not all come within [`WAIT`]. Truncations are collected too.
+fn collect(rx: &Receiver<Ev>, n: usize, len: usize, truncated: &mut Vec<(usize, usize)>) -> Option<usize> {
+    let end = Instant::now() + WAIT;
+    let mut got = 0;
+    while got < n {
+        match rx.recv_timeout(end.checked_duration_since(Instant::now())?) {
+            Ok(Ev::Burst(data, lens)) => {
+                let mut at = 0;
+                for l in lens {
+                    let frame = &data[at..at + l as usize];
+                    at += l as usize;
+                    if frame.len() == len && ethertype(frame) == ETH_P_IP {
+                        got += 1;
+                    }
+                }
+            }
+            Ok(Ev::Truncated(l, c)) => truncated.push((l, c)),
+            Ok(Ev::Started) => {}
+            Ok(Ev::Failed(e)) => panic!("the reader failed: {e}"),
+            Err(_) => return None,
+        }
+    }
+    Some(got)
+}
+
+#[test]
+fn bursts_arrive_packed_and_are_counted_on_the_port() {
+    privileged(|| {
+        let dev = port("rd0");
+        let (reader, rx) = start(&dev, ReaderOptions::default());
+        send(20, 100);
+        assert_eq!(collect(&rx, 20, HEADERS + 100, &mut Vec::new()), Some(20));
+        let port = dev.stats().unwrap().port;
+        assert!(port.rx_packets >= 20 && port.rx_bytes >= 20 * (HEADERS as u64 + 100), "{port:?}");
+        assert_eq!((port.rx_dropped, port.rx_errors), (0, 0));
+        assert_eq!(reader.handle().truncated(), 0);
+        reader.stop();
+    });
+}
+
+#[test]
+fn a_frame_too_large_for_the_slab_is_counted_with_its_true_length() {
+    privileged(|| {
+        let dev = port("rd1");
+        let (reader, rx) = start(&dev, ReaderOptions::default());
+        // The slab was sized for MTU 1500 (1518-byte frames); the MTU grows under it.
+        dev.set_mtu(4000).unwrap();
+        send(1, 3000);
+        let mut truncated = Vec::new();
+        let end = Instant::now() + WAIT;
+        while truncated.is_empty() {
+            match rx.recv_timeout(end.checked_duration_since(Instant::now()).expect("no truncation reported")) {
+                Ok(Ev::Truncated(l, c)) => truncated.push((l, c)),
+                Ok(Ev::Failed(e)) => panic!("{e}"),
+                Ok(Ev::Burst(..) | Ev::Started) => {}
+                Err(e) => panic!("no truncation reported: {e}"),
+            }
+        }
+        assert_eq!(truncated, [(HEADERS + 3000, 1518)]);
+        assert_eq!(reader.handle().truncated(), 1);
+        assert_eq!(dev.stats().unwrap().port.rx_dropped, 1, "one counter model: the port counts it too");
+        // The slab was sized again for the new MTU: the next one fits.
+        send(1, 3000);
+        assert_eq!(collect(&rx, 1, HEADERS + 3000, &mut truncated), Some(1));
+        assert_eq!(truncated.len(), 1);
+        reader.stop();
+    });
+}
+
+#[test]
+fn pause_stops_reading_and_resume_continues() {
+    privileged(|| {
+        let dev = port("rd2");
+        let (reader, rx) = start(&dev, ReaderOptions::default());
+        let handle = reader.handle();
+        handle.pause();
+        send(5, 200);
+        // The frames are queued in the kernel and the paused reader leaves them there.
+        assert!(dev.live_tap().unwrap().wait_readable(10_000).unwrap(), "the frames never got queued");
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "a paused reader delivered a burst");
+        assert!(dev.live_tap().unwrap().wait_readable(0).unwrap(), "the frames left the queue");
+        handle.resume();
+        assert_eq!(collect(&rx, 5, HEADERS + 200, &mut Vec::new()), Some(5));
+        reader.stop();
+    });
+}
+
+#[test]
+fn the_byte_budget_blocks_until_release() {
+    privileged(|| {
+        let dev = port("rd3");
+        let max_bytes = pltap_core::frame::MAX_FRAME; // the smallest budget
+        let (reader, rx) = start(&dev, ReaderOptions { max_batch: 64, max_bytes, max_pending: usize::MAX });
+        let handle = reader.handle();
+        let (n, len) = (100, HEADERS + 1000);
+        send(n, 1000);
+        // Without releases the reader reads until less than one slab stride (1518) is left.
+        let blocked = poll_until(WAIT, || {
+            (handle.waiting_for_release() && handle.outstanding() + 1518 > max_bytes).then_some(())
+        });
+        assert!(blocked.is_some(), "the reader never waited for a release ({} outstanding)", handle.outstanding());
+        assert!(handle.outstanding() <= max_bytes);
+        let mut got = 0;
+        while let Ok(ev) = rx.try_recv() {
+            // Every burst was handed over before the reader began to wait.
+            if let Ev::Burst(_, lens) = ev {
+                got += lens.iter().filter(|l| **l as usize == len).count();
+            }
+        }
+        assert!(got > 0 && got < n, "{got} of {n} frames within a budget of {max_bytes}");
+        // Releasing lets the rest through.
+        while got < n {
+            handle.release(handle.outstanding());
+            match rx.recv_timeout(WAIT) {
+                Ok(Ev::Burst(_, lens)) => got += lens.iter().filter(|l| **l as usize == len).count(),
+                Ok(Ev::Started) => {}
+                Ok(ev) => panic!("{ev:?}"),
+                Err(e) => panic!("{got} of {n} frames, then nothing: {e}"),
+            }
+        }
+        reader.stop();
+    });
+}
+
+fn reader_threads(name: &str) -> usize {
+    let want = format!("pltap-rx-{name}");
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == want)
+        .count()
+}
+
+#[test]
+fn stop_is_prompt_joins_the_thread_and_leaks_no_descriptor() {
+    privileged_exclusive(|| {
+        let dev = port("rd4");
+        let before = fd_count();
+        // Never started: the eventfd goes with it.
+        drop(Reader::new(dev.clone(), ReaderOptions::default()).unwrap());
+        assert_eq!(fd_count(), before);
+
+        let (reader, rx) = start(&dev, ReaderOptions::default());
+        send(3, 100);
+        assert_eq!(collect(&rx, 3, HEADERS + 100, &mut Vec::new()), Some(3));
+        assert_eq!(reader_threads("rd4"), 1);
+        assert_eq!(fd_count(), before + 1, "the reader holds one eventfd");
+        let t = Instant::now();
+        reader.stop();
+        assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
+        assert_eq!(reader_threads("rd4"), 0, "the thread was joined");
+        assert_eq!(fd_count(), before, "the eventfd is closed on stop");
+        assert_eq!(Arc::strong_count(&dev), 1, "a stopped reader holds no reference to the port");
+        reader.stop(); // idempotent
+        assert!(matches!(
+            reader.start(ChanSink { tx: channel().0, panic_on_start: false }),
+            Err(Error::InvalidArgument { .. })
+        ));
+        drop(reader);
+        assert_eq!(fd_count(), before);
+    });
+}
+
+#[test]
+fn a_panic_on_the_reader_thread_is_its_failure() {
+    privileged(|| {
+        let dev = port("rd5");
+        let (tx, rx) = channel();
+        let reader = Reader::new(dev, ReaderOptions::default()).unwrap();
+        reader.start(ChanSink { tx, panic_on_start: true }).unwrap();
+        match rx.recv_timeout(WAIT) {
+            Ok(Ev::Failed(e)) => {
+                assert_eq!(e.code(), "ERR_PLTAP_INTERNAL");
+                assert!(e.to_string().contains("panicked: a sink panic on start"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        reader.stop();
+    });
+}
