@@ -15,7 +15,7 @@ function slice(uid, vnet) {
   const [addr, prefix] = vnet.split('/')
   const h = Buffer.alloc(9)
   h.writeUInt32LE(uid, 0)
-  addr.split('.').forEach((o, i) => (h[4 + i] = Number(o)))
+  for (const [i, o] of addr.split('.').entries()) h[4 + i] = Number(o)
   h[8] = Number(prefix)
   return h
 }
@@ -168,7 +168,6 @@ write('ipv4', {
   'ok-prefix-32': bytes('32'),
   'ok-vnet': bytes('198.18.0.0/16'),
   'ok-vnet-0': bytes('0.0.0.0/0'),
-  'ok-vnet-leading-zero': bytes('198.18.0.0/08'),
   'bad-ip-short': bytes('1.2.3'),
   'bad-ip-long': bytes('1.2.3.4.5'),
   'bad-ip-256': bytes('256.0.0.1'),
@@ -188,14 +187,24 @@ write('ipv4', {
   'bad-vnet-empty-prefix': bytes('198.18.0.0/'),
   'bad-vnet-sign': bytes('198.18.0.0/+1'),
   'bad-vnet-three-digits': bytes('198.18.0.0/016'),
+  'bad-vnet-leading-zero': bytes('198.18.0.0/08'),
+  'bad-vnet-00': bytes('198.18.0.0/00'),
+  'ok-net-new-24-i64-le-8': Buffer.from([198, 18, 0, 1, 24, 0, 0, 0]),
+  'bad-net-new-33': Buffer.from([198, 18, 0, 1, 33]),
+  'bad-prefix-i64-min': Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x80]),
+  'bad-prefix-negative': bytes('-1'),
+  'bad-prefix-huge': bytes('4294967320'),
   'bad-vnet-short-ip': bytes('198.18.0/16'),
 })
 
-const arp = Buffer.from([
-  0x00, 0x00, 0x08, 0x06, // tun_pi: flags 0, proto ARP
-  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
-  0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
-])
+const arp = Buffer.from(
+  [
+    '00000806', // tun_pi: flags 0, proto ARP
+    'ffffffffffff020000000001' + '0806', // Ethernet: broadcast, from 02:00:00:00:00:01, ARP
+    '0001080006040001', // ARP request header
+  ].join(''),
+  'hex',
+)
 const strip = Buffer.from(arp)
 strip.writeUInt16LE(1, 0) // TUN_PKT_STRIP (host order on x86-64)
 write('tun_pi', {
@@ -208,4 +217,59 @@ write('tun_pi', {
   'mtu-max': Buffer.from([0xff, 0xff, 0xff, 0xff]),
   'runt-3': Buffer.from([0x08, 0x06, 0x00]),
   empty: Buffer.alloc(0),
+})
+
+// vsys_fd_tuntap_reply: byte 0 = outcome (bit 7 MSG_CTRUNC; 0/1 descriptors, 64 + k for
+// 2 + k), then the payload (fuzz/src/lib.rs split_reply).
+const reply = (fds, payload, truncated = false) =>
+  Buffer.concat([Buffer.from([(fds < 2 ? fds : fds + 62) | (truncated ? 0x80 : 0)]), bytes(payload)])
+write('vsys_fd_tuntap_reply', {
+  'ok-device-tap': reply(1, 'tap1000-0\0'),
+  'ok-device-tun': reply(1, 'tun7-12345678\0'),
+  'ok-device-15-bytes': reply(1, 'abcdefghijklmno\0'),
+  'ok-refused': reply(0, 'refused: uid 1001 may not allocate devices for slice 1000\n'),
+  'ok-refused-two-lines': reply(0, 'refused: no\n\tsecond line\n'),
+  'ok-refused-newlines-only': reply(0, '\n\n'),
+  'ok-closed-silently': reply(0, ''),
+  'ok-refused-max': reply(0, `${'r'.repeat(1023)}\n`),
+  'bad-refused-too-long': reply(0, `${'r'.repeat(1024)}\n`),
+  'bad-refused-no-newline': reply(0, 'refused: no'),
+  'bad-refused-escape': reply(0, 'refused: \u001b[31mred\n'),
+  'bad-refused-not-utf8': reply(0, Buffer.from([0x72, 0xff, 0x0a])),
+  'bad-name-without-fd': reply(0, 'tap1000-0\0'),
+  'bad-fd-without-name': reply(1, ''),
+  'bad-fd-nul-only': reply(1, '\0'),
+  'bad-name-no-nul': reply(1, 'tap1000-0'),
+  'bad-name-two-nuls': reply(1, 'tap1000-0\0\0'),
+  'bad-name-16-bytes': reply(1, 'abcdefghijklmnop\0'),
+  'bad-name-template': reply(1, 'tap%d\0'),
+  'bad-name-slash': reply(1, 'tap/0\0'),
+  'bad-name-not-utf8': reply(1, Buffer.from([0x74, 0xff, 0x00])),
+  'bad-two-fds': reply(2, 'tap1000-0\0'),
+  'bad-three-fds': reply(3, 'tap1000-0\0'),
+  'bad-many-fds': reply(65, ''),
+  'bad-ctrunc': reply(1, 'tap1000-0\0', true),
+  'bad-ctrunc-refusal': reply(0, 'refused: no\n', true),
+})
+
+// vsysd_fd_tuntap_request: the 4 bytes a slice sends (native-endian i32; x86-64 is LE).
+const i32 = (n) => {
+  const b = Buffer.alloc(4)
+  b.writeInt32LE(n, 0)
+  return b
+}
+write('vsysd_fd_tuntap_request', {
+  'ok-tun': i32(1),
+  'ok-tap': i32(2),
+  'bad-zero': i32(0),
+  'bad-tun-tap': i32(3),
+  'bad-tap-no-pi': i32(0x1002),
+  'bad-tun-no-pi': i32(0x1001),
+  'bad-minus-one': i32(-1),
+  'bad-big-endian-tap': Buffer.from([0, 0, 0, 2]),
+  'bad-short': Buffer.from([2, 0]),
+  'bad-long': Buffer.from([2, 0, 0, 0, 0]),
+  'bad-empty': Buffer.alloc(0),
+  'bad-text': bytes('tap\n'),
+  'bad-control-text': bytes('\u001b[2J\r\n\t'),
 })

@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use pltap_core::Mode;
 use pltap_core::frame::{ETH_OVERHEAD, ETH_P_IP, ETH_P_IPV6, MAX_FRAME, TUN_PI_LEN, TunPi, rx_capacity, tx_header, tx_proto};
 use pltap_core::sys::linux::TUN_PKT_STRIP;
 
@@ -39,12 +40,13 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Transmit side: the header pltap writes in front of `data` as a frame.
-    for tap in [true, false] {
-        let hdr = tx_header(data, tap);
+    for mode in [Mode::Tap, Mode::Tun] {
+        let tap = mode == Mode::Tap;
+        let hdr = tx_header(data, mode);
         let pi = TunPi::new_checked(&hdr[..]).expect("tx_header is a whole header");
         assert_eq!(pi.flags(), 0);
         assert!(!pi.truncated());
-        let proto = tx_proto(data, tap);
+        let proto = tx_proto(data, mode);
         assert_eq!(pi.proto(), proto);
         assert!(pi.payload().is_empty());
         let want = if tap {
@@ -62,13 +64,14 @@ fuzz_target!(|data: &[u8]| {
     // Receive buffer size for an MTU taken from the first 4 bytes.
     if data.len() >= 4 {
         let mtu = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-        for tap in [true, false] {
-            let cap = rx_capacity(mtu, tap);
-            assert!((64..=MAX_FRAME).contains(&cap), "rx_capacity({mtu}, {tap}) = {cap}");
+        for mode in [Mode::Tap, Mode::Tun] {
+            let tap = mode == Mode::Tap;
+            let cap = rx_capacity(mtu, mode);
+            assert!((64..=MAX_FRAME).contains(&cap), "rx_capacity({mtu}, {mode:?}) = {cap}");
             let need = u64::from(mtu) + if tap { ETH_OVERHEAD as u64 } else { 0 };
-            assert!(cap as u64 >= need.min(MAX_FRAME as u64), "rx_capacity({mtu}, {tap}) = {cap} < {need}");
+            assert!(cap as u64 >= need.min(MAX_FRAME as u64), "rx_capacity({mtu}, {mode:?}) = {cap} < {need}");
             assert!(cap as u64 == need.clamp(64, MAX_FRAME as u64));
-            assert!(mtu == u32::MAX || rx_capacity(mtu + 1, tap) >= cap, "not monotonic at {mtu}");
+            assert!(mtu == u32::MAX || rx_capacity(mtu + 1, mode) >= cap, "not monotonic at {mtu}");
         }
     }
 });

@@ -26,7 +26,7 @@ struct Want {
 
 fn run(u: &mut Unstructured) -> Result<()> {
     let uid: u32 = u.arbitrary()?;
-    let vnet = Ipv4Net { addr: Ipv4Addr::from(u.arbitrary::<u32>()?), prefix: u.int_in_range(0..=32)? };
+    let vnet = Ipv4Net::new(Ipv4Addr::from(u.arbitrary::<u32>()?), u.int_in_range(0..=32)?).expect("a prefix of at most 32 is valid");
     let slice = Slice { uid, vnet };
 
     // tap<uid>-<n> / tun<uid>-<n>, shortened to fit 15 bytes.
@@ -40,9 +40,9 @@ fn run(u: &mut Unstructured) -> Result<()> {
     let name = IfName::new(&format!("{kind}{uid}-{number}")).expect("a slice name is a valid name");
 
     // An address inside the netblock and a prefix in max(8, vnet)..=32.
-    let mask = if vnet.prefix == 0 { 0 } else { !0u32 << (32 - u32::from(vnet.prefix)) };
-    let addr = Ipv4Addr::from((u32::from(vnet.addr) & mask) | (u.arbitrary::<u32>()? & !mask));
-    let prefix: u8 = u.int_in_range(vnet.prefix.max(8)..=32)?;
+    let mask = if vnet.prefix() == 0 { 0 } else { !0u32 << (32 - u32::from(vnet.prefix())) };
+    let addr = Ipv4Addr::from((u32::from(vnet.addr()) & mask) | (u.arbitrary::<u32>()? & !mask));
+    let prefix: u8 = u.int_in_range(vnet.prefix().max(8)..=32)?;
 
     let mut want = Want::default();
     let mut opts = Vec::new();
@@ -94,10 +94,13 @@ fn run(u: &mut Unstructured) -> Result<()> {
         want.notes.push("Note: option remote ignored (it only matters with gre)".to_string());
     }
 
-    let req = vif_up_request(&name, addr, prefix, &opts).expect("client refused valid values");
+    let net = Ipv4Net::new(addr, prefix).expect("a prefix of at most 32 is valid");
+    assert_eq!((net.addr(), net.prefix()), (addr, prefix));
+    let req = vif_up_request(&name, net, &opts).expect("client refused valid values");
     let up = parse_vif_up(&req, &slice).unwrap_or_else(|r| panic!("helper refused {req:?}: {r}"));
     assert_eq!(up.name, name);
-    assert_eq!(up.net, Ipv4Net { addr, prefix });
+    assert_eq!(up.net, net);
+    assert_eq!((up.net.addr(), up.net.prefix()), (addr, prefix));
     assert_eq!((up.rp_filter, up.txqueuelen, up.mtu), (want.rp_filter, want.txqueuelen, want.mtu));
     assert_eq!(up.notes, want.notes);
 

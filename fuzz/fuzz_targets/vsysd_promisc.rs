@@ -36,8 +36,8 @@ fuzz_target!(|data: &[u8]| {
 
     // The kernel-side check, with the address the device would have.
     let addr = pltap_fuzz::promisc_device_address(request);
-    let mask = if slice.vnet.prefix == 0 { 0 } else { !0u32 << (32 - u32::from(slice.vnet.prefix)) };
-    let inside = addr.is_some_and(|a| (u32::from(a) ^ u32::from(slice.vnet.addr)) & mask == 0);
+    let mask = if slice.vnet.prefix() == 0 { 0 } else { !0u32 << (32 - u32::from(slice.vnet.prefix())) };
+    let inside = addr.is_some_and(|a| (u32::from(a) ^ u32::from(slice.vnet.addr())) & mask == 0);
     match check_promisc_address(&p.name, addr, &slice) {
         Ok(()) => assert!(inside, "{addr:?} accepted outside {}", slice.vnet),
         Err(refusal) => {

@@ -36,11 +36,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(is_slice_name(name, slice.uid), "{name:?} is not a device of slice {}", slice.uid);
     assert!(is_valid_ifname(name) && !up.name.is_template());
 
-    assert_eq!(up.net.addr.to_string(), lines[1], "the address is not the dotted quad sent");
-    assert_eq!(lines[1].parse::<Ipv4Addr>().ok(), Some(up.net.addr));
-    assert!(inside(up.net.addr, slice.vnet.addr, slice.vnet.prefix), "{} outside {}", up.net.addr, slice.vnet);
-    let prefix = up.net.prefix;
-    assert!((8..=32).contains(&prefix) && prefix >= slice.vnet.prefix, "prefix /{prefix} for {}", slice.vnet);
+    assert_eq!(up.net.addr().to_string(), lines[1], "the address is not the dotted quad sent");
+    assert_eq!(lines[1].parse::<Ipv4Addr>().ok(), Some(up.net.addr()));
+    assert!(inside(up.net.addr(), slice.vnet.addr(), slice.vnet.prefix()), "{} outside {}", up.net.addr(), slice.vnet);
+    let prefix = up.net.prefix();
+    assert!((8..=32).contains(&prefix) && prefix >= slice.vnet.prefix(), "prefix /{prefix} for {}", slice.vnet);
     assert!(lines[2].bytes().all(|b| b.is_ascii_digit()) && lines[2].parse::<u32>() == Ok(u32::from(prefix)));
 
     assert!(up.txqueuelen.is_none_or(|n| (1..=10000).contains(&n)));
@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(n) = up.mtu {
         opts.push(VifOption::new("mtu", &n.to_string()).unwrap());
     }
-    let again = vif_up_request(&up.name, up.net.addr, up.net.prefix, &opts).expect("client refused a valid request");
+    let again = vif_up_request(&up.name, up.net, &opts).expect("client refused a valid request");
     let back = parse_vif_up(&again, &slice).expect("helper refused the client's encoding");
     assert_eq!((back.name, back.net, back.rp_filter, back.txqueuelen, back.mtu), (up.name, up.net, up.rp_filter, up.txqueuelen, up.mtu));
     assert!(back.notes.is_empty());
