@@ -335,7 +335,18 @@ struct Packed {
 
 /// Reads up to `lens.len()` frames back to back into `slab` (each given `stride` bytes
 /// of room), until the queue is empty. `slab` holds at least `lens.len() * stride` bytes.
-fn read_packed(tap: &Tap, slab: &mut [u8], stride: usize, lens: &mut [u32], sink: &mut impl Sink) -> Result<Packed> {
+/// A truncated frame is counted (the reader's count and the port's `rx_dropped`) before
+/// the sink hears of it, so a sink that looks at the counters sees it counted, and ends
+/// the read, so the slab is sized again before the next frame.
+fn read_packed(
+    dev: &Netdev,
+    shared: &Shared,
+    tap: &Tap,
+    slab: &mut [u8],
+    stride: usize,
+    lens: &mut [u32],
+    sink: &mut impl Sink,
+) -> Result<Packed> {
     let mut p = Packed::default();
     while p.frames < lens.len() {
         // p.bytes <= p.frames * stride, so this stays within lens.len() * stride.
@@ -348,7 +359,12 @@ fn read_packed(tap: &Tap, slab: &mut [u8], stride: usize, lens: &mut [u32], sink
             Ok(None) => break,
             Err(Error::Truncated { len, capacity }) => {
                 p.truncated += 1;
+                shared.truncated.fetch_add(1, SeqCst);
+                dev.count_rx_dropped(1);
                 sink.truncated(len, capacity);
+                // The MTU may have grown: stop here, so the caller sizes the slab again
+                // before reading on (the next frames would be cut the same way).
+                break;
             }
             // Report what was read; the error comes back on the next read.
             Err(_) if p.frames > 0 || p.truncated > 0 => break,
@@ -396,17 +412,13 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
         if rev[1] == 0 {
             continue;
         }
-        let burst = match read_packed(tap, &mut slab, stride, &mut lens[..cap], sink) {
+        let burst = match read_packed(dev, shared, tap, &mut slab, stride, &mut lens[..cap], sink) {
             Ok(burst) => burst,
             Err(e) => {
                 dev.count_rx_error();
                 return Err(e);
             }
         };
-        if burst.truncated > 0 {
-            shared.truncated.fetch_add(burst.truncated as u64, SeqCst);
-            dev.count_rx_dropped(burst.truncated as u64);
-        }
         if burst.frames > 0 {
             dev.count_rx(burst.frames as u64, burst.bytes as u64);
             shared.pending.fetch_add(1, SeqCst);
