@@ -87,7 +87,10 @@ fn fd_tuntap_outcome(target: &str, data: &[u8]) -> Option<String> {
     Some(match target {
         "vsys_fd_tuntap_reply" => match split_reply(data).map(|(p, fds, t)| decode_reply(p, fds, t)) {
             None => "empty input".into(),
-            Some(Ok(ReplyKind::Device { name })) => format!("device: {}", &name.as_str()[..name.as_str().len().min(3)]),
+            Some(Ok(ReplyKind::Device { name })) => {
+                let kind = ["tap", "tun"].into_iter().find(|k| name.as_str().starts_with(k)).unwrap_or("other name");
+                format!("device: {kind}")
+            }
             Some(Ok(ReplyKind::Refused { reason: None })) => "refused: closed without a reason".into(),
             Some(Ok(ReplyKind::Refused { reason: Some(r) })) => {
                 format!("refused: a reason of {} line(s)", if r.contains('\n') { "several" } else { "one" })
