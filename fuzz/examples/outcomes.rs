@@ -1,12 +1,14 @@
 //! Which outcomes a corpus reaches: every refusal message (by template) and every kind
-//! of accepted request of the vsysd targets, with counts. A reading aid for coverage
+//! of accepted request of the vsysd targets, and every kind of `fd_tuntap` reply the
+//! client decodes (by error template), with counts. A reading aid for coverage
 //! ("is every documented refusal reached?"), complementing libFuzzer's edge counts.
 //!
 //! ```sh
 //! cargo +nightly run --manifest-path fuzz/Cargo.toml --example outcomes -- vsysd_vif_up fuzz/corpus/vsysd_vif_up [more dirs]
 //! ```
 
-use pltap_fuzz::split_slice;
+use pltap_core::vsys::{ReplyKind, decode_reply};
+use pltap_fuzz::{split_reply, split_slice};
 use pltap_vsysd::scripts::{check_promisc_address, parse_promisc, parse_vif_down, parse_vif_up};
 use std::collections::BTreeMap;
 
@@ -54,6 +56,55 @@ fn template(refusal: &str) -> String {
     format!("refused, UNKNOWN TEMPLATE: {refusal:?}")
 }
 
+/// The error templates of `pltap_core::vsys::decode_reply` and the refusals of
+/// `pltap_vsysd::tuntap::parse_request`, by a fixed part of their text.
+const FD_TUNTAP_TEMPLATES: &[&str] = &[
+    "the control message was truncated",
+    "descriptors; exactly one was expected",
+    "the reply is longer than",
+    "a descriptor but no device name",
+    "the device name is longer than",
+    "is not a single NUL-terminated string",
+    "is a template, not a device",
+    "invalid interface name",
+    "but no descriptor",
+    "which is not a refusal: not UTF-8",
+    "which is not a refusal: it does not end with a newline",
+    "which is not a refusal: it has control characters",
+    "the request must be a 4-byte interface type",
+    "is not a valid interface type",
+];
+
+fn fd_tuntap_template(detail: &str) -> String {
+    match FD_TUNTAP_TEMPLATES.iter().find(|t| detail.contains(*t)) {
+        Some(t) => format!("error: ...{t}..."),
+        None => format!("error, UNKNOWN TEMPLATE: {detail:?}"),
+    }
+}
+
+/// The outcome of one input of the two `fd_tuntap` targets; `None` for another target.
+fn fd_tuntap_outcome(target: &str, data: &[u8]) -> Option<String> {
+    Some(match target {
+        "vsys_fd_tuntap_reply" => match split_reply(data).map(|(p, fds, t)| decode_reply(p, fds, t)) {
+            None => "empty input".into(),
+            Some(Ok(ReplyKind::Device { name })) => {
+                let kind = ["tap", "tun"].into_iter().find(|k| name.as_str().starts_with(k)).unwrap_or("other name");
+                format!("device: {kind}")
+            }
+            Some(Ok(ReplyKind::Refused { reason: None })) => "refused: closed without a reason".into(),
+            Some(Ok(ReplyKind::Refused { reason: Some(r) })) => {
+                format!("refused: a reason of {} line(s)", if r.contains('\n') { "several" } else { "one" })
+            }
+            Some(Err(e)) => fd_tuntap_template(&e),
+        },
+        "vsysd_fd_tuntap_request" => match pltap_vsysd::tuntap::parse_request(data) {
+            Ok(mode) => format!("accepted: {}", mode.as_str()),
+            Err(e) => fd_tuntap_template(&e),
+        },
+        _ => return None,
+    })
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let target = args.next().expect("usage: outcomes <target> <corpus dir>...");
@@ -63,6 +114,10 @@ fn main() {
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
             let data = std::fs::read(entry.unwrap().path()).unwrap();
             files += 1;
+            if let Some(o) = fd_tuntap_outcome(&target, &data) {
+                *seen.entry(o).or_default() += 1;
+                continue;
+            }
             let Some((slice, request)) = split_slice(&data) else {
                 *seen.entry("too short for the slice header".into()).or_default() += 1;
                 continue;
