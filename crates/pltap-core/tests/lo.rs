@@ -80,27 +80,13 @@ fn kernel_counters_are_present_and_consistent_with_sysfs() {
     let after = read_sys();
     if check {
         // Counters only grow: the ioctl-side reading lies between two sysfs readings.
-        assert!(
-            before.0 <= c.rx_packets && c.rx_packets <= after.0,
-            "rx_packets {} not in {:?}..{:?}",
-            c.rx_packets,
-            before,
-            after
-        );
-        assert!(
-            before.1 <= c.tx_packets && c.tx_packets <= after.1,
-            "tx_packets {} not in {:?}..{:?}",
-            c.tx_packets,
-            before,
-            after
-        );
-        assert!(
-            before.2 <= c.rx_bytes && c.rx_bytes <= after.2,
-            "rx_bytes {} not in {:?}..{:?}",
-            c.rx_bytes,
-            before,
-            after
-        );
+        for (name, lo, v, hi) in [
+            ("rx_packets", before.0, c.rx_packets, after.0),
+            ("tx_packets", before.1, c.tx_packets, after.1),
+            ("rx_bytes", before.2, c.rx_bytes, after.2),
+        ] {
+            assert!(lo <= v && v <= hi, "{name} {v} not in {before:?}..{after:?}");
+        }
     }
     // The port view swaps directions.
     assert_eq!(c.swapped().rx_packets, c.tx_packets);
