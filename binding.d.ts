@@ -112,8 +112,9 @@ export type JsVsysd = NativeVsysd
 
 /**
  * Adopts a queue's descriptor handed over by another thread (`Netdev::adopt_queue`),
- * after checking it is a queue of the device `identity` names. The descriptor is
- * duplicated: the caller still owns `fd` and closes it.
+ * after checking it is a queue of the device `identity` names. Takes ownership of `fd`
+ * (`sys::take_raw_fd`), which the caller claimed from its `QueueTransfer`: it is the
+ * queue's descriptor from here on, or closed if adoption fails.
  */
 export declare function adoptNetdevQueue(fd: number, identity: NativeQueueIdentity): NativeNetdev
 
@@ -135,6 +136,12 @@ export declare function checkLocalNetmask(value: number): string | null
 
 /** `pltap_core::MacAddr::parse_unicast`: a unicast MAC address for a device. */
 export declare function checkMac(value: string): string | null
+
+/**
+ * Closes a transferred descriptor nobody adopted (the caller claimed it by revoking its
+ * `QueueTransfer`).
+ */
+export declare function closeTransferredFd(fd: number): void
 
 /**
  * The largest frame a tun device carries (`pltap_core::frame::MAX_FRAME`), for the
@@ -225,8 +232,8 @@ export declare function netdevQueueIdentity(dev: NativeNetdev): NativeQueueIdent
 
 /**
  * A close-on-exec duplicate of `dev`'s descriptor, as a bare number that nothing in the
- * addon owns: the caller (the facade's `QueueTransfer`) owns it from here on and must
- * close it exactly once (`fs.closeSync`).
+ * addon owns: the caller (the facade's `QueueTransfer`) owns it from here on, until a
+ * thread claims it and hands it to `adoptNetdevQueue` or `closeTransferredFd`.
  */
 export declare function netdevTransferFd(dev: NativeNetdev): number
 

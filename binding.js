@@ -847,6 +847,7 @@ module.exports.checkIfname = nativeBinding.checkIfname
 module.exports.checkIpv4 = nativeBinding.checkIpv4
 module.exports.checkLocalNetmask = nativeBinding.checkLocalNetmask
 module.exports.checkMac = nativeBinding.checkMac
+module.exports.closeTransferredFd = nativeBinding.closeTransferredFd
 module.exports.MAX_FRAME = nativeBinding.MAX_FRAME
 module.exports.netdevIsMultiQueue = nativeBinding.netdevIsMultiQueue
 module.exports.netdevQueueIdentity = nativeBinding.netdevQueueIdentity

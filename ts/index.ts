@@ -27,6 +27,8 @@ export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } fro
 export { PltapError } from './errors.js'
 export type { QueueTransfer } from './netdev/queue.js'
 export { MAX_QUEUES, NetdevQueue } from './netdev/queue.js'
+export type { QueueBridge, QueueBridgeCounters, QueueBridgeOptions, QueuePumpCounters } from './netdev/queue-bridge.js'
+export { bridgeQueues, startQueueBridge } from './netdev/queue-bridge.js'
 export type {
   Allocator,
   Counters,

@@ -18,9 +18,9 @@
  *   again, except to revoke it (next point).
  * - {@link NetdevQueue.adopt} (in the receiving thread) takes the duplicate over: it
  *   claims the transfer with an atomic compare-and-swap on the transfer's shared state
- *   word, so at most one thread ever adopts it; the adopted queue then holds a descriptor
- *   of its own, and the duplicate is closed. Closing the adopted queue closes its
- *   descriptor.
+ *   word, so at most one thread ever adopts it, and the adopted queue takes the
+ *   duplicate over as its descriptor (closed at once if the checks fail). Closing the
+ *   adopted queue closes it.
  * - A transfer never adopted is revoked (the same compare-and-swap, then the duplicate is
  *   closed) when the {@link Netdev} that made it closes, or, for a transfer made from an
  *   adopted queue, when the thread that made it exits. A later `adopt` then throws
@@ -28,8 +28,14 @@
  * @module
  */
 
-import { closeSync } from 'node:fs'
-import { adoptNetdevQueue, type NativeNetdev, netdevQueueIdentity, netdevTransferFd, setNetdevQueueEnabled } from '../../binding.js'
+import {
+  adoptNetdevQueue,
+  closeTransferredFd,
+  type NativeNetdev,
+  netdevQueueIdentity,
+  netdevTransferFd,
+  setNetdevQueueEnabled,
+} from '../../binding.js'
 import { closedError, native, nativeAsync, PltapError } from '../errors.js'
 import { Rx, type RxOptions } from '../rx.js'
 import { checkBoolean, checkInt, checkObject, checkSignal, toFrame } from '../validate.js'
@@ -97,7 +103,7 @@ export interface QueueOwner {
 export function revokeTransfer(t: QueueTransfer): boolean {
   if (Atomics.compareExchange(t.state, 0, PENDING, REVOKED) !== PENDING) return false
   try {
-    closeSync(t.fd)
+    closeTransferredFd(t.fd)
   } catch {
     // Not open any more: nothing to release.
   }
@@ -221,8 +227,8 @@ export class NetdevQueue {
    * Takes over a queue transferred from another thread ({@link NetdevQueue.transfer}):
    * claims the transfer (once: a second adopt of the same transfer throws), checks that
    * its descriptor is still a queue of the device it names (name, ifindex and framing),
-   * and returns the queue, whose `Rx` runs on this thread's event loop. The transfer's
-   * descriptor is closed either way; the queue holds its own.
+   * and returns the queue, whose `Rx` runs on this thread's event loop. The queue takes the
+   * transfer's descriptor over; if a check fails, it is closed.
    *
    * @throws `TypeError` for something that is not a `QueueTransfer`, or one already adopted.
    * @throws {@link PltapError} `ERR_PLTAP_CLOSED` when its maker revoked it (its Netdev
@@ -252,13 +258,11 @@ export class NetdevQueue {
         `queue ${transfer.index} of ${transfer.name} was revoked: its Netdev closed before it was adopted`,
       )
     }
-    try {
-      const identity = { name: transfer.name, ifindex: transfer.ifindex, mode: transfer.mode, packetInfo: transfer.packetInfo }
-      const nativeDev = native(() => adoptNetdevQueue(transfer.fd, identity))
-      return new NetdevQueue(nativeDev, transfer.index, undefined, true)
-    } finally {
-      closeSync(transfer.fd) // ours since the compare-and-swap; the queue holds a duplicate
-    }
+    // Ours since the compare-and-swap: the native side takes the descriptor over (and
+    // closes it if the checks fail).
+    const identity = { name: transfer.name, ifindex: transfer.ifindex, mode: transfer.mode, packetInfo: transfer.packetInfo }
+    const nativeDev = native(() => adoptNetdevQueue(transfer.fd, identity))
+    return new NetdevQueue(nativeDev, transfer.index, undefined, true)
   }
 
   /** Whether the queue is done here: closed, or transferred to another thread. */

@@ -301,3 +301,18 @@ fn queue_descriptors_are_released() {
         assert_eq!(fd_count(), before, "every queue's descriptors closed");
     });
 }
+
+#[test]
+fn a_transferred_number_is_taken_back_once() {
+    use std::os::fd::IntoRawFd;
+    let _g = exclusive();
+    let before = fd_count();
+    let raw = std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").unwrap()).into_raw_fd();
+    assert_eq!(fd_count(), before + 1, "given up, not closed");
+    let owned = pltap_core::sys::queue::take_raw_fd(raw).unwrap();
+    assert_eq!(owned.as_raw_fd(), raw);
+    drop(owned);
+    assert_eq!(fd_count(), before, "closed with its owner");
+    let e = pltap_core::sys::queue::take_raw_fd(raw).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EBADF), "a closed number is refused");
+}

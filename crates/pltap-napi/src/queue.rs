@@ -37,22 +37,34 @@ pub async fn open_netdev_queues(options: NativeOpenOptions, queues: u32) -> Resu
 }
 
 /// Adopts a queue's descriptor handed over by another thread (`Netdev::adopt_queue`),
-/// after checking it is a queue of the device `identity` names. The descriptor is
-/// duplicated: the caller still owns `fd` and closes it.
+/// after checking it is a queue of the device `identity` names. Takes ownership of `fd`
+/// (`sys::take_raw_fd`), which the caller claimed from its `QueueTransfer`: it is the
+/// queue's descriptor from here on, or closed if adoption fails.
 #[napi(catch_unwind, ts_return_type = "NativeNetdev")]
 pub fn adopt_netdev_queue(fd: i32, identity: NativeQueueIdentity) -> Result<JsNetdev> {
     guard("adoptNetdevQueue", || {
+        let owned = take_transferred(fd)?;
         let want = QueueIdentity {
             name: IfName::new(&identity.name).into_napi()?,
             ifindex: identity.ifindex,
             mode: identity.mode.parse().into_napi()?,
             packet_info: identity.packet_info,
         };
-        let owned = pltap_core::sys::duplicate_raw_fd(fd)
-            .map_err(|e| Error::os(format!("duplicate fd {fd}"), "fcntl", e))
-            .into_napi()?;
         Ok(JsNetdev { inner: Arc::new(Netdev::adopt_queue(owned, &want).into_napi()?) })
     })
+}
+
+/// Closes a transferred descriptor nobody adopted (the caller claimed it by revoking its
+/// `QueueTransfer`).
+#[napi(catch_unwind)]
+pub fn close_transferred_fd(fd: i32) -> Result<()> {
+    guard("closeTransferredFd", || take_transferred(fd).map(drop))
+}
+
+fn take_transferred(fd: i32) -> Result<std::os::fd::OwnedFd> {
+    pltap_core::sys::queue::take_raw_fd(fd)
+        .map_err(|e| Error::os(format!("take over transferred fd {fd}"), "fcntl", e))
+        .into_napi()
 }
 
 /// Attaches another queue to the device of `dev`, off the JS thread (`Netdev::open_queue`).
@@ -104,8 +116,8 @@ pub fn netdev_queue_identity(dev: &JsNetdev) -> Result<NativeQueueIdentity> {
 }
 
 /// A close-on-exec duplicate of `dev`'s descriptor, as a bare number that nothing in the
-/// addon owns: the caller (the facade's `QueueTransfer`) owns it from here on and must
-/// close it exactly once (`fs.closeSync`).
+/// addon owns: the caller (the facade's `QueueTransfer`) owns it from here on, until a
+/// thread claims it and hands it to `adoptNetdevQueue` or `closeTransferredFd`.
 #[napi(catch_unwind, ts_args_type = "dev: NativeNetdev")]
 pub fn netdev_transfer_fd(dev: &JsNetdev) -> Result<i32> {
     guard("transferFd", || {

@@ -1,8 +1,9 @@
 //! The only module of `pltap-core` that talks to the kernel through `unsafe` code.
 //!
 //! Each function is a small, safe wrapper over one system call: it takes owned or
-//! borrowed descriptors (bare integers only in [`duplicate_raw_fd`], the edge where a
-//! number from JavaScript becomes a descriptor), returns `io::Result`, and opens every
+//! borrowed descriptors (bare integers only in [`duplicate_raw_fd`] and
+//! [`queue::take_raw_fd`], the edges where a number from JavaScript becomes a
+//! descriptor), returns `io::Result`, and opens every
 //! descriptor it creates with `O_CLOEXEC`. Everything above this module is safe Rust.
 //!
 //! Nothing public here can hand the kernel a pointer it would misread: the generic

@@ -6,9 +6,9 @@
 //! **new** `open("/dev/net/tun")` plus `TUNSETIFF` with the same name and
 //! `IFF_MULTI_QUEUE` (a `dup()` of a queue's descriptor is the same queue, not another).
 
-use super::{IfReq, ioctl_ifreq};
+use super::{IfReq, cvt, ioctl_ifreq};
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `IFF_MULTI_QUEUE`: asked by every queue of a multi-queue device (a mismatch with the
 /// existing device is `EINVAL`); reported by `TUNGETIFF`.
@@ -43,4 +43,21 @@ pub fn tun_get_iff_flags(fd: BorrowedFd<'_>) -> io::Result<([u8; super::linux::I
     let mut ifr = IfReq::default();
     ioctl_ifreq(fd, super::linux::TUNGETIFF, &mut ifr)?;
     Ok((ifr.name, ifr.flags()))
+}
+
+/// Takes ownership of the descriptor number `raw`, which the caller owned and gives up
+/// here: the other edge (with [`super::duplicate_raw_fd`]) where a bare number becomes a
+/// descriptor. It exists for a queue handed between threads: the sending side gives up a
+/// duplicate with `into_raw_fd`, the number travels to another thread inside a transfer
+/// record whose shared state word lets exactly one thread claim it, and that thread takes
+/// it back here (to use it, or to close it by dropping the result). Only call it on a
+/// number claimed that way: taking a number something else owns would close that
+/// object's descriptor under it. `EBADF` if `raw` is not open.
+pub fn take_raw_fd(raw: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only reads the descriptor table (EBADF for a closed number).
+    cvt(unsafe { libc::fcntl(raw, libc::F_GETFD) })?;
+    // SAFETY: `raw` is open (checked above) and, by this function's contract, owned by
+    // the caller, who gives it up: no other object owns it, so the `OwnedFd` is its only
+    // owner and closes it exactly once.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
