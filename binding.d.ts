@@ -227,6 +227,9 @@ export interface NativeStats {
 /** Whether `dev`'s device is multi-queue (`TUNGETIFF`). */
 export declare function netdevIsMultiQueue(dev: NativeNetdev): boolean
 
+/** Whether the queue of `dev`'s descriptor is enabled (`TUNGETIFF`). */
+export declare function netdevQueueEnabled(dev: NativeNetdev): boolean
+
 /** The identity a thread adopting `dev`'s descriptor checks (`Netdev::queue_identity`). */
 export declare function netdevQueueIdentity(dev: NativeNetdev): NativeQueueIdentity
 

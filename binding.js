@@ -850,6 +850,7 @@ module.exports.checkMac = nativeBinding.checkMac
 module.exports.closeTransferredFd = nativeBinding.closeTransferredFd
 module.exports.MAX_FRAME = nativeBinding.MAX_FRAME
 module.exports.netdevIsMultiQueue = nativeBinding.netdevIsMultiQueue
+module.exports.netdevQueueEnabled = nativeBinding.netdevQueueEnabled
 module.exports.netdevQueueIdentity = nativeBinding.netdevQueueIdentity
 module.exports.netdevTransferFd = nativeBinding.netdevTransferFd
 module.exports.openNetdev = nativeBinding.openNetdev

@@ -50,10 +50,14 @@ devTest('N queues: queueCount, queue(i), attachQueue, setEnabled, close; a plain
   t.is(q3.index, 3)
   t.is(dev.queueCount, 4)
   t.is(dev.queue(3), q3)
+  t.true(q3.enabled)
   q3.setEnabled(false)
+  t.false(q3.enabled)
+  t.true(dev.queue(0).enabled)
   const again = t.throws(() => q3.setEnabled(false), { instanceOf: PltapError })
   t.is(again!.code, 'EINVAL')
   q3.setEnabled(true)
+  t.true(q3.enabled)
   t.deepEqual(
     Object.keys(q3.counters()).sort(),
     ['rxBytes', 'rxDropped', 'rxErrors', 'rxPackets', 'txBytes', 'txDropped', 'txErrors', 'txPackets'].sort(),

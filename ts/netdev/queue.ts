@@ -32,6 +32,7 @@ import {
   adoptNetdevQueue,
   closeTransferredFd,
   type NativeNetdev,
+  netdevQueueEnabled,
   netdevQueueIdentity,
   netdevTransferFd,
   setNetdevQueueEnabled,
@@ -226,7 +227,7 @@ export class NetdevQueue {
   /**
    * Takes over a queue transferred from another thread ({@link NetdevQueue.transfer}):
    * claims the transfer (once: a second adopt of the same transfer throws), checks that
-   * its descriptor is still a queue of the device it names (name, ifindex and framing),
+   * its descriptor is still a queue of the device it names (name, mode and ifindex),
    * and returns the queue, whose `Rx` runs on this thread's event loop. The queue takes the
    * transfer's descriptor over; if a check fails, it is closed.
    *
@@ -302,6 +303,18 @@ export class NetdevQueue {
    */
   counters(): Counters {
     return native(() => this.#live().stats()).port
+  }
+
+  /**
+   * Whether the queue is enabled (see {@link NetdevQueue.setEnabled}), as the kernel reports it.
+   *
+   * @example
+   * ```ts
+   * if (!queue.enabled) queue.setEnabled(true)
+   * ```
+   */
+  get enabled(): boolean {
+    return native(() => netdevQueueEnabled(this.#live()))
   }
 
   /**

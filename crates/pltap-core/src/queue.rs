@@ -34,8 +34,7 @@
 use crate::error::{Error, GoneReason, Result};
 use crate::ifname::IfName;
 use crate::netdev::{Allocator, Netdev, NetdevOptions};
-use crate::sys::linux;
-use crate::sys::queue::{IFF_MULTI_QUEUE, MAX_TAP_QUEUES, tun_get_iff_flags, tun_set_queue};
+use crate::sys::queue::{IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, MAX_TAP_QUEUES, tun_get_iff_flags, tun_set_queue};
 use crate::tap::{Mode, Tap, TapOptions};
 use std::os::fd::OwnedFd;
 
@@ -152,7 +151,8 @@ impl Netdev {
     /// Attaches another queue to this port's device: a new `open("/dev/net/tun")` and
     /// `TUNSETIFF` with the device's name and `IFF_MULTI_QUEUE` (needs `CAP_NET_ADMIN`, or
     /// ownership through `TUNSETOWNER`). The queue takes the device's framing (the kernel
-    /// gives later queues the first one's flags). Before and after attaching, the port's
+    /// gives later queues the first one's flags), so this port's `packet_info` must be
+    /// right (it is for devices opened here). Before and after attaching, the port's
     /// device is checked to be still its own, and the new queue to be that device (same
     /// name and ifindex): a name reused by another device is never joined.
     ///
@@ -167,9 +167,10 @@ impl Netdev {
         let ifindex = self.ifindex()?;
         let opts = TapOptions { mode: own.mode(), name: Some(self.name().clone()), packet_info: own.packet_info() };
         let tap = Tap::open_with(&opts, IFF_MULTI_QUEUE).map_err(explain_tunsetiff)?;
-        let (_, flags) =
-            tun_get_iff_flags(tap.fd()).map_err(|e| Error::os(format!("TUNGETIFF {}", self.name()), "ioctl", e))?;
-        let packet_info = flags & linux::IFF_NO_PI == 0;
+        // The kernel gives a later queue the device's flags, so its framing is the port's.
+        // (It cannot be read back: TUNGETIFF sets the same bit, as IFF_NOFILTER, whenever
+        // no socket filter is attached, which is always here.)
+        let packet_info = own.packet_info();
         let spec =
             NetdevOptions { allocator: Allocator::Fd(tap.into_fd()), mode: own.mode(), packet_info: Some(packet_info) };
         let queue = Netdev::open(spec)?;
@@ -182,12 +183,13 @@ impl Netdev {
 
     /// Takes a descriptor that is a queue of the device `want` describes (handed over by
     /// another thread, see [`Netdev::queue_identity`]) as a port of its own, after checking
-    /// that it is: `TUNGETIFF` gives `want.name` and the framing `want.packet_info` says,
-    /// and (when `want.ifindex` is not 0) the name has that ifindex here.
+    /// that it is: `TUNGETIFF` gives `want.name` and `want.mode`, and (when `want.ifindex`
+    /// is not 0) the name has that ifindex here. The framing is taken from `want` (the
+    /// kernel cannot report it: see [`Netdev::open_queue`]).
     ///
     /// Errors: [`Error::DeviceGone`] when the device is deleted, renamed or another one;
-    /// [`Error::InvalidArgument`] for a mode or framing that differs; OS errors (`EBADF`,
-    /// `EBADFD` for a descriptor that is not attached to a device).
+    /// [`Error::InvalidArgument`] for a mode that differs; OS errors (`EBADF`, `EBADFD` for
+    /// a descriptor that is not attached to a device).
     pub fn adopt_queue(fd: OwnedFd, want: &QueueIdentity) -> Result<Netdev> {
         let spec = NetdevOptions { allocator: Allocator::Fd(fd), mode: want.mode, packet_info: Some(want.packet_info) };
         let dev = Netdev::open(spec).map_err(|e| {
@@ -206,13 +208,6 @@ impl Netdev {
         let gone = |reason| Error::DeviceGone { name: want.name.to_string(), reason };
         if self.name() != &want.name {
             return Err(gone(GoneReason::Renamed(self.name().to_string())));
-        }
-        let flags = kernel_flags(self)?;
-        if (flags & linux::IFF_NO_PI == 0) != want.packet_info {
-            return Err(Error::invalid(
-                "packet_info",
-                format!("the descriptor's framing (TUNGETIFF flags {flags:#06x}) differs from the one stated"),
-            ));
         }
         if want.ifindex != 0 {
             match self.ifindex() {
@@ -244,6 +239,12 @@ impl Netdev {
     /// Whether the device is multi-queue (`IFF_MULTI_QUEUE` in `TUNGETIFF`).
     pub fn is_multi_queue(&self) -> Result<bool> {
         Ok(kernel_flags(self)? & IFF_MULTI_QUEUE != 0)
+    }
+
+    /// Whether this port's queue is enabled (`IFF_DETACH_QUEUE` absent from `TUNGETIFF`,
+    /// which reports it per descriptor). A plain device's only queue is always enabled.
+    pub fn is_queue_enabled(&self) -> Result<bool> {
+        Ok(kernel_flags(self)? & IFF_DETACH_QUEUE == 0)
     }
 
     /// Enables or disables this port's queue (`TUNSETQUEUE` with `IFF_ATTACH_QUEUE` /

@@ -152,7 +152,10 @@ fn attach_detach_and_reattach_a_queue() {
         assert_eq!(q1.ifindex().unwrap(), qs[0].ifindex().unwrap());
 
         // Disabled: the kernel sends it nothing, all flows go to queue 0.
+        assert!(q1.is_queue_enabled().unwrap());
         q1.set_queue_enabled(false).unwrap();
+        assert!(!q1.is_queue_enabled().unwrap());
+        assert!(qs[0].is_queue_enabled().unwrap(), "per descriptor");
         let again = q1.set_queue_enabled(false).unwrap_err();
         assert!(again.is_errno(libc::EINVAL), "disabling twice: {again}");
         assert!(again.to_string().contains("TUNSETQUEUE IFF_DETACH_QUEUE on mq1"), "{again}");
@@ -164,6 +167,7 @@ fn attach_detach_and_reattach_a_queue() {
 
         // Enabled again: it takes its share.
         q1.set_queue_enabled(true).unwrap();
+        assert!(q1.is_queue_enabled().unwrap());
         send_flows(3);
         let got = collect(&[&qs[0], &q1], 3);
         assert_eq!(all_ports(&got), expected_ports());
@@ -203,9 +207,6 @@ fn an_adopted_queue_descriptor_is_that_queue_and_its_identity_is_checked() {
         let wrong_index = QueueIdentity { ifindex: id.ifindex + 100, ..id.clone() };
         let e = Netdev::adopt_queue(dup(), &wrong_index).unwrap_err();
         assert!(matches!(&e, Error::DeviceGone { reason: GoneReason::Deleted, .. }), "{e:?}");
-        let wrong_framing = QueueIdentity { packet_info: true, ..id.clone() };
-        let e = Netdev::adopt_queue(dup(), &wrong_framing).unwrap_err();
-        assert!(matches!(&e, Error::InvalidArgument { what: "packet_info", .. }), "{e:?}");
         let wrong_mode = QueueIdentity { mode: Mode::Tun, ..id.clone() };
         assert!(matches!(Netdev::adopt_queue(dup(), &wrong_mode), Err(Error::InvalidArgument { what: "mode", .. })));
 
@@ -254,6 +255,7 @@ fn refusals_say_why() {
         let e = plain.open_queue().unwrap_err();
         assert!(e.is_errno(libc::EINVAL), "{e}");
         assert!(!plain.is_multi_queue().unwrap());
+        assert!(plain.is_queue_enabled().unwrap());
         assert!(plain.set_queue_enabled(false).unwrap_err().is_errno(libc::EINVAL));
 
         // A closed port has no queues to attach to.
@@ -315,4 +317,34 @@ fn a_transferred_number_is_taken_back_once() {
     assert_eq!(fd_count(), before, "closed with its owner");
     let e = pltap_core::sys::queue::take_raw_fd(raw).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADF), "a closed number is refused");
+}
+
+#[test]
+fn tun_queues_take_the_device_framing() {
+    privileged(|| {
+        let spec = NetdevOptions {
+            allocator: Allocator::Direct { ifname: Some(IfName::new("mqt0").unwrap()) },
+            mode: Mode::Tun,
+            packet_info: Some(true),
+        };
+        let qs = Netdev::open_queues(spec, 2).unwrap();
+        let third = qs[0].open_queue().unwrap();
+        for q in qs.iter().chain([&third]) {
+            let tap = q.live_tap().unwrap();
+            assert_eq!(
+                (tap.mode(), tap.packet_info()),
+                (Mode::Tun, true),
+                "every queue has the device's mode and framing"
+            );
+            assert!(q.is_multi_queue().unwrap());
+        }
+        // A TAP queue cannot join a TUN device.
+        let as_tap = NetdevOptions {
+            allocator: Allocator::Direct { ifname: Some(IfName::new("mqt0").unwrap()) },
+            mode: Mode::Tap,
+            packet_info: Some(true),
+        };
+        let e = Netdev::open_queues(as_tap, 1).unwrap_err();
+        assert!(e.is_errno(libc::EINVAL), "{e}");
+    });
 }

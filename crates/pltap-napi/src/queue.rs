@@ -101,6 +101,12 @@ pub fn netdev_is_multi_queue(dev: &JsNetdev) -> Result<bool> {
     guard("isMultiQueue", || dev.inner.is_multi_queue().into_napi())
 }
 
+/// Whether the queue of `dev`'s descriptor is enabled (`TUNGETIFF`).
+#[napi(catch_unwind, ts_args_type = "dev: NativeNetdev")]
+pub fn netdev_queue_enabled(dev: &JsNetdev) -> Result<bool> {
+    guard("queueEnabled", || dev.inner.is_queue_enabled().into_napi())
+}
+
 /// The identity a thread adopting `dev`'s descriptor checks (`Netdev::queue_identity`).
 #[napi(catch_unwind, ts_args_type = "dev: NativeNetdev")]
 pub fn netdev_queue_identity(dev: &JsNetdev) -> Result<NativeQueueIdentity> {
