@@ -27,7 +27,7 @@ use std::time::Duration;
 pub use check::{MAX_FRAME, check_ifname, check_ipv4, check_local_netmask, check_mac};
 pub use queue::{
     NativeQueueIdentity, adopt_netdev_queue, attach_netdev_queue, close_transferred_fd, netdev_is_multi_queue,
-    netdev_queue_identity, netdev_transfer_fd, open_netdev_queues, set_netdev_queue_enabled,
+    netdev_queue_enabled, netdev_queue_identity, netdev_transfer_fd, open_netdev_queues, set_netdev_queue_enabled,
 };
 pub use rx::JsRx;
 pub use vsysd::{JsVsysd, vsysd_start, vsysd_usage};
