@@ -26,7 +26,11 @@
  * ```
  */
 export type PltapErrorCode =
-  /** The `Netdev` or `Rx` was closed (or closed while the call waited). */
+  /**
+   * The `Netdev`, `Rx` or `NetdevQueue` was closed (or closed while the call waited), the
+   * queue was transferred to another thread, or a `QueueTransfer` was revoked (its Netdev
+   * closed) before it was adopted.
+   */
   | 'ERR_PLTAP_CLOSED'
   /** A vsys helper or script did not answer before the deadline. */
   | 'ERR_VSYS_TIMEOUT'
