@@ -338,3 +338,43 @@ devSerial('2 queues in 2 workers forward correctly: queue i of A ↔ queue i of 
   await a.close()
   await b.close()
 })
+
+devSerial(
+  'nothing leaks: a transfer never adopted is closed by its Netdev, a worker terminated with its queue open releases it',
+  async (t) => {
+    // Warm up (see above), then count.
+    const warm = await Netdev.open({ name: 'qLeakW', allocator: 'direct', ifname: 'tQl%d', queues: 2 })
+    const w0 = startQueueWorker({
+      transfer: warm.queue(1).transfer(),
+      peerIp: '198.18.72.2',
+      localIp: '198.18.72.1',
+      localMac: '02:00:00:00:72:01',
+      peerMac: '02:00:00:00:72:02',
+      tag: 0,
+    })
+    await w0.next('ready')
+    await w0.worker.terminate()
+    await warm.close()
+    const baseline = fdCount()
+
+    const dev = await Netdev.open({ name: 'qLeak', allocator: 'direct', ifname: 'tQl%d', queues: 3 })
+    t.teardown(() => dev.close())
+    const opened = fdCount()
+    const unadopted = dev.queue(2).transfer() // never adopted
+    t.is(fdCount(), opened, 'queue 2 gave its descriptor to the transfer: one closed, one made')
+    const w = startQueueWorker({
+      transfer: dev.queue(1).transfer(),
+      peerIp: '198.18.72.2',
+      localIp: '198.18.72.1',
+      localMac: '02:00:00:00:72:01',
+      peerMac: '02:00:00:00:72:02',
+      tag: 0,
+    })
+    await w.next('ready')
+    t.is(await w.worker.terminate(), 1, 'terminated, its queue and Rx still open')
+    await dev.close()
+    await waitFor(`the descriptor count back at ${baseline} (now ${fdCount()})`, () => fdCount() === baseline, 20_000)
+    t.is(fdCount(), baseline)
+    t.is(t.throws(() => NetdevQueue.adopt(unadopted), { instanceOf: PltapError })!.code, 'ERR_PLTAP_CLOSED')
+  },
+)
