@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 mod ifreq;
+pub mod link;
 pub mod linux;
 
 pub(crate) use ifreq::{IfReq, ioctl_ifreq};
