@@ -180,6 +180,7 @@ impl Netdev {
         };
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.reconciler() = Reconciler::new(observed);
+        dev.refresh_extra(&dev.net.read_ns()); // the addresses and MTU at open: no change yet
         Ok(dev)
     }
 

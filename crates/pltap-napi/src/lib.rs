@@ -374,3 +374,6 @@ impl JsNetdev {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
     }
 }
+
+// After `JsNetdev`, so that its `#[napi] impl` block sees the class's JS name.
+mod link;
