@@ -33,7 +33,11 @@ export class LinkState {
   #link: NativeObservedLink
   /** `#snapshot.lastError` decoded, once per failure (the same object while it is unchanged). */
   #lastError: PltapError | null
-  /** Why the device is gone, once it is (announced once as `'removed'`). */
+  /**
+   * Why the device is gone, while it is (announced as `'removed'` when it goes). A rename or
+   * move can be undone by whoever made it; a later refresh that finds the device under its
+   * name and ifindex again clears this.
+   */
   #removed: DeviceGoneReason | null = null
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -121,7 +125,7 @@ export class LinkState {
    * not keep the process alive; `Netdev.lastError` tells the last failure.
    */
   #scheduleRetry(): void {
-    if (this.#stopped || this.#removed !== null) return
+    if (this.#stopped) return
     const delay = this.#native.retryInMs()
     if (delay === null) return
     this.#retry = setTimeout(() => {
@@ -166,9 +170,10 @@ export class LinkState {
         changeSeq: next.changeSeq,
       })
     }
-    if (gone && this.#removed === null && gone.reason !== undefined) {
+    if (gone === undefined) {
+      this.#removed = null
+    } else if (this.#removed === null && gone.reason !== undefined) {
       this.#removed = gone.reason
-      this.#cancelRetry()
       this.#announceRemoved({ reason: gone.reason, error: gone })
     }
   }

@@ -183,7 +183,7 @@ export interface NetdevStats {
 export interface NetdevEvents {
   /** The kernel shows different flags, addresses or MTU than before, whoever changed them. */
   change: [NetdevChange]
-  /** The device is gone (deleted, renamed, or moved out of the namespace by someone else); emitted once. */
+  /** The device is gone: deleted, renamed, or moved out of the namespace by someone else. Emitted when it goes (a rename undone and done again is announced again). */
   removed: [NetdevRemoved]
 }
 

@@ -206,7 +206,9 @@ impl Netdev {
     /// Closes the descriptor (once; later calls return `false`). Threads still using
     /// the device keep it until they drop their `Arc<Tap>`.
     pub fn close(&self) -> bool {
-        self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some()
+        let closed = self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
+        self.net.release();
+        closed
     }
 
     /// Under vsys, if `vif_up` ran for this port and no `vif_down` since: runs `vif_down`,

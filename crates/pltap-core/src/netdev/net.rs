@@ -39,8 +39,9 @@ struct Extra {
 
 /// A Netdev's rtnetlink state (see the module docs).
 pub(super) struct NetState {
-    /// Read while the device is used by namespace; written while it moves.
-    ns: RwLock<Ns>,
+    /// Read while the device is used by namespace; written while it moves; `None` once
+    /// the Netdev is closed (so its sockets close with the device, not at drop).
+    ns: RwLock<Option<Ns>>,
     watch: Mutex<Option<Watch>>,
     listener: Mutex<Option<Callback>>,
     extra: Mutex<Extra>,
@@ -61,7 +62,7 @@ impl NetState {
     pub(super) fn new() -> Result<NetState> {
         let netns = netns::open("/proc/thread-self/ns/net".as_ref())?;
         Ok(NetState {
-            ns: RwLock::new(Ns { netns: Arc::new(netns), rtnl: Arc::new(Rtnl::new()?) }),
+            ns: RwLock::new(Some(Ns { netns: Arc::new(netns), rtnl: Arc::new(Rtnl::new()?) })),
             watch: Mutex::new(None),
             listener: Mutex::new(None),
             extra: Mutex::new(Extra::default()),
@@ -71,12 +72,19 @@ impl NetState {
     }
 
     /// Holds off a namespace move while the caller reads the device.
-    pub(super) fn read_ns(&self) -> RwLockReadGuard<'_, Ns> {
+    pub(super) fn read_ns(&self) -> RwLockReadGuard<'_, Option<Ns>> {
         self.ns.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn rtnl(&self) -> Arc<Rtnl> {
-        self.read_ns().rtnl.clone()
+    fn rtnl(&self) -> Result<Arc<Rtnl>> {
+        self.read_ns().as_ref().map(|ns| ns.rtnl.clone()).ok_or(Error::Closed)
+    }
+
+    /// At close: ends the subscription and closes the namespace's sockets.
+    pub(super) fn release(&self) {
+        self.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.ns.write().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// The `vif_up` option lines for the wanted MTU and txqueuelen.
@@ -125,8 +133,9 @@ impl Netdev {
     }
 
     /// Reads the addresses and MTU for change detection; whether they changed.
-    pub(super) fn refresh_extra(&self, ns: &Ns) -> bool {
+    pub(super) fn refresh_extra(&self, ns: &Option<Ns>) -> bool {
         let index = self.ifindex.load(Relaxed);
+        let Some(ns) = ns else { return false };
         let next = match (ns.rtnl.addresses(index), ns.rtnl.link(index)) {
             (Ok(addresses), Ok(link)) => Extra { addresses, mtu: link.mtu },
             _ => Extra::default(),
@@ -146,44 +155,44 @@ impl Netdev {
     /// The kernel's counters over rtnetlink (`IFLA_STATS64`), in the device's namespace
     /// wherever it moved; not swapped.
     pub(super) fn kernel_counters(&self) -> Result<Counters> {
-        Ok(self.net.rtnl().link(self.own_index()?)?.stats)
+        Ok(self.net.rtnl()?.link(self.own_index()?)?.stats)
     }
 
     /// What the kernel reports about the device now (`RTM_GETLINK`).
     pub fn link_info(&self) -> Result<LinkInfo> {
-        self.net.rtnl().link(self.own_index()?)
+        self.net.rtnl()?.link(self.own_index()?)
     }
 
     /// Every IPv4 and IPv6 address of the device, IPv4 first (`RTM_GETADDR`).
     pub fn addresses(&self) -> Result<Vec<IpCidr>> {
-        self.net.rtnl().addresses(self.own_index()?)
+        self.net.rtnl()?.addresses(self.own_index()?)
     }
 
     /// Adds an address (`ip addr add CIDR dev NAME`): `EEXIST` if the device has it.
     /// `ENOTSUP` under vsys.
     pub fn add_address(&self, cidr: IpCidr) -> Result<()> {
         self.no_vsys(&format!("add address {cidr}"), "rtnetlink(RTM_NEWADDR)")?;
-        self.net.rtnl().add_address(self.own_index()?, self.name.as_str(), cidr)
+        self.net.rtnl()?.add_address(self.own_index()?, self.name.as_str(), cidr)
     }
 
     /// Removes an address (`ip addr del`): `EADDRNOTAVAIL` if the device does not have it.
     /// `ENOTSUP` under vsys.
     pub fn remove_address(&self, cidr: IpCidr) -> Result<()> {
         self.no_vsys(&format!("remove address {cidr}"), "rtnetlink(RTM_DELADDR)")?;
-        self.net.rtnl().remove_address(self.own_index()?, self.name.as_str(), cidr)
+        self.net.rtnl()?.remove_address(self.own_index()?, self.name.as_str(), cidr)
     }
 
     /// Adds a route through the device (`ip route add ... dev NAME`). `ENOTSUP` under vsys.
     pub fn add_route(&self, route: &RouteSpec) -> Result<()> {
         self.no_vsys(&format!("add route {route}"), "rtnetlink(RTM_NEWROUTE)")?;
-        self.net.rtnl().add_route(self.own_index()?, self.name.as_str(), route)
+        self.net.rtnl()?.add_route(self.own_index()?, self.name.as_str(), route)
     }
 
     /// Removes a route through the device (`ip route del ... dev NAME`): `ESRCH` if there
     /// is none. `ENOTSUP` under vsys.
     pub fn remove_route(&self, route: &RouteSpec) -> Result<()> {
         self.no_vsys(&format!("remove route {route}"), "rtnetlink(RTM_DELROUTE)")?;
-        self.net.rtnl().remove_route(self.own_index()?, self.name.as_str(), route)
+        self.net.rtnl()?.remove_route(self.own_index()?, self.name.as_str(), route)
     }
 
     /// How many times the device moved namespace through [`Netdev::move_to_netns`].
@@ -200,7 +209,8 @@ impl Netdev {
     /// is not a network namespace, `ENOTSUP` under vsys; [`Error::DeviceGone`].
     pub fn move_to_netns(&self, target: OwnedFd) -> Result<()> {
         self.no_vsys("move to another network namespace", "rtnetlink(RTM_SETLINK)")?;
-        let mut ns = self.net.ns.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.net.ns.write().unwrap_or_else(|p| p.into_inner());
+        let Some(ns) = guard.as_mut() else { return Err(Error::Closed) };
         let tap = self.own_tap()?;
         let index = self.own_index()?;
         if netns::id_of(target.as_fd())? == netns::id_of(ns.netns.as_fd())? {
@@ -224,7 +234,7 @@ impl Netdev {
         if let Some(cb) = listener {
             let watch = Monitor::watch(Some(ns.netns.as_fd()), new_index, cb.clone())?;
             *self.net.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
-            drop(ns);
+            drop(guard);
             cb(iface::monitor::Event::Resync);
         }
         Ok(())
@@ -236,6 +246,7 @@ impl Netdev {
     /// through [`Netdev::move_to_netns`] and ends when the Netdev is dropped.
     pub fn subscribe(&self, callback: Callback) -> Result<()> {
         let ns = self.net.read_ns();
+        let Some(ns) = ns.as_ref() else { return Err(Error::Closed) };
         let watch = Monitor::watch(Some(ns.netns.as_fd()), self.ifindex.load(Relaxed), callback.clone())?;
         *self.net.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(callback);
         *self.net.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
@@ -289,7 +300,7 @@ impl Netdev {
     pub fn set_link_options(&self, mtu: Option<u32>, txqlen: Option<u32>) -> Result<Option<String>> {
         let Some(vsys) = &self.vsys else {
             let index = self.own_index()?;
-            self.net.rtnl().set_link(index, self.name.as_str(), LinkChange { mtu, txqlen, netns: None })?;
+            self.net.rtnl()?.set_link(index, self.name.as_str(), LinkChange { mtu, txqlen, netns: None })?;
             return Ok(None);
         };
         let _one_at_a_time = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
