@@ -377,3 +377,4 @@ impl JsNetdev {
 
 // After `JsNetdev`, so that its `#[napi] impl` block sees the class's JS name.
 mod link;
+pub use link::{check_cidr, check_route};
