@@ -54,7 +54,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /** The close under way or done: every `close()` returns it. */
   #closing: Promise<void> | undefined
   readonly #rxs = new Set<Rx>()
-  /** The snapshot `flags`, `changeSeq` and `lastError` report, and the timers that renew it. */
+  /** The snapshot `flags`, `changeSeq` and `lastError` report, renewed by the kernel's announcements. */
   readonly #link: LinkState
   /** What {@link Netdev.setConfig} set (the facade's copy, for {@link Netdev.getConfig}). */
   #config: NetdevConfig = {}
@@ -239,7 +239,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     return { up: o.up, promisc: o.promisc, running: o.running }
   }
 
-  /** A counter that moves whenever the observed flags or address change; never 0. Same snapshot as {@link Netdev.flags}. */
+  /** A counter that moves whenever the observed flags, addresses or MTU change; never 0. Same snapshot as {@link Netdev.flags}. */
   get changeSeq(): number {
     this.#live()
     return this.#link.snapshot.changeSeq

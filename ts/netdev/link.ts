@@ -59,9 +59,14 @@ export class LinkState {
     this.#snapshot = nativeDev.snapshot()
     this.#link = nativeDev.observedLink()
     this.#lastError = fromNativeWire(this.#snapshot.lastError)
-    nativeDev.watch(() => {
-      if (!this.#stopped) this.#refresh()
-    })
+    try {
+      nativeDev.watch(() => {
+        if (!this.#stopped) this.#refresh()
+      })
+    } catch (err) {
+      // Without the subscription the state is still renewed by this Netdev's own changes.
+      process.emitWarning(`no rtnetlink subscription for ${realName}: ${(err as Error).message}`, { code: 'PLTAP_LINK_MONITOR' })
+    }
   }
 
   /** The snapshot last announced (or taken at open). */

@@ -166,8 +166,9 @@ export interface NetdevStats {
   port: Counters
   /**
    * The kernel's interface counters seen from the port (rx and tx swapped, as Open
-   * vSwitch does for tap devices: what the kernel transmits, the port receives), or
-   * `null` when the interface is not visible from this network namespace.
+   * vSwitch does for tap devices: what the kernel transmits, the port receives), read over
+   * rtnetlink in the device's namespace (so after {@link Netdev.moveToNetns} too), or `null`
+   * when they cannot be read (a vsys device whose interface this process cannot see).
    */
   kernel: Counters | null
 }

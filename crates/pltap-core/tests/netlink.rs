@@ -138,3 +138,37 @@ fn persist_owner_group_and_carrier() {
         run("ip", &["link", "delete", "nl4"]);
     });
 }
+
+#[test]
+fn an_overrun_monitor_tells_every_watcher_to_resync() {
+    privileged(|| {
+        let dev = open_direct("nl5");
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let first = std::sync::atomic::AtomicBool::new(true);
+        // A watcher that stalls the monitor thread on its first event, while thousands of
+        // announcements arrive: the socket overruns (ENOBUFS) and the monitor resyncs.
+        let _watch = Monitor::watch(
+            None,
+            dev.ifindex().unwrap(),
+            Arc::new(move |e: Event| {
+                if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                let _ = tx.lock().unwrap().send(e);
+            }),
+        )
+        .unwrap();
+        let batch: String =
+            (0..4000).map(|i| format!("addr add 198.18.{}.{}/32 dev nl5\n", 100 + i / 250, 1 + i % 250)).collect();
+        let path = std::env::temp_dir().join(format!("pltap-nl5-{}.batch", std::process::id()));
+        std::fs::write(&path, batch).unwrap();
+        run("ip", &["link", "set", "nl5", "up"]);
+        run("ip", &["-batch", path.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&path);
+        let resync = poll_until(DEADLINE, || rx.recv_timeout(DEADLINE).ok().filter(|e| *e == Event::Resync));
+        assert_eq!(resync, Some(Event::Resync), "an overrun is reported as a resync");
+        // And the full re-read sees every address.
+        assert!(dev.addresses().unwrap().len() >= 4000);
+    });
+}

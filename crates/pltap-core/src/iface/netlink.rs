@@ -125,7 +125,7 @@ impl Rtnl {
             let mut at = 0;
             while at < n.min(buf.len()) {
                 let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[at..]).map_err(|e| {
-                    Error::errno(format!("{}: undecodable reply ({e})", op()), syscall, Errno::from_raw(libc::EPROTO))
+                    Error::errno(format!("{}: undecodable reply ({e})", op()), syscall, Errno::from_raw(libc::EIO))
                 })?;
                 let len = msg.header.length as usize;
                 if len == 0 {
