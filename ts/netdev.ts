@@ -527,7 +527,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     return run(() => this.#live().setCarrier(on)).then(() => this.#link.refreshNow())
   }
 
-  /** Whether the device has carrier now (`IFF_LOWER_UP`). */
+  /**
+   * Whether the device has carrier now (`IFF_LOWER_UP`).
+   *
+   * @example
+   * ```ts
+   * await dev.setCarrier(false)
+   * dev.carrier // false
+   * ```
+   */
   get carrier(): boolean {
     return native(() => this.#live().linkInfo().carrier)
   }
@@ -535,6 +543,11 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /**
    * The transmit queue length (`IFLA_TXQLEN`): for a TAP device, how many frames the
    * kernel queues for the reader before dropping.
+   *
+   * @example
+   * ```ts
+   * dev.txQueueLen // 1000
+   * ```
    */
   get txQueueLen(): number {
     return native(() => this.#live().linkInfo().txqlen)

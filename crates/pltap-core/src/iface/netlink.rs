@@ -32,6 +32,13 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 const RECV_BUF: usize = 1 << 16;
 
 /// What the kernel reports about a link (`RTM_GETLINK`).
+///
+/// ```no_run
+/// use pltap_core::iface::netlink::Rtnl;
+/// let lo = Rtnl::new()?.link(1)?;
+/// println!("{}: mtu {} qlen {} {} carrier={}", lo.name, lo.mtu, lo.txqlen, lo.operstate, lo.carrier);
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkInfo {
     /// The ifindex.
@@ -57,6 +64,12 @@ pub struct LinkInfo {
 }
 
 /// A change to make with `RTM_NEWLINK` (`ip link set`): each field that is `Some`.
+///
+/// ```no_run
+/// use pltap_core::iface::netlink::{LinkChange, Rtnl};
+/// Rtnl::new()?.set_link(7, "tap0", LinkChange { mtu: Some(9000), txqlen: Some(5000), ..Default::default() })?;
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinkChange<'a> {
     /// `IFLA_MTU`.

@@ -170,6 +170,15 @@ impl Netdev {
 
     /// Adds an address (`ip addr add CIDR dev NAME`): `EEXIST` if the device has it.
     /// `ENOTSUP` under vsys.
+    ///
+    /// ```no_run
+    /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// dev.add_address("2001:db8::1/64".parse()?)?;
+    /// dev.add_address("198.18.1.1/24".parse()?)?;
+    /// assert_eq!(dev.addresses()?[0].to_string(), "198.18.1.1/24");
+    /// # Ok::<(), pltap_core::Error>(())
+    /// ```
     pub fn add_address(&self, cidr: IpCidr) -> Result<()> {
         self.no_vsys(&format!("add address {cidr}"), "rtnetlink(RTM_NEWADDR)")?;
         self.net.rtnl()?.add_address(self.own_index()?, self.name.as_str(), cidr)
@@ -207,6 +216,15 @@ impl Netdev {
     ///
     /// Errors: `EEXIST` if the target has an interface of this name, `EINVAL` if `target`
     /// is not a network namespace, `ENOTSUP` under vsys; [`Error::DeviceGone`].
+    ///
+    /// ```no_run
+    /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+    /// use pltap_core::iface::netns;
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// dev.move_to_netns(netns::open("/run/netns/blue".as_ref())?)?;
+    /// assert!(dev.stats()?.kernel.is_some()); // read in blue
+    /// # Ok::<(), pltap_core::Error>(())
+    /// ```
     pub fn move_to_netns(&self, target: OwnedFd) -> Result<()> {
         self.no_vsys("move to another network namespace", "rtnetlink(RTM_SETLINK)")?;
         let mut guard = self.net.ns.write().unwrap_or_else(|p| p.into_inner());
@@ -243,7 +261,14 @@ impl Netdev {
     /// Calls `callback` (on a monitor thread; it must not block) whenever the kernel
     /// announces a change of the device's link or addresses, or its removal, whoever made
     /// it. Replaces an earlier callback. The subscription follows the device when it moves
-    /// through [`Netdev::move_to_netns`] and ends when the Netdev is dropped.
+    /// through [`Netdev::move_to_netns`] and ends when the Netdev is closed or dropped.
+    ///
+    /// ```no_run
+    /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// dev.subscribe(std::sync::Arc::new(|event| eprintln!("kernel says: {event:?}")))?;
+    /// # Ok::<(), pltap_core::Error>(())
+    /// ```
     pub fn subscribe(&self, callback: Callback) -> Result<()> {
         let ns = self.net.read_ns();
         let Some(ns) = ns.as_ref() else { return Err(Error::Closed) };
@@ -263,6 +288,13 @@ impl Netdev {
     /// `persist` is given (a persistent device outlives its last descriptor: delete it with
     /// `ip link delete NAME`, or open it again with `persist: Some(false)` and close it).
     /// Rejected under vsys, whose helper owns the device's life.
+    ///
+    /// ```no_run
+    /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// dev.set_lifetime(Some(true), Some(1000), None)?; // uid 1000 may attach; it stays after close
+    /// # Ok::<(), pltap_core::Error>(())
+    /// ```
     pub fn set_lifetime(&self, persist: Option<bool>, owner: Option<u32>, group: Option<u32>) -> Result<()> {
         if self.vsys.is_some() {
             return Err(Error::invalid("persist/owner/group", "a vsys device's lifetime belongs to the helper"));
