@@ -175,7 +175,7 @@ export function checkCidr(name: string, value: unknown): asserts value is string
   if (typeof value !== 'string') throw typeError(name, 'of type string', value)
   const reason = coreCidr(value)
   if (reason === null) return
-  if (reason.startsWith('has a prefix length')) throw rangeError(name, reason.replace(/^has/, 'must not have'), value)
+  if (reason.startsWith('must have a prefix length')) throw rangeError(name, reason, value)
   throw valueError(name, value, reason)
 }
 

@@ -106,7 +106,7 @@ impl FromStr for IpCidr {
         let len: u8 = len.parse().map_err(|_| bad())?;
         IpCidr::new(addr, len).map_err(|_| {
             let max = if addr.is_ipv4() { 32 } else { 128 };
-            Error::invalid_value("CIDR address", s, format!("has a prefix length above {max}"))
+            Error::invalid_value("CIDR address", s, format!("must have a prefix length of at most {max}"))
         })
     }
 }
