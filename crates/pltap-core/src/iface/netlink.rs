@@ -2,7 +2,11 @@
 //! address requests pltap makes through it.
 //!
 //! Messages are encoded and decoded by the `netlink-packet-route` crate and carried by
-//! `netlink-sys`'s plain blocking socket: no async runtime. Each request waits for its own
+//! `netlink-sys`'s plain blocking socket: no async runtime. (Why these: both are the
+//! maintained rust-netlink crates, MIT, with no dependency on an executor; `rtnetlink`, built
+//! on them, needs a tokio or smol runtime, which a binding that already runs blocking work on
+//! Node's thread pool has no use for; a hand-rolled codec would be a second, unfuzzed parser of
+//! the kernel's attribute formats.) Each request waits for its own
 //! acknowledgement (or, for a dump, its `NLMSG_DONE`), so a call returns only once the
 //! kernel has done it, or with the kernel's errno as an [`Error::Os`] whose `syscall` names
 //! the message (`"rtnetlink(RTM_NEWADDR)"`).
