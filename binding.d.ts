@@ -80,6 +80,44 @@ export declare class NativeNetdev {
    * `max_bytes` read and not yet released (see `NativeRx.release`).
    */
   rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  /**
+   * Subscribes to the kernel's announcements about the device: `callback` gets
+   * `'changed'`, `'removed'` or `'resync'` on the JS thread. The callback does not
+   * keep the event loop alive.
+   */
+  watch(callback: (event: 'changed' | 'removed' | 'resync') => void): void
+  /** Ends the subscription of `watch`. */
+  unwatch(): void
+  /** Every address of the device now, as `addr/len`, IPv4 first. */
+  addresses(): Array<string>
+  /** The addresses and MTU as of the last refresh. */
+  observedLink(): NativeObservedLink
+  /** MTU, txqueuelen, carrier and operstate now. */
+  linkInfo(): NativeLinkInfo
+  /** Adds an address (`addr/len`), off the JS thread. */
+  addAddress(cidr: string): Promise<void>
+  /** Removes an address (`addr/len`), off the JS thread. */
+  removeAddress(cidr: string): Promise<void>
+  /** Adds a route through the device, off the JS thread. */
+  addRoute(to: string, via?: string | undefined | null, metric?: number | undefined | null): Promise<void>
+  /** Removes a route through the device, off the JS thread. */
+  removeRoute(to: string, via?: string | undefined | null, metric?: number | undefined | null): Promise<void>
+  /**
+   * Moves the device to the namespace at `path`, or of descriptor `fd` (duplicated;
+   * the caller keeps its own), off the JS thread.
+   */
+  moveToNetns(path?: string | undefined | null, fd?: number | undefined | null): Promise<void>
+  /** How many times the device moved namespace through `moveToNetns`. */
+  netnsMoves(): number
+  /** `TUNSETOWNER`, `TUNSETGROUP`, `TUNSETPERSIST` (right after open). */
+  setLifetime(persist?: boolean | undefined | null, owner?: number | undefined | null, group?: number | undefined | null): void
+  /** `TUNSETCARRIER`, off the JS thread. */
+  setCarrier(on: boolean): Promise<void>
+  /**
+   * Sets MTU and/or txqueuelen (`RTM_SETLINK`, or `vif_up` options under vsys), off the
+   * JS thread; resolves with the script's warning, if any.
+   */
+  setLinkOptions(mtu?: number | undefined | null, txqlen?: number | undefined | null): Promise<string | null>
 }
 export type JsNetdev = NativeNetdev
 
@@ -121,6 +159,9 @@ export declare function adoptNetdevQueue(fd: number, identity: NativeQueueIdenti
 /** Attaches another queue to the device of `dev`, off the JS thread (`Netdev::open_queue`). */
 export declare function attachNetdevQueue(dev: NativeNetdev): Promise<NativeNetdev>
 
+/** `pltap_core::iface::IpCidr`: an IPv4 or IPv6 address with a prefix length. */
+export declare function checkCidr(value: string): string | null
+
 /** `pltap_core::IfName::new`: an interface name or `%d` template. */
 export declare function checkIfname(value: string): string | null
 
@@ -136,6 +177,9 @@ export declare function checkLocalNetmask(value: number): string | null
 
 /** `pltap_core::MacAddr::parse_unicast`: a unicast MAC address for a device. */
 export declare function checkMac(value: string): string | null
+
+/** A route's destination and gateway (`pltap_core::iface::RouteSpec::new`). */
+export declare function checkRoute(to: string, via?: string | undefined | null): string | null
 
 /**
  * Closes a transferred descriptor nobody adopted (the caller claimed it by revoking its
@@ -161,6 +205,18 @@ export interface NativeCounters {
   txDropped: number
 }
 
+/** What `RTM_GETLINK` reports about the device now. */
+export interface NativeLinkInfo {
+  /** `IFLA_MTU`. */
+  mtu: number
+  /** `IFLA_TXQLEN`. */
+  txqlen: number
+  /** Carrier (`IFF_LOWER_UP`). */
+  carrier: boolean
+  /** `IFLA_OPERSTATE`, as `ip` shows it. */
+  operstate: string
+}
+
 /** Flags and address as last observed. */
 export interface NativeObserved {
   /** IFF_UP. */
@@ -173,6 +229,14 @@ export interface NativeObserved {
   address?: string
   /** Its prefix length. */
   prefix?: number
+}
+
+/** The addresses and MTU as of the last refresh (the snapshot's). */
+export interface NativeObservedLink {
+  /** Every address as `addr/len`, IPv4 first. */
+  addresses: Array<string>
+  /** The MTU. */
+  mtu: number
 }
 
 /** What `Netdev.open` passes down, already validated by the facade. */

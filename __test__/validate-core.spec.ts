@@ -5,7 +5,7 @@
 // down), the facade accepts exactly what the core accepts, and its TypeError / RangeError
 // carries Node's code and the core's own reason. No device, no namespace, no privilege.
 import test from 'ava'
-import { checkIfname, checkIpv4, checkLocalNetmask, checkMac } from '../binding.js'
+import { checkCidr, checkIfname, checkIpv4, checkLocalNetmask, checkMac } from '../binding.js'
 import * as v from '../ts/validate.ts'
 
 interface Rule<T> {
@@ -100,6 +100,47 @@ const rules: Record<string, Rule<string> | Rule<number>> = {
       [2 ** 64 + 24, false],
       [Number.MAX_SAFE_INTEGER, false],
       [-(2 ** 63), false],
+    ],
+  },
+  cidr: {
+    facade: v.checkCidr,
+    core: checkCidr,
+    error: TypeError,
+    code: 'ERR_INVALID_ARG_VALUE',
+    table: [
+      ['198.18.0.1/24', true],
+      ['0.0.0.0/0', true],
+      ['198.19.255.255/32', true],
+      ['2001:db8::1/64', true],
+      ['::/0', true],
+      ['fe80::1/128', true],
+      ['198.18.0.1', false],
+      ['198.18.0.1/', false],
+      ['/24', false],
+      ['198.18.0.1/024', false],
+      ['198.18.0.1/+8', false],
+      ['198.18.0.1/ 8', false],
+      ['198.18.0.1/1000', false],
+      ['198.018.0.1/24', false],
+      ['198.18.1/24', false],
+      ['198.18.0.1/24/1', false],
+      ['2001:db8::g/64', false],
+      ['2001:db8::1%eth0/64', false],
+      ['198.18.0.1\n/24', false],
+    ],
+  },
+  cidrPrefix: {
+    facade: v.checkCidr,
+    core: checkCidr,
+    error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
+    table: [
+      ['198.18.0.1/32', true],
+      ['2001:db8::1/128', true],
+      ['198.18.0.1/33', false],
+      ['198.18.0.1/128', false],
+      ['2001:db8::1/129', false],
+      ['::/255', false],
     ],
   },
   mac: {

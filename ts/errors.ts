@@ -59,7 +59,9 @@ export type PltapErrorCode =
    * The `Netdev`'s device is no longer its own: it was deleted, renamed or moved to another
    * network namespace, so its name may now reach another device. Every link operation
    * (`up`, `down`, `setPromisc`, `setConfig`, `setMtu`, `mtu`, `ifindex`, `etheraddr`,
-   * `setEtheraddr`, `stats`) checks this first and touches nothing when it fails. `device`
+   * `setEtheraddr`, `stats`, and the rtnetlink ones: `addresses`, `addAddress`, `removeAddress`,
+   * `addRoute`, `removeRoute`, `moveToNetns`, `setCarrier`, `carrier`, `txQueueLen`,
+   * `setTxQueueLen`) checks this first and touches nothing when it fails. `device`
    * is the name it was opened with, `reason` says what happened (`'deleted'`, `'renamed'`
    * with `renamedTo`, or `'moved'`).
    */

@@ -37,7 +37,9 @@ export type {
   NetdevEvents,
   NetdevFlags,
   NetdevOptions,
+  NetdevRemoved,
   NetdevStats,
+  RouteOptions,
 } from './netdev/types.js'
 export { Netdev } from './netdev.js'
 export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'

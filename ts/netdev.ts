@@ -7,12 +7,14 @@
 
 import { EventEmitter } from 'node:events'
 import { attachNetdevQueue, type NativeNetdev, openNetdev, openNetdevQueues } from '../binding.js'
+import type { DeviceGoneReason } from './errors.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { LinkState } from './netdev/link.js'
+import { applyLifetime, changeAddress, changeRoute, run, toNetnsTarget } from './netdev/net.js'
 import { checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
 import { checkQueueOptions, NetdevQueue, type QueueTransfer, revokeTransfer } from './netdev/queue.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
-import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats } from './netdev/types.js'
+import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats, RouteOptions } from './netdev/types.js'
 import { Rx, type RxOptions } from './rx.js'
 import { checkBoolean, checkInt, checkMac, checkObject, checkPortName, checkSignal, toFrame } from './validate.js'
 
@@ -53,10 +55,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /** The close under way or done: every `close()` returns it. */
   #closing: Promise<void> | undefined
   readonly #rxs = new Set<Rx>()
-  /** The snapshot `flags`, `changeSeq` and `lastError` report, and the timers that renew it. */
+  /** The snapshot `flags`, `changeSeq` and `lastError` report, renewed by the kernel's announcements. */
   readonly #link: LinkState
   /** What {@link Netdev.setConfig} set (the facade's copy, for {@link Netdev.getConfig}). */
   #config: NetdevConfig = {}
+  /** Where {@link Netdev.moveToNetns} last moved the device (`null`: where it was opened). */
+  #netns: string | number | null = null
   /** The port name given to {@link Netdev.open}. */
   readonly name: string
   /** The kernel's interface name (the original's `netdev-pltap/get-tapname`). */
@@ -74,14 +78,12 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#native = nativeDev
     this.realName = nativeDev.realName
     for (const n of [nativeDev, ...queueNatives]) this.#queues.push(this.#newQueue(n))
-    this.#link = new LinkState(nativeDev, this.realName, (change) => this.emit('change', change))
-    const untyped = this as EventEmitter
-    untyped.on('newListener', (event: string | symbol) => {
-      if (event === 'change') this.#link.startPolling()
-    })
-    untyped.on('removeListener', () => {
-      if (this.listenerCount('change') === 0) this.#link.stopPolling()
-    })
+    this.#link = new LinkState(
+      nativeDev,
+      this.realName,
+      (change) => this.emit('change', change),
+      (removed) => this.emit('removed', removed),
+    )
   }
 
   /**
@@ -124,6 +126,14 @@ export class Netdev extends EventEmitter<NetdevEvents> {
           if (settled) {
             for (const n of queueNatives) n.close()
             nativeDev!.close() // aborted meanwhile: leave nothing open
+            return
+          }
+          try {
+            applyLifetime(nativeDev!, options) // persist, owner, group
+          } catch (err) {
+            for (const n of queueNatives) n.close()
+            nativeDev!.close()
+            reject(err)
             return
           }
           const dev = new Netdev(name, nativeDev!, queueNatives)
@@ -226,8 +236,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /**
-   * Flags as last observed (refreshed by every link change and, while there are
-   * `'change'` listeners, polled every 250 ms).
+   * Flags as last observed: refreshed by every link change and by the kernel's own
+   * announcements (an rtnetlink subscription, no polling), so they are right after
+   * `ip link set down` by someone else, with or without `'change'` listeners, and all
+   * false once the device is gone.
    *
    * `flags`, {@link Netdev.changeSeq} and {@link Netdev.lastError} come from one snapshot,
    * taken on this thread at the moment its `'change'` is emitted: they never run ahead of
@@ -245,7 +257,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     return { up: o.up, promisc: o.promisc, running: o.running }
   }
 
-  /** A counter that moves whenever the observed flags or address change; never 0. Same snapshot as {@link Netdev.flags}. */
+  /** A counter that moves whenever the observed flags, addresses or MTU change; never 0. Same snapshot as {@link Netdev.flags}. */
   get changeSeq(): number {
     this.#live()
     return this.#link.snapshot.changeSeq
@@ -350,16 +362,235 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   }
 
   /**
-   * Sets the MTU (`SIOCSIFMTU`; needs `CAP_NET_ADMIN` in the device's namespace).
+   * Sets the MTU. On a direct or adopted device: `SIOCSIFMTU` (needs `CAP_NET_ADMIN` in the
+   * device's namespace), done before this returns; a failure throws, and the returned
+   * promise is already resolved. Under vsys it becomes `vif_up`'s `mtu=` option: if the
+   * device is up through `vif_up`, `vif_up` runs again with it and the promise settles once
+   * the kernel shows the new MTU (`ERR_VSYS_SCRIPT` otherwise); before that, it applies at
+   * the next `vif_up`.
    *
    * @example
    * ```ts
-   * dev.setMtu(9000)
+   * dev.setMtu(9000) // direct: done already
+   * await vsysDev.setMtu(1400) // through vif_up
    * ```
    */
-  setMtu(mtu: number): void {
+  setMtu(mtu: number): Promise<void> {
     checkInt('mtu', mtu, 68, 65535)
-    native(() => this.#live().setMtu(mtu))
+    const nativeDev = this.#live()
+    if (nativeDev.usesVsys) return this.#linkOptions(mtu, undefined)
+    native(() => nativeDev.setMtu(mtu))
+    return Promise.resolve()
+  }
+
+  /** `setLinkOptions`, with the script's warning as a process warning. */
+  #linkOptions(mtu: number | undefined, txqlen: number | undefined): Promise<void> {
+    return run(() => this.#live().setLinkOptions(mtu, txqlen)).then((warning) => {
+      if (warning) process.emitWarning(warning, { code: 'PLTAP_VSYS_OUTPUT', detail: `vif_up reply on ${this.realName}` })
+      this.#link.refreshNow()
+    })
+  }
+
+  /**
+   * Every IPv4 and IPv6 address of the device now (`RTM_GETADDR`), as `addr/len`, IPv4 first
+   * and each family in the kernel's order (for IPv4, the primary address first). Includes
+   * addresses others added and the kernel's own (an IPv6 link-local `fe80::/64` once UP).
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_DEVICE_GONE`, `ERR_PLTAP_CLOSED`.
+   * @example
+   * ```ts
+   * await dev.addAddress('2001:db8::1/64')
+   * dev.addresses // ['198.18.0.1/24', '2001:db8::1/64', 'fe80::.../64']
+   * ```
+   */
+  get addresses(): string[] {
+    return native(() => this.#live().addresses())
+  }
+
+  /**
+   * Adds an IPv4 or IPv6 address (`ip addr add CIDR dev NAME`). Several of each family may
+   * be added; {@link Netdev.setConfig}'s address is the primary IPv4 one and stays its own.
+   * Settles when the kernel has it.
+   *
+   * @throws `TypeError` (malformed) / `RangeError` (prefix too long) synchronously.
+   * @throws {@link PltapError} (rejection) `EEXIST` if the device has it (`syscall:
+   *   'rtnetlink(RTM_NEWADDR)'`), `EPERM` without `CAP_NET_ADMIN`, `ENOTSUP` under vsys,
+   *   `ERR_PLTAP_DEVICE_GONE`.
+   * @example
+   * ```ts
+   * await dev.addAddress('198.18.1.1/24')
+   * await dev.addAddress('2001:db8::1/64')
+   * ```
+   */
+  addAddress(cidr: string): Promise<void> {
+    return changeAddress(() => this.#live(), true, cidr)
+  }
+
+  /**
+   * Removes an address (`ip addr del`).
+   *
+   * @throws `TypeError` / `RangeError` synchronously for a bad CIDR.
+   * @throws {@link PltapError} (rejection) `EADDRNOTAVAIL` if the device does not have it, `ENOTSUP` under vsys.
+   * @example
+   * ```ts
+   * await dev.removeAddress('2001:db8::1/64')
+   * ```
+   */
+  removeAddress(cidr: string): Promise<void> {
+    return changeAddress(() => this.#live(), false, cidr)
+  }
+
+  /**
+   * Adds a route through the device to the main table (`ip route add TO [via GW] [metric N]
+   * dev NAME`). Without `via` the route is on-link.
+   *
+   * @throws `TypeError` / `RangeError` synchronously for a bad `to`, a `via` of the other family, a bad metric.
+   * @throws {@link PltapError} (rejection) `EEXIST` if it is there, `ENETUNREACH` for a gateway the device
+   *   cannot reach (`syscall: 'rtnetlink(RTM_NEWROUTE)'`), `EINVAL` for host bits in `to`,
+   *   `ENETDOWN` while the device is down (IPv6), `ENOTSUP` under vsys.
+   * @example
+   * ```ts
+   * await dev.addAddress('198.18.0.1/24')
+   * await dev.up()
+   * await dev.addRoute({ to: '198.18.8.0/24', via: '198.18.0.254' })
+   * ```
+   */
+  addRoute(route: RouteOptions): Promise<void> {
+    return changeRoute(() => this.#live(), true, route)
+  }
+
+  /**
+   * Removes a route through the device (`ip route del`).
+   *
+   * @throws {@link PltapError} (rejection) `ESRCH` if there is no such route.
+   * @example
+   * ```ts
+   * await dev.removeRoute({ to: '198.18.8.0/24', via: '198.18.0.254' })
+   * ```
+   */
+  removeRoute(route: RouteOptions): Promise<void> {
+    return changeRoute(() => this.#live(), false, route)
+  }
+
+  /**
+   * Moves the device to another network namespace (`ip link set NAME netns X`), given by
+   * path (`'/run/netns/X'`, `'/proc/PID/ns/net'`) or by an open descriptor of one (a number or
+   * `{ fd }`; duplicated, you keep yours). The Netdev follows the device: link changes,
+   * addresses, routes, {@link Netdev.stats} (kernel counters included) and the `'change'`
+   * announcements act on it in its new namespace, and no `'removed'` is emitted for the move.
+   * {@link Netdev.netns} tells where it went. Frames flow as before (the descriptor is the same).
+   *
+   * @throws `TypeError` synchronously for a bad target.
+   * @throws {@link PltapError} (rejection) `ENOENT` for a missing path (`syscall: 'open'`), `EINVAL` if it is
+   *   not a network namespace, `EEXIST` if the target has an interface of this name, `ENOTSUP`
+   *   under vsys, `ERR_PLTAP_DEVICE_GONE`.
+   * @example
+   * ```ts
+   * // after `ip netns add blue`
+   * await dev.moveToNetns('/run/netns/blue')
+   * await dev.addAddress('198.18.0.1/24') // in blue
+   * ```
+   */
+  moveToNetns(target: string | number | { fd: number }): Promise<void> {
+    const { path, fd } = toNetnsTarget(target)
+    return run(() => this.#live().moveToNetns(path, fd)).then(() => {
+      this.#netns = path ?? fd ?? null
+      this.#link.refreshNow()
+    })
+  }
+
+  /**
+   * Where the device was last moved with {@link Netdev.moveToNetns} (the path or descriptor
+   * number given), or `null` while it is in the namespace it was opened in.
+   *
+   * @example
+   * ```ts
+   * await dev.moveToNetns('/run/netns/blue')
+   * dev.netns // '/run/netns/blue'
+   * ```
+   */
+  get netns(): string | number | null {
+    this.#live()
+    return this.#netns
+  }
+
+  /**
+   * Why the device is gone, or `null` while it is this Netdev's: `'deleted'` (e.g.
+   * `ip link delete`), `'renamed'`, or `'moved'` (to another namespace, by someone else).
+   * Set by the kernel's announcement, with the `'removed'` event, whether or not anyone
+   * listens.
+   *
+   * @example
+   * ```ts
+   * dev.once('removed', () => console.log(dev.removed)) // 'deleted'
+   * ```
+   */
+  get removed(): DeviceGoneReason | null {
+    this.#live()
+    return this.#link.removed
+  }
+
+  /**
+   * Turns the carrier on or off (`TUNSETCARRIER`, Linux 5.0+, on the descriptor, so it works
+   * under vsys too). While it is off an UP device shows `NO-CARRIER` and operstate `DOWN`,
+   * and the kernel does not transmit through it.
+   *
+   * @example
+   * ```ts
+   * await dev.setCarrier(false) // simulate a cable pull
+   * ```
+   */
+  setCarrier(on: boolean): Promise<void> {
+    checkBoolean('on', on)
+    return run(() => this.#live().setCarrier(on)).then(() => this.#link.refreshNow())
+  }
+
+  /**
+   * Whether the device has carrier now (`IFF_LOWER_UP`).
+   *
+   * @example
+   * ```ts
+   * await dev.setCarrier(false)
+   * dev.carrier // false
+   * ```
+   */
+  get carrier(): boolean {
+    return native(() => this.#live().linkInfo().carrier)
+  }
+
+  /**
+   * The transmit queue length (`IFLA_TXQLEN`): for a TAP device, how many frames the
+   * kernel queues for the reader before dropping.
+   *
+   * @example
+   * ```ts
+   * dev.txQueueLen // 1000
+   * ```
+   */
+  get txQueueLen(): number {
+    return native(() => this.#live().linkInfo().txqlen)
+  }
+
+  /**
+   * Sets the transmit queue length (`ip link set NAME txqueuelen N`; `RTM_SETLINK`). Under
+   * vsys it is `vif_up`'s `txqueuelen=` option (1 to 10000), applied as {@link Netdev.setMtu} is.
+   *
+   * @throws `RangeError` synchronously outside 0..2^32-1 (1..10000 under vsys).
+   * @example
+   * ```ts
+   * await dev.setTxQueueLen(5000)
+   * ```
+   */
+  setTxQueueLen(length: number): Promise<void> {
+    checkInt('length', length, 0, 2 ** 32 - 1)
+    let vsys: boolean
+    try {
+      vsys = this.#live().usesVsys
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (vsys) checkInt('length', length, 1, 10000)
+    return this.#linkOptions(undefined, length)
   }
 
   /** The interface index (`SIOCGIFINDEX`). */

@@ -14,10 +14,12 @@
 
 import { types } from 'node:util'
 import {
+  checkCidr as coreCidr,
   checkIfname as coreIfname,
   checkIpv4 as coreIpv4,
   checkLocalNetmask as coreLocalNetmask,
   checkMac as coreMac,
+  checkRoute as coreRoute,
   MAX_FRAME,
 } from '../binding.js'
 
@@ -162,4 +164,24 @@ export function checkKnownKeys(name: string, value: Record<string, unknown>, kno
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) throw valueError(name, value, `has an unknown property "${key}"`)
   }
+}
+
+/**
+ * An interface address or route destination, `addr/len` (IPv4 or IPv6), by the core's rule
+ * (`IpCidr`): a malformed string is a `TypeError` (`ERR_INVALID_ARG_VALUE`), a prefix longer
+ * than the address a `RangeError` (`ERR_OUT_OF_RANGE`).
+ */
+export function checkCidr(name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  const reason = coreCidr(value)
+  if (reason === null) return
+  if (reason.startsWith('must have a prefix length')) throw rangeError(name, reason, value)
+  throw valueError(name, value, reason)
+}
+
+/** A route's `to` and optional `via`, by the core's rule (`RouteSpec::new`: the gateway of the destination's family). */
+export function checkRouteTarget(name: string, to: string, via: unknown): void {
+  if (via !== undefined && typeof via !== 'string') throw typeError(`${name}.via`, 'of type string', via)
+  const reason = coreRoute(to, via)
+  if (reason !== null) throw valueError(via === undefined ? `${name}.to` : `${name}.via`, via ?? to, reason)
 }

@@ -21,6 +21,7 @@ import {
   checkPrefix,
   checkSignal,
 } from '../validate.js'
+import { checkLifetimeOptions, LIFETIME_KEYS } from './net.js'
 import type { NetdevConfig, NetdevOptions } from './types.js'
 
 /** A TypeError/RangeError with a Node-style `code` (argument errors are thrown synchronously). */
@@ -28,7 +29,19 @@ export function argError(Ctor: typeof TypeError | typeof RangeError, code: strin
   return Object.assign(new Ctor(message), { code })
 }
 
-const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal', 'queues', 'multiQueue'] as const
+const OPEN_KEYS = [
+  'name',
+  'allocator',
+  'vsysRoot',
+  'mode',
+  'ifname',
+  'packetInfo',
+  'timeoutMs',
+  'signal',
+  'queues',
+  'multiQueue',
+  ...LIFETIME_KEYS,
+] as const
 
 /**
  * Checks the options of `Netdev.open` (every one is either absent, i.e. `undefined`, or
@@ -74,6 +87,7 @@ export function toNativeOpenOptions(options: NetdevOptions): NativeOpenOptions {
   }
   if (options.timeoutMs !== undefined) checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
   checkSignal('options.signal', options.signal)
+  checkLifetimeOptions(options)
   return {
     allocator: kind,
     fd,

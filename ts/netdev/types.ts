@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { DeviceGoneReason, PltapError } from '../errors.js'
+
 /**
  * Where a {@link Netdev}'s device comes from.
  *
@@ -74,6 +76,17 @@ export interface NetdevOptions {
    * `allocator: 'direct'`.
    */
   multiQueue?: boolean
+  /**
+   * Make the device persistent (`TUNSETPERSIST`): it stays after the Netdev closes (and the
+   * process exits), for `owner` / `group` to attach to later without privileges. Delete it
+   * with `ip link delete NAME`, or open it again with `persist: false` and close it.
+   * `false` clears persistence of a device reopened by name. Not with `allocator: 'vsys'`.
+   */
+  persist?: boolean
+  /** The only user allowed to attach to the device (`TUNSETOWNER`), e.g. `1000`. Not with vsys. */
+  owner?: number
+  /** The group allowed to attach to the device (`TUNSETGROUP`). Not with vsys. */
+  group?: number
 }
 
 /**
@@ -122,6 +135,10 @@ export interface NetdevChange {
   flags: NetdevFlags
   /** The primary IPv4 address as `a.b.c.d/len`, if any. */
   address: string | null
+  /** Every IPv4 and IPv6 address as `addr/len`, IPv4 first (as {@link Netdev.addresses}). */
+  addresses: string[]
+  /** The MTU. */
+  mtu: number
   /** The new {@link Netdev.changeSeq}. */
   changeSeq: number
 }
@@ -168,8 +185,9 @@ export interface NetdevStats {
   port: Counters
   /**
    * The kernel's interface counters seen from the port (rx and tx swapped, as Open
-   * vSwitch does for tap devices: what the kernel transmits, the port receives), or
-   * `null` when the interface is not visible from this network namespace.
+   * vSwitch does for tap devices: what the kernel transmits, the port receives), read over
+   * rtnetlink in the device's namespace (so after {@link Netdev.moveToNetns} too), or `null`
+   * when they cannot be read (a vsys device whose interface this process cannot see).
    */
   kernel: Counters | null
 }
@@ -183,6 +201,44 @@ export interface NetdevStats {
  * ```
  */
 export interface NetdevEvents {
-  /** The kernel shows different flags or address than before. */
+  /** The kernel shows different flags, addresses or MTU than before, whoever changed them. */
   change: [NetdevChange]
+  /** The device is gone: deleted, renamed, or moved out of the namespace by someone else. Emitted when it goes (a rename undone and done again is announced again). */
+  removed: [NetdevRemoved]
+}
+
+/**
+ * The payload of the `'removed'` event: the device was deleted (`ip link delete`), renamed, or
+ * moved to another network namespace by someone else (a move through
+ * {@link Netdev.moveToNetns} is followed, not a removal).
+ *
+ * @example
+ * ```ts
+ * dev.once('removed', ({ reason }) => console.log(`${dev.realName} was ${reason}`))
+ * ```
+ */
+export interface NetdevRemoved {
+  /** What happened: `'deleted'`, `'renamed'` or `'moved'`. */
+  reason: DeviceGoneReason
+  /** The `ERR_PLTAP_DEVICE_GONE` error every link operation now fails with. */
+  error: PltapError
+}
+
+/**
+ * A route through a {@link Netdev}'s device (the main table), for {@link Netdev.addRoute} and
+ * {@link Netdev.removeRoute}.
+ *
+ * @example
+ * ```ts
+ * await dev.addRoute({ to: '198.18.8.0/24', via: '198.18.0.254', metric: 10 })
+ * await dev.addRoute({ to: '2001:db8:8::/48' }) // on-link
+ * ```
+ */
+export interface RouteOptions {
+  /** The destination network, `addr/len` (IPv4 or IPv6; `0.0.0.0/0` / `::/0` for a default route). Host bits must be clear. */
+  to: string
+  /** The gateway, of the same family as `to`; omitted for an on-link route. */
+  via?: string
+  /** The metric (`RTA_PRIORITY`), 0 to 2^32-1. */
+  metric?: number
 }

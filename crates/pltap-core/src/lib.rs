@@ -11,7 +11,7 @@
 //! | [`error`] | [`Error`] (operation + [`Errno`], or a library code) for every layer |
 //! | [`sys`] | every raw system call, each behind one safe wrapper (the workspace's syscall layer: the helper's too) |
 //! | [`ifname`], [`frame`] | pure types: interface names; `tun_pi` framing and [`Mode`] |
-//! | [`iface`] | address value types ([`Ipv4Net`], [`Prefix`], [`MacAddr`]), [`Counters`], and interface ioctls by name |
+//! | [`iface`] | address value types ([`Ipv4Net`], [`Prefix`], [`MacAddr`], [`iface::IpCidr`]), [`Counters`], interface ioctls by name, rtnetlink requests ([`iface::netlink::Rtnl`]), the per-namespace link monitor ([`iface::monitor`]) and namespace descriptors ([`iface::netns`]) |
 //! | [`tap`] | an open device: allocation, adoption, nonblocking frame I/O |
 //! | [`vsys`] | the PlanetLab vsys client: `fd_tuntap` allocation and FIFO scripts |
 //! | [`config`], [`reconcile`] | a port's configuration and its rules; desired vs observed link state, as plain logic |

@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
+mod net;
+
 /// Where the device comes from.
 #[derive(Debug)]
 pub enum Allocator {
@@ -122,6 +124,8 @@ pub struct Netdev {
     vif_up_done: AtomicBool,
     /// Receive buffer of [`Netdev::recv`], large enough for any frame (so no MTU ioctl per read).
     recv_buf: Mutex<Vec<u8>>,
+    /// The namespace, rtnetlink socket and kernel subscription (`netdev/net.rs`).
+    net: net::NetState,
 }
 
 impl Netdev {
@@ -172,9 +176,11 @@ impl Netdev {
             counters: AtomicCounters::default(),
             vif_up_done: AtomicBool::new(false),
             recv_buf: Mutex::new(vec![0; crate::frame::MAX_FRAME]),
+            net: net::NetState::new()?,
         };
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.reconciler() = Reconciler::new(observed);
+        dev.refresh_extra(&dev.net.read_ns()); // the addresses and MTU at open: no change yet
         Ok(dev)
     }
 
@@ -200,7 +206,9 @@ impl Netdev {
     /// Closes the descriptor (once; later calls return `false`). Threads still using
     /// the device keep it until they drop their `Arc<Tap>`.
     pub fn close(&self) -> bool {
-        self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some()
+        let closed = self.tap.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
+        self.net.release();
+        closed
     }
 
     /// Under vsys, if `vif_up` ran for this port and no `vif_down` since: runs `vif_down`,
@@ -279,10 +287,25 @@ impl Netdev {
         Ok(Observed { flags: iface.flags()?, addr: iface.ipv4()? })
     }
 
-    /// Reads flags and address from the kernel; returns whether they changed.
+    /// Reads flags, address, addresses and MTU from the kernel; returns whether they
+    /// changed. Once the device is gone ([`Error::DeviceGone`], returned), the observed
+    /// state is emptied (down, no address), so nobody reads a stale UP.
     pub fn refresh(&self) -> Result<bool> {
-        let observed = self.read_kernel()?;
-        Ok(self.reconciler().observe(observed))
+        let ns = self.net.read_ns();
+        let observed = match self.read_kernel() {
+            Err(e @ Error::DeviceGone { .. }) => {
+                self.reconciler().observe(Observed::default());
+                return Err(e);
+            }
+            r => r?,
+        };
+        let extra = self.refresh_extra(&ns);
+        let mut reconciler = self.reconciler();
+        let changed = reconciler.observe(observed);
+        if extra && !changed {
+            reconciler.touch();
+        }
+        Ok(changed || extra)
     }
 
     /// The last observed state.
@@ -369,7 +392,7 @@ impl Netdev {
         let iface = self.own_iface()?;
         match (&self.vsys, action) {
             (Some(vsys), Action::Up(Some(net))) => {
-                let outcome = vsys.vif_up(&iface, net, &[])?;
+                let outcome = vsys.vif_up(&iface, net, &self.net.vif_options())?;
                 self.vif_up_done.store(true, Relaxed);
                 Ok(outcome.warning)
             }
@@ -410,8 +433,12 @@ impl Netdev {
         self.own_iface()?.mtu()
     }
 
-    /// `SIOCSIFMTU`. [`Error::DeviceGone`] once the device is not the port's own.
+    /// `SIOCSIFMTU`; under vsys, `vif_up`'s `mtu=` option ([`Netdev::set_link_options`]).
+    /// [`Error::DeviceGone`] once the device is not the port's own.
     pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        if self.vsys.is_some() {
+            return self.set_link_options(Some(mtu), None).map(drop);
+        }
         self.own_iface()?.set_mtu(mtu)
     }
 
@@ -517,7 +544,9 @@ impl Netdev {
     /// under its name would be another device's).
     pub fn stats(&self) -> Result<Stats> {
         let port = self.counters.snapshot();
-        let kernel = self.own_iface()?.kernel_counters().ok().map(Counters::swapped);
+        self.check_device()?;
+        // Over rtnetlink in the device's namespace, so this holds after a move too.
+        let kernel = self.kernel_counters().ok().map(Counters::swapped);
         Ok(Stats { port, kernel })
     }
 }

@@ -206,6 +206,12 @@ impl Reconciler {
         changed
     }
 
+    /// Moves the change counter for a change this reconciler does not track itself (the
+    /// device's addresses or MTU, see [`crate::netdev::Netdev::refresh`]).
+    pub fn touch(&mut self) {
+        self.change_seq = self.change_seq.wrapping_add(1).max(1);
+    }
+
     /// The last observed state.
     pub fn observed(&self) -> Observed {
         self.observed

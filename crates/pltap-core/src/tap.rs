@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// How [`Tap::open`] creates a device.
 #[derive(Clone, Debug)]
@@ -63,7 +63,8 @@ pub struct Tap {
     name: IfName,
     mode: Mode,
     packet_info: bool,
-    ctl: Arc<OwnedFd>,
+    /// The control socket of the device's namespace (replaced when the device moves).
+    ctl: RwLock<Arc<OwnedFd>>,
 }
 
 impl Tap {
@@ -95,7 +96,7 @@ impl Tap {
         sys::ioctl_ifreq(file.as_fd(), linux::TUNSETIFF, &mut ifr)
             .map_err(|e| Error::os(format!("TUNSETIFF {template}"), "ioctl", e))?;
         let name = IfName::from_kernel(&ifr.name)?;
-        Ok(Tap { file, name, mode: opts.mode, packet_info: opts.packet_info, ctl })
+        Ok(Tap { file, name, mode: opts.mode, packet_info: opts.packet_info, ctl: RwLock::new(ctl) })
     }
 
     /// Takes ownership of a descriptor that is already attached to a device (received
@@ -106,7 +107,7 @@ impl Tap {
         let (name, mode) = tun_get_iff(fd.as_fd())?;
         sys::set_nonblocking(fd.as_fd(), true)
             .map_err(|e| Error::os(format!("set O_NONBLOCK on {name}"), "fcntl", e))?;
-        Ok(Tap { file: File::from(fd), name, mode, packet_info, ctl: iface::control_socket()? })
+        Ok(Tap { file: File::from(fd), name, mode, packet_info, ctl: RwLock::new(iface::control_socket()?) })
     }
 
     /// The kernel's name for the device.
@@ -131,7 +132,13 @@ impl Tap {
 
     /// The ioctl handle for this device, in the namespace the device was opened in.
     pub fn iface(&self) -> Iface {
-        Iface::with_socket(self.name.clone(), self.ctl.clone())
+        Iface::with_socket(self.name.clone(), self.ctl.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Points [`Tap::iface`] at another namespace's control socket, once the device has
+    /// moved there ([`crate::netdev::Netdev::move_to_netns`]).
+    pub(crate) fn set_control_socket(&self, ctl: Arc<OwnedFd>) {
+        *self.ctl.write().unwrap_or_else(|p| p.into_inner()) = ctl;
     }
 
     /// `ioctl(fd, SIOCGIFHWADDR)` on the descriptor itself: works even while the

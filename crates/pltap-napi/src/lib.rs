@@ -379,3 +379,7 @@ impl JsNetdev {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
     }
 }
+
+// After `JsNetdev`, so that its `#[napi] impl` block sees the class's JS name.
+mod link;
+pub use link::{check_cidr, check_route};

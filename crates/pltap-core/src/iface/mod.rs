@@ -6,6 +6,11 @@
 //! | [`addr`] | [`MacAddr`], [`Prefix`], [`Ipv4Net`], [`parse_ipv4`]: validated address values |
 //! | [`flags`] | [`IfFlags`]: UP, PROMISC, RUNNING |
 //! | [`counters`] | [`Counters`] and the `/proc/net/dev` parser |
+//! | [`cidr`] | [`IpCidr`]: IPv4 and IPv6 addresses with a prefix length |
+//! | [`netlink`] | [`netlink::Rtnl`]: rtnetlink requests (links, addresses) |
+//! | [`route`] | [`RouteSpec`] and the route requests |
+//! | [`monitor`] | [`monitor::Monitor`]: one rtnetlink subscription per namespace |
+//! | [`netns`] | network namespaces as descriptors |
 //! | this module | [`Iface`], the ioctls, and the per-namespace control socket |
 //!
 //! The ioctls go through one shared AF_INET socket per network namespace. The original
@@ -18,12 +23,19 @@
 //! otherwise gone).
 
 pub mod addr;
+pub mod cidr;
 pub mod counters;
 pub mod flags;
+pub mod monitor;
+pub mod netlink;
+pub mod netns;
+pub mod route;
 
 pub use addr::{Ipv4Net, MacAddr, Prefix, parse_ipv4};
+pub use cidr::IpCidr;
 pub use counters::Counters;
 pub use flags::IfFlags;
+pub use route::RouteSpec;
 
 use crate::error::{Errno, Error, Result};
 use crate::ifname::IfName;

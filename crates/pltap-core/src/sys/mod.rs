@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 mod ifreq;
+pub mod link;
 pub mod linux;
 pub mod queue;
 
