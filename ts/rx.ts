@@ -349,6 +349,7 @@ export class Rx implements AsyncIterable<Buffer> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#start()
+    if (this.#failure !== undefined) return Promise.reject(this.#failure) // it could not start
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.#waiters.indexOf(waiter)
