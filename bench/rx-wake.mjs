@@ -24,6 +24,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const PINGS = Number(process.env.BENCH_PINGS ?? 200)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const MODES = ['loop', 'thread']
+const LOAD_AT_START = os.loadavg()
 const A_IP = '198.18.30.1'
 const B_IP = '198.18.30.2'
 
@@ -298,10 +299,10 @@ figure is noisy, and pps also reflect how much CPU the scheduler gave each mode.
 
 ${table}
 Machine: ${os.cpus().length} × ${cpu}, Linux ${os.release()}, Node ${process.version}, load average
-${os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ')} at the end. Commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; addon
+${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')} at the start, ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at the end. Commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; addon
 ${path.relative(root, ADDON)} (${addonDebug ? 'debug' : 'release'}, ${statSync(ADDON).size} bytes).
 Command: \`BENCH_ROUNDS=${ROUNDS} BENCH_PINGS=${PINGS} BENCH_SECONDS=${SECONDS} npm run bench:wake\`.
 
