@@ -198,3 +198,34 @@ for (const mode of ['tap', 'tun'] as const) {
     t.true(ab.bursts >= 1 && ab.bursts <= ab.frames)
   })
 }
+
+const queuesTest = features.queuesAvailable() ? devTest : test.skip
+queuesTest(
+  `bridge --queues 2: two workers forward, and flows spread over both queue pairs${features.queuesAvailable() ? '' : ' (skipped: this build has no multi-queue API yet)'}`,
+  async (t) => {
+    const h = spawnBridge(t, ['--queues', '2', 'mqA%d', 'mqB%d'])
+    const [a, b] = await ready(h)
+    const [na, nb] = [await holdNetns(t), await holdNetns(t)]
+    execFileSync('ip', ['link', 'set', a, 'netns', String(na.pid)])
+    execFileSync('ip', ['link', 'set', b, 'netns', String(nb.pid)])
+    na.exec(['ip', 'addr', 'add', '198.18.98.1/24', 'dev', a])
+    nb.exec(['ip', 'addr', 'add', '198.18.98.2/24', 'dev', b])
+    na.exec(['ip', 'link', 'set', a, 'up'])
+    nb.exec(['ip', 'link', 'set', b, 'up'])
+    const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '3', '-i', '0.05', '-W', '5', '198.18.98.2'])
+    t.is(ping.code, 0, ping.stdout + ping.stderr)
+    // 64 UDP flows (one datagram to each of 64 ports): the kernel hashes each flow to a queue.
+    const send =
+      "const s = require('dgram').createSocket('udp4'); let n = 0; for (let p = 40000; p < 40064; p++) s.send('x', p, '198.18.98.2', () => { if (++n === 64) s.close() })"
+    const r = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, node, '-e', send])
+    t.is(r.code, 0, r.stderr)
+    const report = await stopAndReport(t, h)
+    t.is(report.queues, 2)
+    const perQueue = (report as unknown as { perQueue: Record<string, Direction>[] }).perQueue
+    t.is(perQueue.length, 2)
+    const ab = perQueue.map((q) => q[`${a}>${b}`]!.frames)
+    t.true(ab[0]! > 0 && ab[1]! > 0, `both queue pairs carried frames ${a}>${b}: ${ab}`)
+    t.true(ab[0]! + ab[1]! >= 3 + 64)
+    t.is(report.errors, 0)
+  },
+)

@@ -148,6 +148,7 @@ export function renderMarkdown(result, { chart } = {}) {
     '',
     `${st.rounds} round(s), C before pltap in each; iperf3 ${st.seconds} s per test (TCP single flow; UDP \`-l 64 -b 0\`, received pps); ${st.pings} pings at 10 ms (\`ping -i 0.01\`); idle CPU of the forwarder over ${st.idleSeconds} s with its devices up. Medians over the rounds, ranges in brackets; ratios against the C row of the same run (TAP rows against the plain C TAP forwarder, the offload pass-through against the C vnet forwarder).`,
     '',
+    ...(result.note ? [`Note: ${result.note}`, ''] : []),
     '**Figures from a shared or loaded machine are smoke numbers**: the machine block says what it was; compare ratios within a run, not absolute values across runs.',
     '',
     renderTable(result),

@@ -39,6 +39,7 @@ const USAGE = `usage: node bench/bridge.mjs [--rounds N] [--seconds S] [--quick]
   --quick        CI smoke run: 1 round, 1 s per test, 50 pings, 1 s idle sample
   --rows LIST    only these rows (ids: see the table at the top of the results)
   --no-save      print the results only
+  --note TEXT    a remark kept with the results (e.g. "shared machine: smoke figures")
   --soak         push --frames frames (default 10000000) of a UDP 64-byte flood through
                  pltap bridge, sampling its RSS and descriptor count
 Run as root (namespaces, devices). Needs iperf3, ping, ip and cc.`
@@ -57,6 +58,7 @@ try {
       soak: { type: 'boolean' },
       frames: { type: 'string' },
       mode: { type: 'string' },
+      note: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values
@@ -102,7 +104,7 @@ const ROWS = [
   { id: 'c-vnet', label: 'C forwarder, TAP + vnet/TSO', kind: 'c', cmode: 'vnet' },
   {
     id: 'pltap-offload',
-    label: 'pltap bridge --offload (pass-through)',
+    label: 'pltap bridge --offload, pass-through',
     kind: 'pltap',
     args: ['--offload'],
     baseline: 'c-vnet',
@@ -110,7 +112,7 @@ const ROWS = [
   },
   {
     id: 'pltap-split',
-    label: 'pltap bridge --offload-mode split',
+    label: 'pltap bridge, split (--offload-mode split)',
     kind: 'pltap',
     args: ['--offload-mode', 'split'],
     baseline: 'c-tap',
@@ -119,7 +121,7 @@ const ROWS = [
   },
   {
     id: 'pltap-coalesce',
-    label: 'pltap bridge --offload-mode coalesce (split + coalesce)',
+    label: 'pltap bridge, split + coalesce',
     kind: 'pltap',
     args: ['--offload-mode', 'coalesce'],
     baseline: 'c-tap',
@@ -539,7 +541,14 @@ async function main() {
   const outDir = path.join(here, 'results')
 
   if (opts.soak) {
-    const result = { kind: 'bridge-soak', startedAt: startedAt.toISOString(), command, machine: machine(), soak: await soak(forwarderBin) }
+    const result = {
+      kind: 'bridge-soak',
+      startedAt: startedAt.toISOString(),
+      command,
+      note: opts.note ?? null,
+      machine: machine(),
+      soak: await soak(forwarderBin),
+    }
     const s = result.soak
     const md = [
       `# Bridge soak, ${result.startedAt}`,
@@ -606,6 +615,7 @@ async function main() {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command,
+    note: opts.note ?? null,
     settings: { rounds: ROUNDS, seconds: SECONDS, pings: PINGS, idleSeconds: IDLE_SECONDS, quick: QUICK },
     machine: machine(),
     rows: rows.map(({ id, label, kind, baseline, also, feature, args, cmode }) => ({

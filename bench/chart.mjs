@@ -17,7 +17,7 @@ export function bridgeChart(result) {
     { title: 'UDP 64 B kpps (higher is better)', value: (s) => s.udpPps && s.udpPps / 1000, fmt: (x) => x.toFixed(0) },
     { title: 'RTT p50 µs, tick p99 (lower is better)', value: (s) => s.rttP50, tick: (s) => s.rttP99, fmt: (x) => x.toFixed(0) },
   ]
-  const labelW = 330
+  const labelW = 300
   const panelW = 230
   const gap = 20
   const rowH = 22
@@ -40,7 +40,7 @@ export function bridgeChart(result) {
     const x0 = labelW + j * (panelW + gap)
     const vals = rows.flatMap((r) => (r.s && !r.s.na && r.s.rounds ? [p.value(r.s), p.tick?.(r.s)] : [])).filter((v) => v > 0)
     const max = Math.max(...vals, 1e-9)
-    const scale = (panelW - 50) / max
+    const scale = (panelW - 80) / max
     out.push(`<text x="${x0}" y="${top - 8}" font-weight="bold">${esc(p.title)}</text>`)
     out.push(`<line x1="${x0}" y1="${top - 2}" x2="${x0}" y2="${top + rows.length * rowH}" stroke="#999"/>`)
     rows.forEach((r, i) => {
