@@ -110,6 +110,16 @@ export declare class NativeVsysd {
 }
 export type JsVsysd = NativeVsysd
 
+/**
+ * Adopts a queue's descriptor handed over by another thread (`Netdev::adopt_queue`),
+ * after checking it is a queue of the device `identity` names. The descriptor is
+ * duplicated: the caller still owns `fd` and closes it.
+ */
+export declare function adoptNetdevQueue(fd: number, identity: NativeQueueIdentity): NativeNetdev
+
+/** Attaches another queue to the device of `dev`, off the JS thread (`Netdev::open_queue`). */
+export declare function attachNetdevQueue(dev: NativeNetdev): Promise<NativeNetdev>
+
 /** `pltap_core::IfName::new`: an interface name or `%d` template. */
 export declare function checkIfname(value: string): string | null
 
@@ -176,6 +186,18 @@ export interface NativeOpenOptions {
   timeoutMs?: number
 }
 
+/** What a thread needs to adopt a queue's descriptor (`pltap_core::queue::QueueIdentity`). */
+export interface NativeQueueIdentity {
+  /** The device's name. */
+  name: string
+  /** Its ifindex where it was opened; 0 when not visible by name there. */
+  ifindex: number
+  /** `"tap"` or `"tun"`. */
+  mode: string
+  /** tun_pi framing. */
+  packetInfo: boolean
+}
+
 /** Observed state, change counter and last error, taken together. */
 export interface NativeSnapshot {
   /** The observed flags and address. */
@@ -195,8 +217,30 @@ export interface NativeStats {
   kernel?: NativeCounters
 }
 
+/** Whether `dev`'s device is multi-queue (`TUNGETIFF`). */
+export declare function netdevIsMultiQueue(dev: NativeNetdev): boolean
+
+/** The identity a thread adopting `dev`'s descriptor checks (`Netdev::queue_identity`). */
+export declare function netdevQueueIdentity(dev: NativeNetdev): NativeQueueIdentity
+
+/**
+ * A close-on-exec duplicate of `dev`'s descriptor, as a bare number that nothing in the
+ * addon owns: the caller (the facade's `QueueTransfer`) owns it from here on and must
+ * close it exactly once (`fs.closeSync`).
+ */
+export declare function netdevTransferFd(dev: NativeNetdev): number
+
 /** Opens a device off the JS thread (helper connects can take a while). */
 export declare function openNetdev(options: NativeOpenOptions): Promise<NativeNetdev>
+
+/**
+ * Opens a device with `queues` queues off the JS thread (`Netdev::open_queues`):
+ * element 0 is the port, the others its further queues.
+ */
+export declare function openNetdevQueues(options: NativeOpenOptions, queues: number): Promise<Array<NativeNetdev>>
+
+/** Enables or disables the queue of `dev`'s descriptor (`TUNSETQUEUE`). */
+export declare function setNetdevQueueEnabled(dev: NativeNetdev, on: boolean): void
 
 /**
  * Parses `pltap-vsysd` flags and starts serving. Bad flags throw an `InvalidArg`

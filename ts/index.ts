@@ -6,6 +6,7 @@
  * including devices handed over by a privileged vsys helper.
  *
  * - {@link Netdev}: open, configure and write to a device.
+ * - {@link NetdevQueue}: one queue of a multi-queue device, which a `worker_thread` can take over.
  * - {@link Rx}: receive frames (batched off the JS thread, pulled with `read()` or `for await`).
  * - {@link PltapError}: every error code, in one place.
  *
@@ -24,6 +25,8 @@
 
 export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } from './errors.js'
 export { PltapError } from './errors.js'
+export type { QueueTransfer } from './netdev/queue.js'
+export { MAX_QUEUES, NetdevQueue } from './netdev/queue.js'
 export type {
   Allocator,
   Counters,

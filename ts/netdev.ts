@@ -6,10 +6,11 @@
  */
 
 import { EventEmitter } from 'node:events'
-import { type NativeNetdev, openNetdev } from '../binding.js'
+import { attachNetdevQueue, type NativeNetdev, openNetdev, openNetdevQueues } from '../binding.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { LinkState } from './netdev/link.js'
 import { checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
+import { checkQueueOptions, NetdevQueue, type QueueTransfer, revokeTransfer } from './netdev/queue.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats } from './netdev/types.js'
 import { Rx, type RxOptions } from './rx.js'
@@ -60,12 +61,19 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   readonly name: string
   /** The kernel's interface name (the original's `netdev-pltap/get-tapname`). */
   readonly realName: string
+  /** The device's queues: 0 is its own descriptor (see {@link Netdev.queue}). */
+  readonly #queues: NetdevQueue[] = []
+  /** Transfers made from its queues, revoked at close unless adopted by then. */
+  readonly #transfers = new Set<QueueTransfer>()
+  /** Set when queue 0 is transferred: the Netdev's own frame I/O stops (same descriptor). */
+  #framesTransferred = false
 
-  private constructor(name: string, nativeDev: NativeNetdev) {
+  private constructor(name: string, nativeDev: NativeNetdev, queueNatives: readonly NativeNetdev[] = []) {
     super()
     this.name = name
     this.#native = nativeDev
     this.realName = nativeDev.realName
+    for (const n of [nativeDev, ...queueNatives]) this.#queues.push(this.#newQueue(n))
     this.#link = new LinkState(nativeDev, this.realName, (change) => this.emit('change', change))
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
@@ -93,6 +101,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   static open(options: NetdevOptions): Promise<Netdev> {
     const nativeOptions = toNativeOpenOptions(options)
+    const queues = checkQueueOptions(options, nativeOptions.allocator as 'direct' | 'vsys' | 'fd')
     const { name, signal } = options
     if (registry.has(name) || opening.has(name)) {
       return Promise.reject(new PltapError('ERR_PLTAP_NAME_IN_USE', `a Netdev named ${JSON.stringify(name)} is already open`))
@@ -100,7 +109,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     if (signal?.aborted) return Promise.reject(signal.reason)
 
     opening.add(name)
-    const pending = nativeAsync(openNetdev(nativeOptions))
+    const pending = nativeAsync(queues === undefined ? openNetdev(nativeOptions).then((d) => [d]) : openNetdevQueues(nativeOptions, queues))
     return new Promise<Netdev>((resolve, reject) => {
       let settled = false
       const onAbort = (): void => {
@@ -109,14 +118,15 @@ export class Netdev extends EventEmitter<NetdevEvents> {
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       pending.then(
-        (nativeDev) => {
+        ([nativeDev, ...queueNatives]) => {
           signal?.removeEventListener('abort', onAbort)
           opening.delete(name)
           if (settled) {
-            nativeDev.close() // aborted meanwhile: leave nothing open
+            for (const n of queueNatives) n.close()
+            nativeDev!.close() // aborted meanwhile: leave nothing open
             return
           }
-          const dev = new Netdev(name, nativeDev)
+          const dev = new Netdev(name, nativeDev!, queueNatives)
           registry.set(name, dev)
           resolve(dev)
         },
@@ -151,6 +161,13 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   #live(): NativeNetdev {
     if (this.#closed) throw closedError(`Netdev ${this.name} (${this.realName})`)
     return this.#native
+  }
+
+  /** The native handle for frame I/O: also `ERR_PLTAP_CLOSED` once queue 0 was transferred. */
+  #frames(): NativeNetdev {
+    const nativeDev = this.#live()
+    if (this.#framesTransferred) throw closedError(`frame I/O of Netdev ${this.name} (${this.realName}), whose queue 0 was transferred,`)
+    return nativeDev
   }
 
   /** `'tap'` or `'tun'`. */
@@ -379,7 +396,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   send(frame: ArrayBufferView): boolean {
     const bytes = toFrame('frame', frame)
-    return native(() => this.#live().send(bytes))
+    return native(() => this.#frames().send(bytes))
   }
 
   /**
@@ -394,7 +411,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   sendBatch(frames: readonly ArrayBufferView[]): number {
     const list = toFrameList(frames)
-    const nativeDev = this.#live() // a closed device throws, even for an empty batch
+    const nativeDev = this.#frames() // a closed device throws, even for an empty batch
     if (list.length === 0) return 0
     if (list.length === 1) return native(() => (nativeDev.send(list[0]!) ? 1 : 0))
     const { data, lengths } = packFrames(list)
@@ -419,7 +436,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   sendPacked(data: ArrayBufferView, lengths: Uint32Array): number {
     const packed = toPacked(data, lengths)
-    const nativeDev = this.#live()
+    const nativeDev = this.#frames()
     if (packed.lengths.length === 0) return 0
     return native(() => nativeDev.sendPacked(packed.data, packed.lengths))
   }
@@ -462,10 +479,83 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    */
   rxOpen(options: RxOptions = {}): Rx {
     checkRxOptions(options)
-    const nativeDev = this.#live()
+    const nativeDev = this.#frames()
     const rx = new Rx({ native: nativeDev, realName: this.realName, onClose: (r) => this.#rxs.delete(r) }, options)
     this.#rxs.add(rx)
     return rx
+  }
+
+  /**
+   * How many queues the device has here: 1 for a plain device, `queues` after
+   * `Netdev.open({ queues })`, plus one per {@link Netdev.attachQueue}. Transferred and
+   * closed queues keep their index and still count.
+   *
+   * @example
+   * ```ts
+   * const dev = await Netdev.open({ name: 'mq', allocator: 'direct', queues: 4 })
+   * dev.queueCount // 4
+   * ```
+   */
+  get queueCount(): number {
+    this.#live()
+    return this.#queues.length
+  }
+
+  /**
+   * Queue `index` of the device (the same object every time). Queue 0 is the device's own
+   * descriptor, which `dev.send` and `dev.rxOpen` use too; the others are descriptors of
+   * their own (multi-queue devices only). Hand one to a worker with
+   * {@link NetdevQueue.transfer}.
+   *
+   * @throws `RangeError` for an index outside `0..queueCount - 1`; {@link PltapError} `ERR_PLTAP_CLOSED`.
+   * @example
+   * ```ts
+   * const rx1 = dev.queue(1).rxOpen()
+   * dev.queue(1).send(frame)
+   * ```
+   */
+  queue(index: number): NetdevQueue {
+    this.#live()
+    checkInt('index', index, 0, this.#queues.length - 1)
+    return this.#queues[index]!
+  }
+
+  /**
+   * Attaches one more queue to the device (`TUNSETIFF` with its name and
+   * `IFF_MULTI_QUEUE` on a new descriptor; needs `CAP_NET_ADMIN`): it gets index
+   * {@link Netdev.queueCount}. Before and after, the device is checked to be still this
+   * Netdev's, and the new queue to be that device.
+   *
+   * @throws {@link PltapError} (rejection) `EINVAL` when the device is not multi-queue (open it with
+   *   `queues` or `multiQueue: true`), `E2BIG` past 256 queues, `ERR_PLTAP_DEVICE_GONE`,
+   *   `ERR_PLTAP_CLOSED`, `ERR_INVALID_ARG_VALUE` for a vsys device.
+   * @example
+   * ```ts
+   * const dev = await Netdev.open({ name: 'mq', allocator: 'direct', multiQueue: true })
+   * const q1 = await dev.attachQueue() // q1.index === 1
+   * ```
+   */
+  async attachQueue(): Promise<NetdevQueue> {
+    const nativeQueue = await nativeAsync(attachNetdevQueue(this.#live()))
+    if (this.#closed) {
+      nativeQueue.close() // closed meanwhile: leave nothing open
+      throw closedError(`Netdev ${this.name} (${this.realName})`)
+    }
+    const queue = this.#newQueue(nativeQueue)
+    this.#queues.push(queue)
+    return queue
+  }
+
+  #newQueue(nativeDev: NativeNetdev): NetdevQueue {
+    const owner = {
+      onTransfer: (q: NetdevQueue, t: QueueTransfer): void => {
+        this.#transfers.add(t)
+        if (q.index !== 0) return
+        this.#framesTransferred = true
+        for (const rx of this.#rxs) void rx.close() // they would take the adopter's frames
+      },
+    }
+    return new NetdevQueue(nativeDev, this.#queues.length, owner, nativeDev !== this.#native)
   }
 
   /**
@@ -477,7 +567,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   drain(): number {
-    return native(() => this.#live().drain())
+    return native(() => this.#frames().drain())
   }
 
   /**
@@ -507,6 +597,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#closed = true
     this.#link.stop()
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
+    await Promise.all(this.#queues.map((q) => q.close()))
+    for (const t of this.#transfers) revokeTransfer(t)
+    this.#transfers.clear()
     if (this.#native.usesVsys) {
       // Let the helper undo what vif_up set up (the original never did: defect A11), but
       // only on a device that is still ours: its name may be another device's by now.

@@ -28,7 +28,7 @@ export function argError(Ctor: typeof TypeError | typeof RangeError, code: strin
   return Object.assign(new Ctor(message), { code })
 }
 
-const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
+const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal', 'queues', 'multiQueue'] as const
 
 /**
  * Checks the options of `Netdev.open` (every one is either absent, i.e. `undefined`, or

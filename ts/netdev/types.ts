@@ -55,6 +55,25 @@ export interface NetdevOptions {
   timeoutMs?: number
   /** Aborts the open: the promise rejects with `signal.reason` and nothing is left open. */
   signal?: AbortSignal
+  /**
+   * How many queues to open (1 to 256, default 1). More than 1 creates the device with
+   * the kernel's `IFF_MULTI_QUEUE` and opens that many descriptors, each a
+   * {@link NetdevQueue} (`dev.queue(i)`) that a `worker_thread` can take over; the kernel
+   * spreads flows across them. With `{ fd }` the descriptor is queue 0 and its device must
+   * be multi-queue; with `'vsys'` only 1 (the helper hands over one plain descriptor).
+   *
+   * @example
+   * ```ts
+   * const dev = await Netdev.open({ name: 'mq', allocator: 'direct', queues: 2 })
+   * ```
+   */
+  queues?: number
+  /**
+   * Create the device with `IFF_MULTI_QUEUE` even with one queue, so that
+   * {@link Netdev.attachQueue} can add queues later (implied by `queues > 1`). Only with
+   * `allocator: 'direct'`.
+   */
+  multiQueue?: boolean
 }
 
 /**

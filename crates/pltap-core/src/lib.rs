@@ -16,6 +16,7 @@
 //! | [`vsys`] | the PlanetLab vsys client: `fd_tuntap` allocation and FIFO scripts |
 //! | [`config`], [`reconcile`] | a port's configuration and its rules; desired vs observed link state, as plain logic |
 //! | [`netdev`] | [`netdev::Netdev`]: a port (device + link backend + reconciler + counters), what the Node binding wraps |
+//! | [`queue`] | multi-queue devices: open N queues, attach, adopt a queue handed over, enable/disable (`TUNSETQUEUE`) |
 //! | [`reader`] | [`reader::Reader`]: a port's receive engine (readiness wait, burst reads, truncation and drop accounting, pause, byte budget, stop) delivering bursts to a [`reader::Sink`] |
 //!
 //! Each validation rule has one owner here, a validated type or parser (`IfName::new`,
@@ -38,6 +39,7 @@ pub mod frame;
 pub mod iface;
 pub mod ifname;
 pub mod netdev;
+pub mod queue;
 pub mod reader;
 pub mod reconcile;
 pub mod sys;

@@ -69,6 +69,12 @@ pub struct Tap {
 impl Tap {
     /// Creates a device through `/dev/net/tun` and `ioctl(TUNSETIFF)`.
     pub fn open(opts: &TapOptions) -> Result<Tap> {
+        Self::open_with(opts, 0)
+    }
+
+    /// [`Tap::open`] with `extra_flags` added to the `TUNSETIFF` flags (the multi-queue
+    /// code in `crate::queue` passes `IFF_MULTI_QUEUE`).
+    pub(crate) fn open_with(opts: &TapOptions, extra_flags: i16) -> Result<Tap> {
         let template = match &opts.name {
             Some(n) => n.clone(),
             None => IfName::new(&format!("{}%d", opts.mode.as_str()))?,
@@ -81,7 +87,7 @@ impl Tap {
             .open("/dev/net/tun")
             .map_err(|e| Error::os("open /dev/net/tun", "open", e))?;
         let mut ifr = IfReq::new(template.to_ifr_name());
-        let mut flags = opts.mode.tun_flag();
+        let mut flags = opts.mode.tun_flag() | extra_flags;
         if !opts.packet_info {
             flags |= linux::IFF_NO_PI;
         }

@@ -9,6 +9,7 @@
 
 mod check;
 mod error;
+mod queue;
 mod rx;
 mod vsysd;
 
@@ -24,6 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use check::{MAX_FRAME, check_ifname, check_ipv4, check_local_netmask, check_mac};
+pub use queue::{
+    NativeQueueIdentity, adopt_netdev_queue, attach_netdev_queue, netdev_is_multi_queue, netdev_queue_identity,
+    netdev_transfer_fd, open_netdev_queues, set_netdev_queue_enabled,
+};
 pub use rx::JsRx;
 pub use vsysd::{JsVsysd, vsysd_start, vsysd_usage};
 
