@@ -151,30 +151,38 @@ async function holdNetns(t: ExecutionContext): Promise<{ pid: number; exec: (cmd
   })
   const exec = (cmd: string[]) => execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, ...cmd], { encoding: 'utf8' })
   exec(['ip', 'link', 'set', 'lo', 'up'])
+  for (const k of ['all', 'default']) {
+    try {
+      // Devices moved in get IPv6 off: nothing unsolicited (RS, MLD, DAD) crosses the bridge.
+      exec(['sysctl', '-q', '-w', `net.ipv6.conf.${k}.disable_ipv6=1`])
+    } catch {
+      // no IPv6: nothing to silence
+    }
+  }
   return { pid, exec }
+}
+
+/**
+ * Moves the bridge's devices `a` and `b` into namespaces of their own with addresses
+ * `${net}.1/24` and `${net}.2/24`, both up; returns a's namespace. The bridge's
+ * descriptors keep working across the move; a device comes out of it down.
+ */
+async function joinNamespaces(t: ExecutionContext, a: string, b: string, net: string) {
+  const [na, nb] = [await holdNetns(t), await holdNetns(t)]
+  execFileSync('ip', ['link', 'set', a, 'netns', String(na.pid)])
+  execFileSync('ip', ['link', 'set', b, 'netns', String(nb.pid)])
+  na.exec(['ip', 'addr', 'add', `${net}.1/24`, 'dev', a])
+  nb.exec(['ip', 'addr', 'add', `${net}.2/24`, 'dev', b])
+  nb.exec(['ip', 'link', 'set', b, 'up'])
+  na.exec(['ip', 'link', 'set', a, 'up'])
+  return na
 }
 
 for (const mode of ['tap', 'tun'] as const) {
   devTest(`bridge --mode ${mode} between two namespaces: pings answered, JSON counters at exit, --interval lines`, async (t) => {
     const h = spawnBridge(t, ['--mode', mode, '--interval', '0.1', `${mode}A%d`, `${mode}B%d`])
     const [a, b] = await ready(h)
-    const [na, nb] = [await holdNetns(t), await holdNetns(t)]
-    // Moving a device to another namespace keeps the bridge's descriptor working; it comes
-    // out of the move down, so bring it up there.
-    execFileSync('ip', ['link', 'set', a, 'netns', String(na.pid)])
-    execFileSync('ip', ['link', 'set', b, 'netns', String(nb.pid)])
-    for (const [ns, dev, addr] of [
-      [na, a, '198.18.97.1/24'],
-      [nb, b, '198.18.97.2/24'],
-    ] as const) {
-      try {
-        ns.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${dev}.disable_ipv6=1`])
-      } catch {
-        // no IPv6: nothing to silence
-      }
-      ns.exec(['ip', 'addr', 'add', addr, 'dev', dev])
-      ns.exec(['ip', 'link', 'set', dev, 'up'])
-    }
+    const na = await joinNamespaces(t, a, b, '198.18.97')
     const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '5', '-i', '0.05', '-W', '5', '198.18.97.2'])
     t.is(ping.code, 0, ping.stdout + ping.stderr)
     t.regex(ping.stdout, /5 packets transmitted, 5 received/)
@@ -205,13 +213,7 @@ queuesTest(
   async (t) => {
     const h = spawnBridge(t, ['--queues', '2', 'mqA%d', 'mqB%d'])
     const [a, b] = await ready(h)
-    const [na, nb] = [await holdNetns(t), await holdNetns(t)]
-    execFileSync('ip', ['link', 'set', a, 'netns', String(na.pid)])
-    execFileSync('ip', ['link', 'set', b, 'netns', String(nb.pid)])
-    na.exec(['ip', 'addr', 'add', '198.18.98.1/24', 'dev', a])
-    nb.exec(['ip', 'addr', 'add', '198.18.98.2/24', 'dev', b])
-    na.exec(['ip', 'link', 'set', a, 'up'])
-    nb.exec(['ip', 'link', 'set', b, 'up'])
+    const na = await joinNamespaces(t, a, b, '198.18.98')
     const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '3', '-i', '0.05', '-W', '5', '198.18.98.2'])
     t.is(ping.code, 0, ping.stdout + ping.stderr)
     // 64 UDP flows (one datagram to each of 64 ports): the kernel hashes each flow to a queue.
