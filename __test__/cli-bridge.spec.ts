@@ -24,6 +24,7 @@ for (const [what, args, reason] of [
   ['--interval 0', ['--interval', '0', 'a0', 'b0'], /--interval must be a number of seconds/],
   ['--interval without a value', ['a0', 'b0', '--interval'], /argument missing|requires an argument|--interval/],
   ['a bad --offload-mode', ['--offload-mode', 'fast', 'a0', 'b0'], /--offload-mode must be pass, split or coalesce/],
+  ['a bad --wake', ['--wake', 'poll', 'a0', 'b0'], /--wake must be loop or thread/],
   ['the same fixed name twice', ['brS0', 'brS0'], /the two interface names must differ/],
   ['a name that is too long', ['a0', 'b'.repeat(16)], /is not an interface name/],
 ] as const) {
@@ -41,7 +42,7 @@ test('bridge --help prints the options on stdout', async (t) => {
   const r = await run(node, [CLI, 'bridge', '--help'])
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, USAGE)
-  for (const o of ['--mode', '--queues', '--interval', '--offload', '--offload-mode']) t.true(r.stdout.includes(o), o)
+  for (const o of ['--mode', '--queues', '--interval', '--offload', '--offload-mode', '--wake']) t.true(r.stdout.includes(o), o)
 })
 
 if (features.offloadAvailable()) {
@@ -55,6 +56,17 @@ if (features.offloadAvailable()) {
       t.is(r.stdout, '')
       t.is(ipLink('brO0'), null)
     }
+  })
+}
+
+if (features.wakeAvailable()) {
+  test.skip('bridge --wake before the wake modes (this build has them: the gate is gone)', () => {})
+} else {
+  test('bridge --wake without the receive wake modes fails clearly, exit 2', async (t) => {
+    const r = await run(node, [CLI, 'bridge', '--wake', 'loop', 'brW0', 'brW1'])
+    t.is(r.code, 2, r.stderr)
+    t.regex(r.stderr, /--wake needs the receive wake modes \(issue 8 item 2\)/)
+    t.is(ipLink('brW0'), null)
   })
 }
 
@@ -175,14 +187,14 @@ async function joinNamespaces(t: ExecutionContext, a: string, b: string, net: st
   nb.exec(['ip', 'addr', 'add', `${net}.2/24`, 'dev', b])
   nb.exec(['ip', 'link', 'set', b, 'up'])
   na.exec(['ip', 'link', 'set', a, 'up'])
-  return na
+  return [na, nb] as const
 }
 
 for (const mode of ['tap', 'tun'] as const) {
   devTest(`bridge --mode ${mode} between two namespaces: pings answered, JSON counters at exit, --interval lines`, async (t) => {
     const h = spawnBridge(t, ['--mode', mode, '--interval', '0.1', `${mode}A%d`, `${mode}B%d`])
     const [a, b] = await ready(h)
-    const na = await joinNamespaces(t, a, b, '198.18.97')
+    const [na] = await joinNamespaces(t, a, b, '198.18.97')
     const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '5', '-i', '0.05', '-W', '5', '198.18.97.2'])
     t.is(ping.code, 0, ping.stdout + ping.stderr)
     t.regex(ping.stdout, /5 packets transmitted, 5 received/)
@@ -213,7 +225,7 @@ queuesTest(
   async (t) => {
     const h = spawnBridge(t, ['--queues', '2', 'mqA%d', 'mqB%d'])
     const [a, b] = await ready(h)
-    const na = await joinNamespaces(t, a, b, '198.18.98')
+    const [na] = await joinNamespaces(t, a, b, '198.18.98')
     const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '3', '-i', '0.05', '-W', '5', '198.18.98.2'])
     t.is(ping.code, 0, ping.stdout + ping.stderr)
     // 64 UDP flows (one datagram to each of 64 ports): the kernel hashes each flow to a queue.
@@ -231,3 +243,43 @@ queuesTest(
     t.is(report.errors, 0)
   },
 )
+
+const offloadTest = features.offloadAvailable() ? devTest : test.skip
+for (const [mode, net] of [
+  ['pass', '198.18.99'],
+  ['split', '198.18.100'],
+  ['coalesce', '198.18.101'],
+] as const) {
+  offloadTest(
+    `bridge --offload-mode ${mode}: 4 MiB of TCP cross intact${features.offloadAvailable() ? '' : ' (skipped: this build has no virtio-net header offload yet)'}`,
+    async (t) => {
+      const h = spawnBridge(t, ['--offload-mode', mode, 'ofA%d', 'ofB%d'])
+      const [a, b] = await ready(h)
+      const [na, nb] = await joinNamespaces(t, a, b, net)
+      const server = spawnCollecting('nsenter', [
+        `--net=/proc/${nb.pid}/ns/net`,
+        node,
+        '-e',
+        `require('net').createServer((s) => { let n = 0; s.on('data', (d) => (n += d.length)); s.on('end', () => { console.log('got', n); process.exit(0) }) }).listen(5001, '${net}.2', () => console.log('listening'))`,
+      ])
+      t.teardown(() => void server.child.kill('SIGKILL'))
+      await waitFor('the server to listen', () => server.stdout().includes('listening'))
+      const client = await run('nsenter', [
+        `--net=/proc/${na.pid}/ns/net`,
+        node,
+        '-e',
+        `const s = require('net').connect(5001, '${net}.2', () => s.end(Buffer.alloc(4 << 20, 7)))`,
+      ])
+      t.is(client.code, 0, client.stderr)
+      await server.closed
+      t.regex(server.stdout(), /got 4194304/)
+      const report = await stopAndReport(t, h)
+      t.is(report.offload, mode)
+      const ab = report.directions[`${a}>${b}`]!
+      t.is(report.errors, 0)
+      const average = ab.bytes / ab.frames
+      if (mode === 'pass') t.true(average > 1514, `super-frames forwarded as such (average ${average.toFixed(0)} B)`)
+      else t.true(average <= 1514, `split frames are at most MTU-sized (average ${average.toFixed(0)} B)`)
+    },
+  )
+}

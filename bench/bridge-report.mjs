@@ -52,6 +52,7 @@ export function summarize(result) {
     s.idleCpuMax = Math.max(...pick((t) => t.idle.cpuPercent))
     s.rssMb = median(pick((t) => t.rssKb / 1024))
     s.errors = ts.filter((t) => t.error).map((t) => `round ${t.round}: ${t.error}`)
+    s.wake = ok.map((t) => t.forwarder?.wake).find((w) => typeof w === 'string') ?? null
     out[row.id] = s
   }
   for (const s of Object.values(out)) {
@@ -111,9 +112,10 @@ export function renderTable(result) {
       continue
     }
     const vs = s.vs
+    const label = s.wake && !row.label.includes('--wake') ? `${row.label} (wake: ${s.wake})` : row.label
     const tcpVs = vs ? `${f(vs.tcp)}${s.vsAlso ? ` (${f(s.vsAlso.tcp)}× ${s.vsAlso.baseline})` : ''}` : ''
     lines.push(
-      `| ${row.label} | ${f(s.tcpGbps)}${rangeText(s.tcpRange, (x) => f(x))} | ${tcpVs} | ${f(s.retransmits, 0)} | ${k(s.udpPps)}${rangeText(s.udpRange, k)} | ${vs ? f(vs.udp) : ''} | ${f(s.rttP50, 0)} / ${f(s.rttP99, 0)} | ${vs ? `${vs.p50DeltaUs >= 0 ? '+' : ''}${f(vs.p50DeltaUs, 0)}` : ''} | ${vs ? f(vs.p99Ratio) : ''} | ${f(s.idleCpu)} |`,
+      `| ${label} | ${f(s.tcpGbps)}${rangeText(s.tcpRange, (x) => f(x))} | ${tcpVs} | ${f(s.retransmits, 0)} | ${k(s.udpPps)}${rangeText(s.udpRange, k)} | ${vs ? f(vs.udp) : ''} | ${f(s.rttP50, 0)} / ${f(s.rttP99, 0)} | ${vs ? `${vs.p50DeltaUs >= 0 ? '+' : ''}${f(vs.p50DeltaUs, 0)}` : ''} | ${vs ? f(vs.p99Ratio) : ''} | ${f(s.idleCpu)} |`,
     )
   }
   return lines.join('\n')

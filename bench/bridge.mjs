@@ -99,6 +99,14 @@ const ROWS = [
     baseline: 'c-tap',
     feature: 'queues',
   },
+  {
+    id: 'pltap-tap-thread',
+    label: 'pltap bridge --wake thread, TAP',
+    kind: 'pltap',
+    args: ['--mode', 'tap', '--wake', 'thread'],
+    baseline: 'c-tap',
+    feature: 'wake',
+  },
   { id: 'c-tun', label: 'C forwarder, TUN', kind: 'c', cmode: 'tun' },
   { id: 'pltap-tun', label: 'pltap bridge, TUN', kind: 'pltap', args: ['--mode', 'tun'], baseline: 'c-tun' },
   { id: 'c-vnet', label: 'C forwarder, TAP + vnet/TSO', kind: 'c', cmode: 'vnet' },
@@ -165,6 +173,7 @@ const bridgeModule = require(path.join(root, 'dist', 'cli', 'bridge.js'))
 const FEATURES = {
   queues: typeof bridgeModule.queuesAvailable === 'function' && bridgeModule.queuesAvailable(),
   offload: typeof bridgeModule.offloadAvailable === 'function' && bridgeModule.offloadAvailable(),
+  wake: typeof bridgeModule.wakeAvailable === 'function' && bridgeModule.wakeAvailable(),
 }
 
 // ---- Cleanup: every child and every namespace this run made ----------------------------------

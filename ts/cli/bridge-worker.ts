@@ -7,26 +7,31 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import * as pkg from '../index.js'
-import type { Rx } from '../rx.js'
+import type { Rx, RxOptions } from '../rx.js'
 import { pump, type SendPacked } from './bridge-pump.js'
 
 /** The part of the multi-queue API (issue 8 item 3) a worker uses. */
 interface AdoptedQueue {
-  rxOpen(): Rx
+  rxOpen(options?: RxOptions): Rx
   sendPacked(data: Buffer, lengths: Uint32Array, vnet?: Uint8Array): number
   close(): unknown
 }
 type QueueCtor = { adopt(t: unknown): AdoptedQueue }
 
-const { a: ta, b: tb, counters } = workerData as { a: unknown; b: unknown; counters: Float64Array; index: number }
+const {
+  a: ta,
+  b: tb,
+  counters,
+  rxOptions,
+} = workerData as { a: unknown; b: unknown; counters: Float64Array; index: number; rxOptions: RxOptions }
 const port = parentPort!
 
 async function main(): Promise<void> {
   const NetdevQueue = (pkg as unknown as { NetdevQueue: QueueCtor }).NetdevQueue
   const qa = NetdevQueue.adopt(ta)
   const qb = NetdevQueue.adopt(tb)
-  const rxA = qa.rxOpen()
-  const rxB = qb.rxOpen()
+  const rxA = qa.rxOpen(rxOptions)
+  const rxB = qb.rxOpen(rxOptions)
   const send =
     (q: AdoptedQueue): SendPacked =>
     (d, l, v) =>

@@ -12,6 +12,7 @@ import type { Worker } from 'node:worker_threads'
 import * as pkg from '../index.js'
 import type { NetdevOptions } from '../netdev/types.js'
 import { Netdev } from '../netdev.js'
+import { Rx, type RxOptions } from '../rx.js'
 import { newCounters, pump, type SendPacked, sumDirection } from './bridge-pump.js'
 
 /** The usage text (`pltap bridge --help` prints it on stdout, a usage error on stderr). */
@@ -29,6 +30,8 @@ Options:
   --queues N              N queues per device (IFF_MULTI_QUEUE), queue i of ifA paired with
                           queue i of ifB in worker thread i (1..256, default 1)
   --interval S            print live counters on stderr every S seconds (0.05..3600)
+  --wake loop|thread      how the receive path wakes (RxOptions.wake, issue 8 item 2);
+                          default: the library's
   --offload               virtio-net header offload: forward the kernel's super-frames
                           with their metadata untouched (needs issue 9's support)
   --offload-mode M        pass (default), split (frames split to MTU size in Rust, one
@@ -68,6 +71,17 @@ export function queuesAvailable(): boolean {
   return typeof (Netdev.prototype as unknown as Record<string, unknown>).queue === 'function' && typeof ctor?.adopt === 'function'
 }
 
+/** Whether this build has the receive wake modes (issue 8 item 2: `RxOptions.wake`, `rx.wake`). */
+export function wakeAvailable(): boolean {
+  return Object.getOwnPropertyDescriptor(Rx.prototype, 'wake') !== undefined
+}
+
+/** Whether a queue's `sendPacked` takes vnet headers (offload on multi-queue devices). */
+function queueOffloadAvailable(): boolean {
+  const ctor = (pkg as unknown as Record<string, unknown>).NetdevQueue as { prototype?: { sendPacked?: { length: number } } } | undefined
+  return (ctor?.prototype?.sendPacked?.length ?? 0) >= 3
+}
+
 /** Parsed and checked options. */
 interface BridgeArgs {
   ifA: string
@@ -76,6 +90,7 @@ interface BridgeArgs {
   queues: number
   intervalMs: number | undefined
   offload: OffloadMode | undefined
+  wake: 'loop' | 'thread' | undefined
 }
 
 /** Parses argv; returns the options, or an exit status (help printed, or a usage error). */
@@ -121,7 +136,9 @@ function parse(argv: string[]): BridgeArgs | number {
   } else if (values.offload) {
     offload = 'pass'
   }
-  return { ifA, ifB, mode, queues, intervalMs, offload }
+  const wake = values.wake
+  if (wake !== undefined && wake !== 'loop' && wake !== 'thread') return usage(`--wake must be loop or thread, not ${JSON.stringify(wake)}`)
+  return { ifA, ifB, mode, queues, intervalMs, offload, wake }
 }
 
 const OPTIONS = {
@@ -130,6 +147,7 @@ const OPTIONS = {
   interval: { type: 'string' },
   offload: { type: 'boolean' },
   'offload-mode': { type: 'string' },
+  wake: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -151,6 +169,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (args.queues > 1 && !queuesAvailable()) {
     console.error('pltap bridge: --queues N > 1 needs multi-queue support (issue 8 item 3), which is not available in this build')
+    return 2
+  }
+  if (args.wake !== undefined && !wakeAvailable()) {
+    console.error('pltap bridge: --wake needs the receive wake modes (issue 8 item 2), which this build does not have')
+    return 2
+  }
+  if (args.queues > 1 && args.offload !== undefined && !queueOffloadAvailable()) {
+    console.error('pltap bridge: --offload with --queues N > 1 needs queues that carry vnet headers, which this build does not have')
     return 2
   }
   let signalled = false
@@ -182,10 +208,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const started = process.hrtime.bigint()
   const counters: Float64Array[] = []
+  /** The wake mode the receive queues use (`rx.wake`), when the build reports one. */
+  const wakes = new Set<string>()
   let finish: () => Promise<void>
   try {
     await Promise.all([a.up(), b.up()])
-    finish = args.queues > 1 ? await startWorkers(a as MultiQueueNetdev, b as MultiQueueNetdev, args, counters) : startPumps(a, b, counters)
+    const rxOptions = (args.wake !== undefined ? { wake: args.wake } : {}) as RxOptions
+    finish =
+      args.queues > 1
+        ? await startWorkers(a as MultiQueueNetdev, b as MultiQueueNetdev, args, rxOptions, counters)
+        : startPumps(a, b, rxOptions, counters, wakes)
   } catch (err) {
     await Promise.all([a.close(), b.close()])
     throw err
@@ -231,6 +263,7 @@ export async function run(argv: string[]): Promise<number> {
     mode: args.mode,
     queues: args.queues,
     offload: args.offload ?? null,
+    wake: wakes.size > 0 ? [...wakes].join(',') : (args.wake ?? null),
     signal: signalled ? sig : null,
     seconds: Number(seconds.toFixed(3)),
     forwarded: ab.frames + ba.frames,
@@ -254,11 +287,15 @@ function sender(target: { sendPacked: (...a: never[]) => number }): SendPacked {
 }
 
 /** One queue pair on this thread; returns what ends it (after the devices' Rx are closed). */
-function startPumps(a: Netdev, b: Netdev, counters: Float64Array[]): () => Promise<void> {
+function startPumps(a: Netdev, b: Netdev, rxOptions: RxOptions, counters: Float64Array[], wakes: Set<string>): () => Promise<void> {
   const c = newCounters(false)
   counters.push(c)
-  const rxA = a.rxOpen()
-  const rxB = b.rxOpen()
+  const rxA = a.rxOpen(rxOptions)
+  const rxB = b.rxOpen(rxOptions)
+  for (const rx of [rxA, rxB]) {
+    const wake = (rx as unknown as { wake?: string }).wake
+    if (wake !== undefined) wakes.add(wake)
+  }
   const pumps = [pump(rxA, sender(b), c, 0), pump(rxB, sender(a), c, 1)]
   return async () => {
     await Promise.all([rxA.close(), rxB.close()])
@@ -274,6 +311,7 @@ async function startWorkers(
   a: MultiQueueNetdev,
   b: MultiQueueNetdev,
   args: BridgeArgs,
+  rxOptions: RxOptions,
   counters: Float64Array[],
 ): Promise<() => Promise<void>> {
   const { Worker } = await import('node:worker_threads')
@@ -289,7 +327,7 @@ async function startWorkers(
       const c = newCounters(true)
       counters.push(c)
       const w = new Worker(join(__dirname, 'bridge-worker.js'), {
-        workerData: { a: a.queue(i).transfer(), b: b.queue(i).transfer(), counters: c, index: i },
+        workerData: { a: a.queue(i).transfer(), b: b.queue(i).transfer(), counters: c, index: i, rxOptions },
       })
       workers.push(w)
       exited.push(new Promise((resolve) => w.once('exit', () => resolve())))
