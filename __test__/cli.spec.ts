@@ -43,7 +43,7 @@ test('demo --help', async (t) => {
 test('bridge --help', async (t) => {
   const r = await run(node, [CLI, 'bridge', '--help'])
   t.is(r.code, 0, r.stderr)
-  t.regex(r.stdout, /^Usage: pltap bridge <ifA> <ifB>/)
+  t.regex(r.stdout, /^Usage: pltap bridge \[options\] <ifA> <ifB>/)
 })
 
 test('vsysd --help', async (t) => {
@@ -148,7 +148,7 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
     'the bridge to start',
     () => {
       if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}): ${stderr()}`)
-      return /forwarding between (\S+) and (\S+)/.exec(stdout())
+      return /forwarding between (\S+) and (\S+)/.exec(stderr())
     },
     30_000,
   )
@@ -171,7 +171,7 @@ devTest('bridge forwards frames between its two TAPs and prints counters on SIGT
 
   child.kill('SIGTERM')
   t.is((await closed).code, 0, stderr())
-  const json = JSON.parse(stdout().slice(stdout().indexOf('{'))) as {
+  const json = JSON.parse(stdout()) as {
     forwarded: number
     dropped: number
     ports: Record<string, { rxPackets: number; txPackets: number }>

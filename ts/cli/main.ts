@@ -4,7 +4,6 @@
  * @internal
  * @module
  */
-import { runBridge } from './bridge.js'
 import { runDemo, runDemoService } from './demo.js'
 import { reexecInPrivateNetns } from './netns.js'
 import { runVsysd } from './vsysd.js'
@@ -31,12 +30,6 @@ opens a Netdev through the helper (allocator 'vsys'), runs setConfig({ localIp:
 answered, the kernel learned the service's ARP reply and uid 1001 was refused.
 Needs root (CAP_NET_ADMIN), setpriv (util-linux) and ping (iputils-ping).
 ("pltap demo --service <dir>" is the demo's own service half.)`,
-  bridge: `Usage: pltap bridge <ifA> <ifB>
-
-Creates TAP devices ifA and ifB (direct allocation; names may use %d), brings them up
-and forwards every frame between them until SIGINT/SIGTERM, then prints its counters
-as JSON. Runs in the current network namespace: start it inside one you created
-(e.g. "ip netns exec NAME pltap bridge a0 b0"). Needs CAP_NET_ADMIN.`,
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -65,15 +58,7 @@ async function main(argv: string[]): Promise<number> {
       return code ?? runDemo(process.argv[1]!)
     }
     case 'bridge':
-      if (wantsHelp) {
-        console.log(HELP.bridge)
-        return 0
-      }
-      if (rest.length !== 2) {
-        console.error(`pltap bridge: expected two interface names\n\n${HELP.bridge}`)
-        return 2
-      }
-      return runBridge(rest[0]!, rest[1]!)
+      return (await import('./bridge.js')).run(rest)
     case 'vsysd':
       return runVsysd(rest)
     default:

@@ -1,0 +1,70 @@
+/**
+ * The forwarding loop of `pltap bridge`, shared by the main thread (one queue pair) and the
+ * per-queue workers (`--queues N`), and the counters it keeps.
+ * @internal
+ * @module
+ */
+import type { PackedFrames, Rx } from '../rx.js'
+
+/** Counter slots of one direction, in order. */
+export const DIRECTION_FIELDS = ['frames', 'bytes', 'bursts', 'dropped', 'errors'] as const
+/** A direction's counters, as the JSON at exit reports them. */
+export type DirectionCounters = Record<(typeof DIRECTION_FIELDS)[number], number>
+
+/** Slots per direction in a counter array. */
+const WIDTH = DIRECTION_FIELDS.length
+
+/**
+ * The counters of both directions of one queue pair in a `Float64Array` (slot `d * 5 + k`
+ * for direction `d`, field `k`), so that a worker's counters can live in a
+ * `SharedArrayBuffer` the main thread reads at any time for `--interval`.
+ */
+export function newCounters(shared: boolean): Float64Array {
+  const bytes = 2 * WIDTH * Float64Array.BYTES_PER_ELEMENT
+  return new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes))
+}
+
+/** One direction's counters of several queue pairs, summed. */
+export function sumDirection(all: readonly Float64Array[], direction: 0 | 1): DirectionCounters {
+  const out = Object.fromEntries(DIRECTION_FIELDS.map((f) => [f, 0])) as DirectionCounters
+  for (const c of all) {
+    DIRECTION_FIELDS.forEach((f, k) => {
+      out[f] += c[direction * WIDTH + k]!
+    })
+  }
+  return out
+}
+
+/** Writes a burst (with its vnet metadata when there is some); returns the frames written. */
+export type SendPacked = (data: Buffer, lengths: Uint32Array, vnet?: Uint8Array) => number
+
+/**
+ * Forwards every burst `rx` delivers to `send` until `rx` is closed. One await and one
+ * native call per burst, with no object per frame. A burst `send` rejects (e.g. `EIO` while
+ * the other side is down) is counted as an error and lost; the bridge goes on.
+ */
+export async function pump(rx: Rx, send: SendPacked, counters: Float64Array, direction: 0 | 1): Promise<void> {
+  const at = direction * WIDTH
+  for (;;) {
+    let burst: PackedFrames & { vnet?: Uint8Array }
+    try {
+      burst = await rx.readPacked()
+    } catch {
+      return // closed
+    }
+    const n = burst.lengths.length
+    counters[at + 2]!++
+    try {
+      const sent = burst.vnet === undefined ? send(burst.data, burst.lengths) : send(burst.data, burst.lengths, burst.vnet)
+      counters[at]! += sent
+      let bytes = 0
+      if (sent === n) bytes = burst.data.byteLength
+      else for (let i = 0; i < sent; i++) bytes += burst.lengths[i]!
+      counters[at + 1]! += bytes
+      counters[at + 3]! += n - sent
+    } catch {
+      counters[at + 4]!++
+      counters[at + 3]! += n
+    }
+  }
+}
