@@ -77,12 +77,22 @@ export interface PackedFrames {
   data: Buffer
   /** The length of each frame, in order. */
   lengths: Uint32Array
+  /**
+   * When the burst was received: CLOCK_REALTIME in nanoseconds since the Unix epoch. Every
+   * frame of a burst shares it. (Taken when the burst reaches JS, on a realtime clock
+   * anchored once to `process.hrtime.bigint()`, so it never steps backwards.)
+   */
+  timestamp: bigint
 }
+
+/** The realtime clock at the anchor, minus the monotonic one: add `process.hrtime.bigint()` for realtime nanoseconds. */
+const REALTIME_ANCHOR = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
 
 /** A burst from the reader thread, partly consumed from its `next` frame on. */
 interface Burst {
   data: Buffer
   lengths: Uint32Array
+  timestamp: bigint
   next: number
   offset: number
 }
@@ -133,6 +143,8 @@ export class Rx implements AsyncIterable<Buffer> {
   #paused = false
   /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
   #endKeepAlive: (() => void) | undefined
+  /** Who {@link Rx.observe}s every burst. */
+  #observers: Array<(burst: PackedFrames) => void> = []
   readonly #batch: number
   readonly #highWaterMark: number
   readonly #highWaterMarkBytes: number
@@ -231,6 +243,35 @@ export class Rx implements AsyncIterable<Buffer> {
     checkObject('options', options)
     checkSignal('options.signal', options.signal)
     return this.#wait(options.signal, () => this.#takeBurst())
+  }
+
+  /**
+   * Calls `fn` synchronously with every burst the reader delivers, as it arrives and before
+   * it is queued (so also bursts the queue then drops), without taking it from the queue:
+   * other readers of this `Rx` still get every frame. A tee for captures and counters; `fn`
+   * must not modify the bytes. Observers see bursts only while the reader runs, i.e. while
+   * someone reads asynchronously (`read`, `readBatch`, `readPacked`, `for await`). An
+   * exception thrown by `fn` is rethrown asynchronously (an uncaught exception), after
+   * the burst is queued. Returns a function that unsubscribes `fn` (idempotent).
+   *
+   * @throws TypeError if `fn` is not a function.
+   * @example
+   * ```ts
+   * let bytes = 0
+   * const stop = rx.observe((burst) => {
+   *   bytes += burst.data.length
+   * })
+   * // ... later
+   * stop()
+   * ```
+   */
+  observe(fn: (burst: PackedFrames) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError(`observe: fn must be a function, got ${typeof fn}`)
+    const entry = (burst: PackedFrames): void => fn(burst)
+    this.#observers = [...this.#observers, entry]
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== entry)
+    }
   }
 
   /** Resolves with `take()` once frames are queued; rejects on close, failure or abort. */
@@ -400,7 +441,7 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#queued -= frames.lengths.length
     this.#queuedBytes -= frames.data.length
     this.#resumeIfLow()
-    return { data: frames.data, lengths: frames.lengths }
+    return { data: frames.data, lengths: frames.lengths, timestamp: b.timestamp }
   }
 
   #start(): void {
@@ -419,12 +460,14 @@ export class Rx implements AsyncIterable<Buffer> {
       return
     }
     if (frames === null || lengths === null || lengths.length === 0) return
+    const timestamp = REALTIME_ANCHOR + process.hrtime.bigint()
+    if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
       this.#dropped += lengths.length // past the hard limit (the pause came too late)
       this.#reader?.release(frames.length)
       return
     }
-    this.#bursts.push({ data: frames, lengths, next: 0, offset: 0 })
+    this.#bursts.push({ data: frames, lengths, timestamp, next: 0, offset: 0 })
     this.#queued += lengths.length
     this.#queuedBytes += frames.length
     this.#heldBytes += frames.length
@@ -433,6 +476,19 @@ export class Rx implements AsyncIterable<Buffer> {
     if (!this.#paused && this.#queued >= this.#highWaterMark) {
       this.#paused = true
       this.#reader?.pause()
+    }
+  }
+
+  /** Hands a burst to every observer; one that throws does not stop the others or the queueing. */
+  #notify(burst: PackedFrames): void {
+    for (const fn of this.#observers) {
+      try {
+        fn(burst)
+      } catch (err) {
+        process.nextTick(() => {
+          throw err
+        })
+      }
     }
   }
 

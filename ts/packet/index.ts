@@ -33,6 +33,8 @@
  * @module
  */
 
+export type { Capture, CaptureOptions, CaptureSource, PcapSink, PcapWriterOptions } from '../capture/pcap.js'
+export { capture, LinkType, PCAP_NANOSECOND_MAGIC, PcapWriter } from '../capture/pcap.js'
 export type { IpAddress } from './address.js'
 export { formatIpv4, formatIpv6, ipBytes, ipVersion, parseIpv4, parseIpv6 } from './address.js'
 export type { ArpInit } from './arp.js'
