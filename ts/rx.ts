@@ -79,14 +79,34 @@ export interface PackedFrames {
   lengths: Uint32Array
   /**
    * When the burst was received: CLOCK_REALTIME in nanoseconds since the Unix epoch. Every
-   * frame of a burst shares it. (Taken when the burst reaches JS, on a realtime clock
-   * anchored once to `process.hrtime.bigint()`, so it never steps backwards.)
+   * frame of a burst shares it. (Taken when the burst reaches JS, on the monotonic clock
+   * anchored once to the realtime one, so it never steps backwards.)
    */
   timestamp: bigint
 }
 
-/** The realtime clock at the anchor, minus the monotonic one: add `process.hrtime.bigint()` for realtime nanoseconds. */
-const REALTIME_ANCHOR = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
+/** Realtime minus monotonic nanoseconds (add `process.hrtime.bigint()` for realtime), once measured. */
+let realtimeAnchor: bigint | undefined
+
+/**
+ * CLOCK_REALTIME nanoseconds, from the monotonic clock plus an offset measured once, at the
+ * moment `Date.now()` ticks to a new millisecond (so it agrees with `Date.now()` to within
+ * microseconds, where a single reading would be up to a millisecond off). The first call
+ * spends up to a millisecond finding that tick.
+ */
+function realtimeNs(): bigint {
+  if (realtimeAnchor === undefined) {
+    const start = Date.now()
+    let now = start
+    let hr = process.hrtime.bigint()
+    while (now === start) {
+      hr = process.hrtime.bigint()
+      now = Date.now()
+    }
+    realtimeAnchor = BigInt(now) * 1_000_000n - hr
+  }
+  return realtimeAnchor + process.hrtime.bigint()
+}
 
 /** A burst from the reader thread, partly consumed from its `next` frame on. */
 interface Burst {
@@ -460,7 +480,7 @@ export class Rx implements AsyncIterable<Buffer> {
       return
     }
     if (frames === null || lengths === null || lengths.length === 0) return
-    const timestamp = REALTIME_ANCHOR + process.hrtime.bigint()
+    const timestamp = realtimeNs()
     if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
       this.#dropped += lengths.length // past the hard limit (the pause came too late)
