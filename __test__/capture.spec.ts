@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { capture, EthernetView, EtherType, IcmpType, IcmpView, IpProtocol, Ipv4View } from '../ts/packet/index.ts'
 import { readPcap } from './pcap-read.ts'
-import { announceSkips, CLI, hasNetAdmin, noNetAdminReason, run, spawnCollecting, upDevice, waitFor } from './support.ts'
+import { announceSkips, CLI, devSerial, hasNetAdmin, noNetAdminReason, run, spawnCollecting, upDevice, waitFor } from './support.ts'
 
 announceSkips('capture.spec.ts')
 const tshark = spawnSync('tshark', ['--version'], { encoding: 'utf8' })
@@ -161,7 +161,37 @@ capTest('pltap capture -w - writes pcap to a pipe (messages on stderr) and flush
   ])
 })
 
-capTest('pltap capture without -w prints a line per frame', async (t) => {
+capTest('pltap capture --mode tun writes raw IP (LINKTYPE_RAW) that tshark decodes', async (t) => {
+  const ns = netns(t)
+  const file = join(tmp(t), 'tun.pcap')
+  const p = spawnCollecting('ip', [
+    'netns',
+    'exec',
+    ns,
+    process.execPath,
+    CLI,
+    'capture',
+    'ptun0',
+    '--mode',
+    'tun',
+    '-w',
+    file,
+    '--count',
+    '2',
+  ])
+  t.teardown(() => p.child.kill('SIGKILL'))
+  await started(p.stderr, p.child)
+  execFileSync('ip', ['-n', ns, 'addr', 'add', '198.18.114.1/24', 'dev', 'ptun0'])
+  await ping(ns, '-c', '2', '-i', '0.2', '198.18.114.5') // a TUN needs no neighbour: straight out as IP
+  t.is((await p.closed).code, 0, p.stderr())
+  t.is(readPcap(readFileSync(file)).linkType, 101)
+  t.deepEqual(decode(t, file, ['frame.protocols', 'ip.src', 'ip.dst', 'icmp.seq']), [
+    ['raw:ip:icmp:data', '198.18.114.1', '198.18.114.5', '1'],
+    ['raw:ip:icmp:data', '198.18.114.1', '198.18.114.5', '2'],
+  ])
+})
+
+devSerial('pltap capture without -w prints a line per frame', async (t) => {
   const ns = netns(t)
   const p = spawnCollecting('ip', ['netns', 'exec', ns, process.execPath, CLI, 'capture', 'text0', '-c', '1'])
   t.teardown(() => p.child.kill('SIGKILL'))
