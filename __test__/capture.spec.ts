@@ -8,9 +8,10 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
+import { runtimeForOthers } from '../ts/cli/slice.ts'
 import { capture, EthernetView, EtherType, IcmpType, IcmpView, IpProtocol, Ipv4View } from '../ts/packet/index.ts'
 import { readPcap } from './pcap-read.ts'
-import { announceSkips, CLI, devSerial, hasNetAdmin, noNetAdminReason, run, spawnCollecting, upDevice, waitFor } from './support.ts'
+import { announceSkips, CLI, devSerial, hasNetAdmin, noNetAdminReason, ROOT, run, spawnCollecting, upDevice, waitFor } from './support.ts'
 
 announceSkips('capture.spec.ts')
 const tshark = spawnSync('tshark', ['--version'], { encoding: 'utf8' })
@@ -247,4 +248,44 @@ capTest('capture() as a tee: another reader of the same Rx still receives every 
   for (let i = 1; i < times.length; i++) t.true(times[i]! > times[i - 1]!)
   const after = nowNs()
   t.true(times[0]! >= before - SLACK && times.at(-1)! <= after + SLACK, `${times[0]} .. ${times.at(-1)} within ${before} .. ${after}`)
+})
+
+test('pltap capture: usage errors exit 2 before anything is opened; --help exits 0', async (t) => {
+  for (const args of [
+    [],
+    ['--foo', 'x0'],
+    ['a0', 'b0'],
+    ['x0', '--mode', 'tan'],
+    ['x0', '--count', '0'],
+    ['x0', '-c', '1.5'],
+    ['x0', '-w'],
+  ]) {
+    const r = await run(process.execPath, [CLI, 'capture', ...args])
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    t.regex(r.stderr, /^pltap capture: .+\n\nUsage: pltap capture <ifname>/, args.join(' '))
+    t.is(r.stdout, '')
+  }
+  const help = await run(process.execPath, [CLI, 'capture', '--help'])
+  t.is(help.code, 0)
+  t.regex(help.stdout, /^Usage: pltap capture <ifname> \[-w <file>\|-\]/)
+})
+
+devSerial('pltap capture without CAP_NET_ADMIN says what it needs and exits 1', async (t) => {
+  const runtime = runtimeForOthers(ROOT) // a copy uid 1000 can read, if the checkout is private
+  t.teardown(() => runtime.dispose())
+  const cli = join(runtime.root, 'dist', 'cli', 'main.js')
+  const r = await run('setpriv', [
+    '--reuid',
+    '1000',
+    '--regid',
+    '1000',
+    '--clear-groups',
+    '--inh-caps=-all',
+    process.execPath,
+    cli,
+    'capture',
+    'nocap0',
+  ])
+  t.is(r.code, 1, r.stderr)
+  t.regex(r.stderr, /pltap capture: cannot open nocap0: .*needs CAP_NET_ADMIN/)
 })

@@ -173,7 +173,16 @@ export async function run(argv: string[]): Promise<number> {
     sink = file
   }
 
-  const dev = await Netdev.open({ name: `capture:${ifname}`, allocator: 'direct', ifname, mode })
+  let dev: Netdev
+  try {
+    dev = await Netdev.open({ name: `capture:${ifname}`, allocator: 'direct', ifname, mode })
+  } catch (e) {
+    if (sink !== undefined && sink !== process.stdout) sink.end()
+    const code = (e as { code?: unknown }).code
+    const hint = code === 'EACCES' || code === 'EPERM' ? ' (creating a device needs CAP_NET_ADMIN: run as root)' : ''
+    err(`pltap capture: cannot open ${ifname}: ${e instanceof Error ? e.message : String(e)}${hint}`)
+    return 1
+  }
   let cap: Capture | undefined
   let lines = 0
   let stopping = false
