@@ -1,27 +1,30 @@
 // Tier (a), pure: Rx.observe and PackedFrames.timestamp (contracts.md, "rxloop"), on an Rx
-// whose native reader is a stand-in that delivers bursts when the test says so.
+// whose native reader is a stand-in that delivers bursts when the test says so. The
+// stand-in serves both wake modes and passes a realtime (sec, nsec) as a native reader that
+// stamps bursts does; an Rx that stamps in JS ignores them.
 import test from 'ava'
 import type { NativeNetdev } from '../binding.js'
-import { type PackedFrames, Rx } from '../ts/rx.ts'
+import { type PackedFrames, Rx, type RxOptions } from '../ts/rx.ts'
 
-type Deliver = (err: string | null, frames: Buffer | null, lengths: Uint32Array | null) => void
+type Deliver = (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null) => void
 
 /** An Rx over a fake reader: `deliver(...)` plays the reader thread's callback. */
 function fakeRx(options: { batch?: number; highWaterMark?: number } = {}): { rx: Rx; deliver: (...frames: Buffer[]) => void } {
   let cb: Deliver | undefined
   const reader = { pause() {}, resume() {}, release() {}, close() {}, truncated: 0 }
-  const native = {
-    rxStart(callback: Deliver) {
-      cb = callback
-      return reader
-    },
-  } as unknown as NativeNetdev
-  const rx = new Rx({ native, realName: 'fake0', onClose() {} }, options)
+  const start = (callback: Deliver) => {
+    cb = callback
+    return reader
+  }
+  const native = { rxStart: start, rxStartLoop: start } as unknown as NativeNetdev
+  // 'thread': the stand-in is a reader thread's callback (an Rx without wake modes ignores it).
+  const rx = new Rx({ native, realName: 'fake0', onClose() {} }, { ...options, wake: 'thread' } as RxOptions)
   return {
     rx,
     deliver: (...frames: Buffer[]) => {
       if (cb === undefined) throw new Error('the reader has not started (nobody read yet)')
-      cb(null, Buffer.concat(frames), Uint32Array.from(frames.map((f) => f.length)))
+      const now = Date.now()
+      cb(null, Buffer.concat(frames), Uint32Array.from(frames.map((f) => f.length)), Math.floor(now / 1000), (now % 1000) * 1_000_000)
     },
   }
 }
