@@ -13,7 +13,7 @@ cd "$repo"
 tarball=$(npm pack --ignore-scripts --silent --pack-destination "$work" | tail -n 1)
 tar -tzf "$work/$tarball" | sort > "$work/contents"
 for must in package/package.json package/README.md package/binding.js package/binding.d.ts \
-            package/dist/index.js package/dist/index.d.ts package/dist/netdev.d.ts package/dist/netdev/types.d.ts package/dist/cli/main.js; do
+            package/dist/index.js package/dist/index.d.ts package/dist/packet/index.js package/dist/packet/index.d.ts package/dist/netdev.d.ts package/dist/netdev/types.d.ts package/dist/cli/main.js; do
   grep -qx "$must" "$work/contents" || { echo "check-pack: $must missing from the tarball" >&2; exit 1; }
 done
 if grep -E '^package/(ts|crates|__test__|scripts|bench|target|node_modules)/|\.node$|Cargo\.|tsconfig' "$work/contents"; then
@@ -47,6 +47,7 @@ cat > tsconfig.json <<'JSON'
 JSON
 cat > main.ts <<'TS'
 import { Netdev, PltapError, type NetdevOptions, type NetdevStats, type PltapErrorCode } from 'pltap'
+import { EthernetView, PcapWriter, type Ipv4Init } from 'pltap/packet'
 
 const options: NetdevOptions = { name: 'consumer', allocator: 'direct', mode: 'tap' }
 const code: PltapErrorCode = 'ERR_PLTAP_CLOSED'
@@ -58,6 +59,11 @@ export async function run(): Promise<NetdevStats> {
   if (frame !== null) dev.send(frame)
   await rx.close()
   return dev.stats()
+}
+export const ip: Ipv4Init = { src: '198.18.0.1', dst: '198.18.0.2', protocol: 17 }
+export function source(frame: Buffer, sink: NodeJS.WritableStream): string {
+  new PcapWriter(sink).writeFrame(frame, 0n)
+  return new EthernetView(frame).src
 }
 export function isClosed(e: unknown): boolean {
   return e instanceof PltapError && e.code === code
@@ -74,4 +80,5 @@ await dev.close()
 JS
 unshare --net -- sh -c 'ip link set lo up && exec node run.mjs'
 # One module format that works from both `import` (above) and `require`.
+node -e "const { buildIpv4, PcapWriter } = require('pltap/packet'); if (typeof buildIpv4 !== 'function' || typeof PcapWriter !== 'function') process.exit(1); console.log('check-pack: require(\'pltap/packet\') works')"
 node -e "const { Netdev, Rx, PltapError } = require('pltap'); if (typeof Netdev.open !== 'function' || typeof Rx !== 'function' || typeof PltapError !== 'function') process.exit(1); console.log('check-pack: require(\'pltap\') works too')"

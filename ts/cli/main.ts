@@ -16,6 +16,7 @@ Commands:
                        from TypeScript, the system ping against it (private netns)
   bridge <ifA> <ifB>   create two TAP devices and forward frames between them
   vsysd [flags]        run the vsys-compatible privileged helper
+  capture <ifname>     create a TAP/TUN device and capture what it receives (pcap)
 
 Run "pltap <command> --help" for a command's options.`,
   demo: `Usage: pltap demo
@@ -61,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./bridge.js')).run(rest)
     case 'vsysd':
       return runVsysd(rest)
+    case 'capture':
+      return (await import('./capture.js')).run(rest)
     default:
       console.error(`pltap: unknown command ${JSON.stringify(command)}\n\n${HELP.main}`)
       return 2
