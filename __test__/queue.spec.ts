@@ -361,7 +361,9 @@ devSerial(
     t.teardown(() => dev.close())
     const opened = fdCount()
     const unadopted = dev.queue(2).transfer() // never adopted
-    t.is(fdCount(), opened, 'queue 2 gave its descriptor to the transfer: one closed, one made')
+    // The transfer holds a duplicate of the queue's descriptor and the queue's own handle
+    // closes (with it whatever else that handle held, e.g. its rtnetlink socket): no growth.
+    t.true(fdCount() <= opened, `queue 2 gave its descriptor to the transfer: ${fdCount()} <= ${opened}`)
     const w = startQueueWorker({
       transfer: dev.queue(1).transfer(),
       peerIp: '198.18.72.2',

@@ -40,8 +40,9 @@ export type SendPacked = (data: Buffer, lengths: Uint32Array, vnet?: Uint8Array)
 
 /**
  * Forwards every burst `rx` delivers to `send` until `rx` is closed. One await and one
- * native call per burst, with no object per frame. A burst `send` rejects (e.g. `EIO` while
- * the other side is down) is counted as an error and lost; the bridge goes on.
+ * native call per burst, with no object per frame. A burst the other side refuses because it
+ * is down (`EIO`) is dropped and counted in `dropped`, as a switch drops frames for a port
+ * whose link is down; any other refusal also counts in `errors`. The bridge goes on.
  */
 export async function pump(rx: Rx, send: SendPacked, counters: Float64Array, direction: 0 | 1): Promise<void> {
   const at = direction * WIDTH
@@ -62,9 +63,14 @@ export async function pump(rx: Rx, send: SendPacked, counters: Float64Array, dir
       else for (let i = 0; i < sent; i++) bytes += burst.lengths[i]!
       counters[at + 1]! += bytes
       counters[at + 3]! += n - sent
-    } catch {
-      counters[at + 4]!++
+    } catch (err) {
+      if (!isLinkDown(err)) counters[at + 4]!++
       counters[at + 3]! += n
     }
   }
+}
+
+/** Whether a send failed only because the destination device is down (`EIO`). */
+export function isLinkDown(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'EIO'
 }

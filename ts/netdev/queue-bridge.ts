@@ -87,7 +87,10 @@ async function pump(from: NetdevQueue, to: NetdevQueue, c: QueuePumpCounters, op
       sent = to.sendPacked(data, lengths)
     } catch (err) {
       if (isEnd(err, options.signal)) return
-      c.errors++ // the first frame was refused: drop the burst and go on, as a switch would
+      // The first frame was refused: drop the burst and go on, as a switch would. A port
+      // that is down (EIO) is a drop, not an error.
+      if ((err as { code?: unknown } | null)?.code === 'EIO') c.dropped++
+      else c.errors++
       c.dropped += lengths.length - 1
       continue
     }
