@@ -54,3 +54,33 @@ export async function runBridge(ifA: string, ifB: string, options: { quiet?: boo
   console.log(JSON.stringify({ forwarded, dropped, errors, ports: stats }, null, 2))
   return 0
 }
+
+/**
+ * `pltap bridge <ifA> <ifB>` with the CLI's conventions (ts/cli/main.ts). A stand-in until
+ * the bridge rewrite (its own `run`) is merged; it replaces this.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { parseArgs } = await import('node:util')
+  const usage = `Usage: pltap bridge <ifA> <ifB>
+
+Creates TAP devices ifA and ifB (direct allocation; names may use %d), brings them up
+and forwards every frame between them until SIGINT/SIGTERM, then prints its counters
+as JSON. Runs in the current network namespace: start it inside one you created
+(e.g. "ip netns exec NAME pltap bridge a0 b0"). Needs CAP_NET_ADMIN.`
+  let parsed: { values: { help?: boolean }; positionals: string[] }
+  try {
+    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true })
+  } catch (err) {
+    console.error(`pltap bridge: ${(err as Error).message}\n\n${usage}`)
+    return 2
+  }
+  if (parsed.values.help) {
+    console.log(usage)
+    return 0
+  }
+  if (parsed.positionals.length !== 2) {
+    console.error(`pltap bridge: expected two interface names\n\n${usage}`)
+    return 2
+  }
+  return runBridge(parsed.positionals[0]!, parsed.positionals[1]!)
+}
