@@ -41,6 +41,11 @@ if grep -rl 'sourceMappingURL' "$work/main/package/dist"; then fail "JS pointing
 if grep -nE 'constructor\(code: ErrorCode|declare function (fromNative|native|closedError)\b' "$work/main/package/dist/errors.d.ts"; then
   fail "@internal items in the .d.ts (above)"
 fi
+# Every subpath of the exports map ('.', './packet', ...): its files are in the tarball.
+subpaths=$(node -p "Object.keys(require('./package.json').exports).filter((k) => k !== './package.json').map((k) => k === '.' ? 'pltap' : 'pltap/' + k.slice(2)).join(' ')")
+for target in $(node -p "Object.values(require('./package.json').exports).flatMap((v) => typeof v === 'string' ? [v] : Object.values(v)).join(' ')"); do
+  grep -qx "package/${target#./}" "$work/contents" || fail "exports names ${target}, which is not in the tarball"
+done
 grep -q '"prepare"' "$work/main/package/package.json" && fail "the tarball's package.json has a prepare script (consumers would build)"
 say "tarball $tarball: $(wc -l < "$work/contents") files, no build inputs, no source maps"
 
@@ -101,6 +106,11 @@ export function missing(e: unknown): string | undefined {
   return e instanceof PltapError && e.code === 'ERR_PLTAP_NATIVE_MISSING' ? e.platformPackage : undefined
 }
 TS
+n=0
+for sub in $subpaths; do
+  n=$((n + 1))
+  echo "export * as sub$n from '$sub'" >> main.ts
+done
 npx tsc -p .
 say "a strict TypeScript consumer type-checks (skipLibCheck off)"
 
@@ -121,6 +131,11 @@ const { Netdev } = require('pltap')
 })().catch((err) => { console.error(err); process.exit(1) })
 JS
 unshare --net -- sh -c 'ip link set lo up && node esm.mjs && node cjs.cjs'
+for sub in $subpaths; do
+  node --input-type=module -e "const m = await import('$sub'); if (Object.keys(m).length === 0) process.exit(1)" || fail "import('$sub') failed"
+  node -e "if (Object.keys(require('$sub')).length === 0) process.exit(1)" || fail "require('$sub') failed"
+done
+say "every exports subpath ($subpaths) loads from ESM and CommonJS"
 [ "$(npx --no-install pltap --version)" = "$version" ] || fail "npx pltap --version did not print $version"
 say "npx pltap --version: $version"
 
