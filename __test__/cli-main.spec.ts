@@ -174,3 +174,15 @@ devTest('demo | head -1 leaves no helper, no service half and no files behind', 
   t.is(left, '', 'processes left behind')
   t.deepEqual(readdirSync(tmp), [], 'files left behind')
 })
+
+devTest('demo --json: the outcome as one JSON object on stdout, the log on stderr', async (t) => {
+  const tmp = tempDir(t, 'pltap-test-json-')
+  const r = await run(node, [CLI, 'demo', '--json'], { env: { ...process.env, TMPDIR: tmp }, timeoutMs: 120_000 })
+  t.is(r.code, 0, r.stderr)
+  const lines = r.stdout.split('\n').filter(Boolean)
+  t.is(lines.length, 1, 'only the outcome on stdout')
+  const outcome = JSON.parse(lines[0]!) as { ok: boolean; failed: string[]; pings: { sent: number; received: number } }
+  t.like(outcome, { ok: true, failed: [], pings: { sent: 5, received: 5 } })
+  t.regex(r.stderr, /\[demo\] vsys helper serving/)
+  t.deepEqual(readdirSync(tmp), [], 'files left behind')
+})

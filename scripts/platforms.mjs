@@ -96,6 +96,19 @@ for (const key of Object.keys(lock.packages)) {
     delete lock.packages[key]
   }
 }
+// The generated loader checks the platform package's version against the one it was
+// generated for (napi build writes it in); after `napi version` it must say the new one.
+const loader = readFileSync(join(root, 'binding.napi.cjs'), 'utf8')
+const stale = new Set([...loader.matchAll(/bindingPackageVersion !== '([^']*)'/g)].map((m) => m[1]).filter((v) => v !== pkg.version))
+if (stale.size > 0) {
+  problems.push(`binding.napi.cjs: checks for platform packages at ${[...stale].join(', ')}, not ${pkg.version}`)
+  if (values.write) {
+    let text = loader
+    for (const v of stale) text = text.split(`bindingPackageVersion !== '${v}'`).join(`bindingPackageVersion !== '${pkg.version}'`)
+    for (const v of stale) text = text.split(`expected ${v} but got`).join(`expected ${pkg.version} but got`)
+    writeFileSync(join(root, 'binding.napi.cjs'), text)
+  }
+}
 // The release workflow's build matrix: exactly the targets.
 const workflow = readFileSync(join(root, '.github/workflows/release.yml'), 'utf8')
 const matrix = [...workflow.matchAll(/^\s+target: ([\w-]+)\s*$/gm)].map((m) => m[1])

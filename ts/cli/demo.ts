@@ -49,6 +49,11 @@ function log(step: string, detail: unknown = ''): void {
   else console.error(line)
 }
 
+/** The stdout of the demo's children: the demo's stdout, or its stderr with `--json`. */
+function childOut(): 'inherit' | NodeJS.WriteStream {
+  return logTo === 'stdout' ? 'inherit' : process.stderr
+}
+
 /** What to undo if the demo is stopped early (a signal, or stdout closed): see {@link stopDemo}. */
 const cleanups = new Set<() => Promise<void>>()
 
@@ -97,7 +102,7 @@ function runPing(): Promise<{ code: number | null; received: number; output: str
     let output = ''
     p.stdout.setEncoding('utf8').on('data', (d: string) => {
       output += d
-      for (const line of d.split('\n')) if (line.trim()) console.log(`  ping | ${line}`)
+      for (const line of d.split('\n')) if (line.trim()) (logTo === 'stdout' ? console.log : console.error)(`  ping | ${line}`)
     })
     p.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
     p.once('error', (err) => reject(new Error(`cannot run ping (install iputils-ping): ${err.message}`)))
@@ -156,7 +161,7 @@ function learnedMac(dev: string): string | undefined {
 
 /** Runs an outsider's open attempt; resolves with the refusal it got (or null if it was let in). */
 async function outsiderAttempt(runtime: string, vsysRoot: string, who: SliceIdentity): Promise<{ code: string; message: string } | null> {
-  const child = spawnAs(who, serviceArgv(runtime, vsysRoot, true), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawnAs(who, serviceArgv(runtime, vsysRoot, true), { stdio: ['ignore', childOut(), 'inherit', 'ipc'] })
   const m = await messages(child).next()
   await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
   return m.step === 'refused' ? { code: m.code, message: m.message } : null
@@ -194,7 +199,7 @@ export async function runDemo(cli: string, options: { json?: boolean } = {}): Pr
     helper = await startHelper(cli, vsysRoot)
     log('vsys helper serving', `${vsysRoot} for uid ${SLICE.uid}`)
 
-    service = spawnAs(SLICE, serviceArgv(runtime.root, vsysRoot), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    service = spawnAs(SLICE, serviceArgv(runtime.root, vsysRoot), { stdio: ['ignore', childOut(), 'inherit', 'ipc'] })
     const from = messages(service)
     const ready = await from.next()
     if (ready.step !== 'ready') throw new Error(`the service half failed: ${'message' in ready ? ready.message : ready.step}`)
