@@ -28,10 +28,10 @@ test('pltap --help prints the usage and exits 0', async (t) => {
   for (const cmd of ['demo', 'bridge', 'vsysd']) t.true(r.stdout.includes(cmd), cmd)
 })
 
-test('pltap with no command prints the usage and exits 2', async (t) => {
+test('pltap with no command prints the usage on stderr and exits 2', async (t) => {
   const r = await run(node, [CLI])
   t.is(r.code, 2)
-  t.regex(r.stdout, /Usage: pltap/)
+  t.regex(r.stderr, /Usage: pltap/)
 })
 
 test('demo --help', async (t) => {

@@ -68,6 +68,14 @@ export type PltapErrorCode =
   | 'ERR_PLTAP_DEVICE_GONE'
   /** A bug in pltap: a panic inside the native addon, caught before it could abort the process. Please report it. */
   | 'ERR_PLTAP_INTERNAL'
+  /**
+   * The native addon could not be loaded, thrown by `import 'pltap'` (the CLI: by the first
+   * command that needs it): its platform package (`platformPackage`, e.g.
+   * `pltap-linux-x64-gnu`) is not installed (optional dependencies omitted, or a lockfile
+   * from another platform), is installed but failed to load, or this platform has none. The
+   * message says which and what to do; `cause` is the loader's own error.
+   */
+  | 'ERR_PLTAP_NATIVE_MISSING'
   /** The native addon rejected an argument the facade let through. */
   | 'ERR_INVALID_ARG_VALUE'
 
@@ -176,6 +184,8 @@ export class PltapError extends Error {
   declare readonly renamedTo?: string
   /** For `ERR_VSYS_TIMEOUT`: the deadline that passed, in milliseconds. */
   declare readonly timeoutMs?: number
+  /** For `ERR_PLTAP_NATIVE_MISSING`: the platform package this platform needs (`'pltap-linux-x64-gnu'`). */
+  declare readonly platformPackage?: string
 
   /** @internal */
   constructor(code: ErrorCode, message: string, extra: PltapErrorFields = {}) {

@@ -39,14 +39,49 @@ const SLICE: SliceIdentity = { uid: 1000, gid: 1000 }
 /** A uid outside the slice. */
 const OUTSIDER = 1001
 
+/** Where the step log goes: stdout, or stderr with `--json` (stdout then carries only the result). */
+let logTo: 'stdout' | 'stderr' = 'stdout'
+
 function log(step: string, detail: unknown = ''): void {
   const text = typeof detail === 'string' ? detail : JSON.stringify(detail)
-  console.log(`[demo] ${step}${text ? ` ${text}` : ''}`)
+  const line = `[demo] ${step}${text ? ` ${text}` : ''}`
+  if (logTo === 'stdout') console.log(line)
+  else console.error(line)
+}
+
+/** The stdout of the demo's children: the demo's stdout, or its stderr with `--json`. */
+function childOut(): 'inherit' | NodeJS.WriteStream {
+  return logTo === 'stdout' ? 'inherit' : process.stderr
+}
+
+/** What to undo if the demo is stopped early (a signal, or stdout closed): see {@link stopDemo}. */
+const cleanups = new Set<() => Promise<void>>()
+
+/**
+ * Stops a running demo early: stops the service half and the helper, waiting for each to
+ * exit, and removes the work directory. Idempotent; resolves when everything is gone.
+ */
+export async function stopDemo(): Promise<void> {
+  for (const cleanup of [...cleanups]) await cleanup()
 }
 
 function startHelper(cli: string, dir: string): Promise<ChildProcess> {
-  const argv = [cli, 'vsysd', '--dir', dir, '--slice-uid', String(SLICE.uid), '--slice-name', 'demo_slice', '--vnet', '198.18.0.0/16']
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // Dies with the demo twice over: SIGTERM when the demo's process dies (setpriv's
+  // PR_SET_PDEATHSIG), and a clean stop when its stdin, a pipe from the demo, reaches EOF.
+  const argv = [
+    cli,
+    'vsysd',
+    '--dir',
+    dir,
+    '--slice-uid',
+    String(SLICE.uid),
+    '--slice-name',
+    'demo_slice',
+    '--vnet',
+    '198.18.0.0/16',
+    '--die-with-parent',
+  ]
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('pltap vsysd did not start within 10 s')), 10_000)
     child.once('error', reject)
@@ -67,7 +102,7 @@ function runPing(): Promise<{ code: number | null; received: number; output: str
     let output = ''
     p.stdout.setEncoding('utf8').on('data', (d: string) => {
       output += d
-      for (const line of d.split('\n')) if (line.trim()) console.log(`  ping | ${line}`)
+      for (const line of d.split('\n')) if (line.trim()) (logTo === 'stdout' ? console.log : console.error)(`  ping | ${line}`)
     })
     p.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
     p.once('error', (err) => reject(new Error(`cannot run ping (install iputils-ping): ${err.message}`)))
@@ -126,25 +161,45 @@ function learnedMac(dev: string): string | undefined {
 
 /** Runs an outsider's open attempt; resolves with the refusal it got (or null if it was let in). */
 async function outsiderAttempt(runtime: string, vsysRoot: string, who: SliceIdentity): Promise<{ code: string; message: string } | null> {
-  const child = spawnAs(who, serviceArgv(runtime, vsysRoot, true), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawnAs(who, serviceArgv(runtime, vsysRoot, true), { stdio: ['ignore', childOut(), 'inherit', 'ipc'] })
   const m = await messages(child).next()
   await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)))
   return m.step === 'refused' ? { code: m.code, message: m.message } : null
 }
 
-/** Runs the demo as root; resolves with the exit code. */
-export async function runDemo(cli: string): Promise<number> {
+/**
+ * Runs the demo as root; resolves with the exit code. With `json`, the step log goes to
+ * stderr and the outcome is one JSON object on stdout.
+ */
+export async function runDemo(cli: string, options: { json?: boolean } = {}): Promise<number> {
+  if (options.json) logTo = 'stderr'
   const work = mkdtempSync(join(tmpdir(), 'pltap-demo-'))
   chmodSync(work, 0o755) // the slice must be able to reach <work>/vsys; the helper guards that one
   const vsysRoot = join(work, 'vsys')
   const runtime = runtimeForOthers(join(dirname(cli), '..', '..'))
   let helper: ChildProcess | undefined
   let service: ChildProcess | undefined
+  let cleaned: Promise<void> | undefined
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      cleanups.delete(cleanup)
+      for (const child of [service, helper]) {
+        if (child && child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once('exit', r))
+          child.kill('SIGTERM')
+          await exited
+        }
+      }
+      runtime.dispose()
+      rmSync(work, { recursive: true, force: true })
+      log('cleaned up')
+    })())
+  cleanups.add(cleanup)
   try {
     helper = await startHelper(cli, vsysRoot)
     log('vsys helper serving', `${vsysRoot} for uid ${SLICE.uid}`)
 
-    service = spawnAs(SLICE, serviceArgv(runtime.root, vsysRoot), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    service = spawnAs(SLICE, serviceArgv(runtime.root, vsysRoot), { stdio: ['ignore', childOut(), 'inherit', 'ipc'] })
     const from = messages(service)
     const ready = await from.next()
     if (ready.step !== 'ready') throw new Error(`the service half failed: ${'message' in ready ? ready.message : ready.step}`)
@@ -183,21 +238,22 @@ export async function runDemo(cli: string): Promise<number> {
     ] as const
     const failed = checks.filter(([ok]) => !ok).map(([, what]) => what)
     log(failed.length === 0 ? 'OK: all 5 pings answered by uid 1000 through the helper; outsiders refused' : `FAILED: ${failed.join('; ')}`)
+    if (options.json) {
+      const result = {
+        ok: failed.length === 0,
+        failed,
+        device: ready.realName,
+        pings: { sent: 5, received: ping.received },
+        learnedMac: learned ?? null,
+        answered: closed.answered,
+        stats: closed.stats,
+        outsiders: { byModes, byCreds },
+      }
+      console.log(JSON.stringify(result))
+    }
     return failed.length === 0 ? 0 : 1
   } finally {
-    if (service && service.exitCode === null && service.signalCode === null) {
-      const exited = new Promise((r) => service!.once('exit', r))
-      service.kill('SIGTERM')
-      await exited
-    }
-    if (helper && helper.exitCode === null) {
-      const exited = new Promise((r) => helper!.once('exit', r))
-      helper.kill('SIGTERM')
-      await exited
-    }
-    runtime.dispose()
-    rmSync(work, { recursive: true, force: true })
-    log('cleaned up')
+    await cleanup()
   }
 }
 

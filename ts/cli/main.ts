@@ -1,73 +1,118 @@
 #!/usr/bin/env node
 /**
- * The `pltap` command.
+ * The `pltap` command: dispatch, `--version` and the command list. It loads no native code:
+ * each command's module is imported when that command runs, and the addon loads on first
+ * use (binding.js), so `pltap --help`, `pltap <command> --help` and `pltap --version` work
+ * without it.
+ *
+ * Conventions every command follows (README "CLI"): its module exports
+ * `run(argv: string[]): Promise<number>` (the exit status), parses `argv` with
+ * `util.parseArgs` (strict: an unknown option or a missing value is a usage error: the
+ * reason and the usage on stderr, exit 2), prints its usage on stdout for `-h`/`--help`
+ * before touching anything, and with `--json` writes data as JSON on stdout and everything
+ * else on stderr. Errors that escape a command are printed by {@link describeError}: one
+ * message, with what to install or which privilege is missing, never a stack trace.
  * @internal
  * @module
  */
-import { runDemo, runDemoService } from './demo.js'
-import { reexecInPrivateNetns } from './netns.js'
-import { runVsysd } from './vsysd.js'
+import { parseArgs } from 'node:util'
+import { describeError } from './hints.js'
+import { VERSION } from './version.js'
 
-const HELP: Record<string, string> = {
-  main: `Usage: pltap <command> [options]
+// Before any command's module is imported: the addon loads on first use (see binding.js).
+;(globalThis as Record<symbol, unknown>)[Symbol.for('pltap.cli.lazyNative')] = true
+
+/** A command's module. */
+interface CommandModule {
+  run(argv: string[]): Promise<number>
+}
+
+/** A command: its line in `pltap --help`, and its module, imported only when it runs. */
+interface Command {
+  synopsis: string
+  summary: string
+  load(): Promise<CommandModule>
+}
+
+/** Every command, one line each; the module named here owns the command's options and usage. */
+const COMMANDS: Record<string, Command> = {
+  demo: { synopsis: 'demo', summary: 'the main job end to end, in a private network namespace', load: () => import('./demo-command.js') },
+  bridge: {
+    synopsis: 'bridge <ifA> <ifB>',
+    summary: 'create two TAP devices and forward frames between them',
+    load: () => import('./bridge.js'),
+  },
+  vsysd: { synopsis: 'vsysd [options]', summary: 'run the vsys-compatible privileged helper', load: () => import('./vsysd.js') },
+  capture: {
+    synopsis: 'capture <ifname> [-w file|-]',
+    summary: 'create a TAP/TUN device and capture what it receives (pcap)',
+    load: () => import('./capture.js'),
+  },
+}
+
+/** `pltap --help`. */
+export function mainUsage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.synopsis.length)) + 2
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.synopsis.padEnd(width)} ${c.summary}`)
+  return `Usage: pltap <command> [options]
+       pltap --version [--json]
 
 Commands:
-  demo                 the main job: a vsys helper, a vsys Netdev, ARP/ICMP answered
-                       from TypeScript, the system ping against it (private netns)
-  bridge <ifA> <ifB>   create two TAP devices and forward frames between them
-  vsysd [flags]        run the vsys-compatible privileged helper
-  capture <ifname>     create a TAP/TUN device and capture what it receives (pcap)
+${lines.join('\n')}
 
-Run "pltap <command> --help" for a command's options.`,
-  demo: `Usage: pltap demo
+Options:
+  -h, --help     print this text ("pltap <command> --help": that command's options)
+  -v, --version  print the version (with --json: pltap's, Node's and the platform's)
 
-Runs, inside a private network namespace that it creates and removes, the main job across
-the real privilege boundary: the vsys helper (pltap vsysd --slice-uid 1000) as root in a
-process of its own; the service half as uid 1000 with no capabilities (setpriv), which
-opens a Netdev through the helper (allocator 'vsys'), runs setConfig({ localIp:
-'198.18.0.1', localNetmask: 24 }) and answers ARP and ICMP for 198.18.0.2 in TypeScript;
-'ping -c 5 198.18.0.2' from root; promiscuous mode on and off; close (vif_down); then uid
-1001, outside the slice, trying to get a device. Exits 0 only if all five pings were
-answered, the kernel learned the service's ARP reply and uid 1001 was refused.
-Needs root (CAP_NET_ADMIN), setpriv (util-linux) and ping (iputils-ping).
-("pltap demo --service <dir>" is the demo's own service half.)`,
+pltap ${VERSION}. Only x86_64-unknown-linux-gnu is built and tested in this repository.`
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
-  const wantsHelp = rest.includes('--help') || rest.includes('-h')
-  switch (command) {
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      console.log(HELP.main)
-      return command === undefined ? 2 : 0
-    case 'demo': {
-      if (wantsHelp) {
-        console.log(HELP.demo)
-        return 0
-      }
-      if (rest[0] === '--service' && rest[1] !== undefined && rest.length <= 3 && (rest.length === 2 || rest[2] === '--probe')) {
-        return runDemoService(rest[1], rest[2] === '--probe')
-      }
-      if (rest.length > 0) {
-        console.error(`pltap demo: unexpected argument ${rest[0]}\n\n${HELP.demo}`)
-        return 2
-      }
-      const code = reexecInPrivateNetns([process.execPath, process.argv[1]!, 'demo'])
-      return code ?? runDemo(process.argv[1]!)
-    }
-    case 'bridge':
-      return (await import('./bridge.js')).run(rest)
-    case 'vsysd':
-      return runVsysd(rest)
-    case 'capture':
-      return (await import('./capture.js')).run(rest)
-    default:
-      console.error(`pltap: unknown command ${JSON.stringify(command)}\n\n${HELP.main}`)
+  if (command !== undefined && !command.startsWith('-')) {
+    const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
+    if (entry === undefined) {
+      console.error(`pltap: unknown command ${JSON.stringify(command)}\n\n${mainUsage()}`)
       return 2
+    }
+    return (await entry.load()).run(rest)
   }
+  let values: { help?: boolean; version?: boolean; json?: boolean }
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (err) {
+    console.error(`pltap: ${(err as Error).message}\n\n${mainUsage()}`)
+    return 2
+  }
+  if (values.version) {
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          pltap: VERSION,
+          node: process.versions.node,
+          napi: process.versions.napi,
+          platform: process.platform,
+          arch: process.arch,
+        }),
+      )
+    } else console.log(VERSION)
+    return 0
+  }
+  if (values.json) {
+    console.error(`pltap: --json goes with --version or a command\n\n${mainUsage()}`)
+    return 2
+  }
+  if (values.help) {
+    console.log(mainUsage())
+    return 0
+  }
+  console.error(mainUsage())
+  return 2
 }
 
 main(process.argv.slice(2)).then(
@@ -75,7 +120,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (err: unknown) => {
-    console.error(`pltap: ${err instanceof Error ? err.message : String(err)}`)
+    console.error(describeError(err))
     process.exitCode = 1
   },
 )

@@ -25,7 +25,8 @@ export function reexecInPrivateNetns(argv: readonly string[]): number | null {
   if (process.env[MARK] === 'inside') return null
   const r = runInPrivateNetns(argv, { ...process.env, [MARK]: 'inside' })
   if (r.error) {
-    console.error(`pltap: cannot create a private network namespace (unshare): ${r.error.message}`)
+    const hint = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (install util-linux: apt-get install util-linux)' : ''
+    console.error(`pltap: cannot create a private network namespace (unshare): ${r.error.message}${hint}`)
     return 1
   }
   if (r.status === null) {

@@ -9,6 +9,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
+import { vsysdUsage } from '../../binding.js'
 
 /** A uid/gid pair to run as. */
 export interface SliceIdentity {
@@ -76,12 +77,19 @@ function loadedAddon(): string | undefined {
  */
 export function runtimeForOthers(packageRoot: string): { root: string; dispose(): void } {
   const root = resolve(packageRoot)
+  vsysdUsage() // loads the addon if it is not yet (the CLI loads it on first use), so that it is in /proc/self/maps
   const addon = loadedAddon()
-  const files = [join(root, 'dist', 'index.js'), join(root, 'dist', 'cli', 'main.js'), join(root, 'binding.js')]
+  const files = [
+    join(root, 'dist', 'index.js'),
+    join(root, 'dist', 'cli', 'main.js'),
+    join(root, 'binding.js'),
+    join(root, 'binding.napi.cjs'),
+  ]
   if (addon && [...files, addon].every(readableByOthers)) return { root, dispose() {} }
   const copy = mkdtempSync(join(tmpdir(), 'pltap-runtime-'))
   chmodSync(copy, 0o755)
-  for (const entry of ['dist', 'binding.js', 'package.json']) cpSync(join(root, entry), join(copy, entry), { recursive: true })
+  for (const entry of ['dist', 'binding.js', 'binding.napi.cjs', 'package.json'])
+    cpSync(join(root, entry), join(copy, entry), { recursive: true })
   if (addon) cpSync(addon, join(copy, basename(addon)))
   openUp(copy)
   return { root: copy, dispose: () => rmSync(copy, { recursive: true, force: true }) }
