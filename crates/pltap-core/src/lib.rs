@@ -38,6 +38,7 @@ pub mod frame;
 pub mod iface;
 pub mod ifname;
 pub mod netdev;
+pub mod offload;
 pub mod reader;
 pub mod reconcile;
 pub mod sys;
