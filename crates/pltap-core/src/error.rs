@@ -184,6 +184,15 @@ pub enum Error {
         /// The rule that failed, its offending value and what was expected.
         error: crate::offload::VnetError,
     },
+    /// Offload was asked for but cannot be had (`ERR_PLTAP_OFFLOAD_UNSUPPORTED`).
+    OffloadUnsupported {
+        /// Who lacks it.
+        reason: OffloadMissing,
+        /// What is missing (`IFF_VNET_HDR`, `csum`, `tso4`, ...).
+        missing: Vec<String>,
+        /// What happened.
+        detail: String,
+    },
     /// A bug: a panic inside the library, caught before it could abort the process
     /// (`ERR_PLTAP_INTERNAL`).
     Internal {
@@ -220,6 +229,28 @@ impl GoneReason {
             GoneReason::Deleted => "deleted",
             GoneReason::Renamed(_) => "renamed",
             GoneReason::Moved => "moved",
+        }
+    }
+}
+
+/// Who cannot do offload ([`Error::OffloadUnsupported`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffloadMissing {
+    /// The kernel refused `IFF_VNET_HDR` or the offload set.
+    Kernel,
+    /// The vsys helper does not know the `fd_tuntap` flags extension (or refuses it).
+    Helper,
+    /// The adopted descriptor was opened without `IFF_VNET_HDR`.
+    Fd,
+}
+
+impl OffloadMissing {
+    /// `"kernel"`, `"helper"` or `"fd"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffloadMissing::Kernel => "kernel",
+            OffloadMissing::Helper => "helper",
+            OffloadMissing::Fd => "fd",
         }
     }
 }
@@ -315,6 +346,7 @@ impl Error {
             Error::Closed => "ERR_PLTAP_CLOSED",
             Error::DeviceGone { .. } => "ERR_PLTAP_DEVICE_GONE",
             Error::VnetHdr { .. } => "ERR_PLTAP_VNET_HDR",
+            Error::OffloadUnsupported { .. } => "ERR_PLTAP_OFFLOAD_UNSUPPORTED",
             Error::Internal { .. } => "ERR_PLTAP_INTERNAL",
         })
     }
@@ -400,6 +432,13 @@ impl fmt::Display for Error {
                 }
             }
             Error::VnetHdr { frame, error } => write!(f, "frame {frame}: {error}"),
+            Error::OffloadUnsupported { reason, missing, detail } => {
+                write!(f, "offload is not available ({}): {detail}", reason.as_str())?;
+                if !missing.is_empty() {
+                    write!(f, "; missing {}", missing.join(", "))?;
+                }
+                Ok(())
+            }
             Error::Internal { detail } => write!(f, "internal error (a bug in pltap, please report it): {detail}"),
         }
     }

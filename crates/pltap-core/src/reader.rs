@@ -36,7 +36,7 @@
 //!     }
 //! }
 //!
-//! let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?);
+//! let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None, offload: None })?);
 //! let reader = Reader::new(dev, ReaderOptions::default())?;
 //! reader.start(Print)?;
 //! // ... later:
@@ -49,6 +49,7 @@ use crate::frame::{self, burst_frames};
 use crate::netdev::Netdev;
 use crate::sys;
 use crate::tap::Tap;
+use crate::vnet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
@@ -109,6 +110,9 @@ pub struct Burst<'a> {
     pub data: &'a [u8],
     /// Their lengths; they add up to `data.len()`.
     pub lengths: &'a [u32],
+    /// On an offload device with `deliver: Super`: each frame's 10-byte virtio-net header
+    /// (`vnet[10 i..10 i + 10]`), `hdr_len` exact ([`crate::vnet`]). `None` otherwise.
+    pub vnet: Option<&'a [u8]>,
 }
 
 /// Where a [`Reader`] delivers. Every method runs on the reader's thread; a panic in
@@ -385,10 +389,24 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
     let mut slab = vec![0u8; frames * stride];
     let mut lens = vec![0u32; opts.max_batch];
     let mut rev = [0i16; 2];
+    // Offload devices read each frame with its header into a packed slab with room for a
+    // super-frame at every read (crate::vnet::VnetSlab); the rest of the loop is the same.
+    let mut vslab = dev.offload().map(|state| {
+        stride = vnet::MAX_SUPER_FRAME;
+        frames = slab_frames(stride, opts);
+        slab = Vec::new();
+        vnet::VnetSlab::new(state, tap.mode(), tap.vnet_header_size(), opts.max_bytes.min(4 << 20))
+    });
     sink.started();
     while !shared.stop.load(SeqCst) {
         shared.bytes_blocked.store(true, SeqCst);
-        let cap = burst_cap(shared.outstanding.load(SeqCst), stride, opts, frames);
+        let outstanding = shared.outstanding.load(SeqCst);
+        let cap = match vslab {
+            // A read needs room for a whole super-frame under the budget (or nothing held).
+            Some(_) if outstanding == 0 || opts.max_bytes.saturating_sub(outstanding) >= stride => opts.max_batch,
+            Some(_) => 0,
+            None => burst_cap(outstanding, stride, opts, frames),
+        };
         if cap > 0 {
             shared.bytes_blocked.store(false, SeqCst);
         }
@@ -412,6 +430,33 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
         if rev[1] == 0 {
             continue;
         }
+        if let Some(v) = vslab.as_mut() {
+            let room = opts.max_bytes.saturating_sub(outstanding);
+            let read = v.read(tap, &dev.vnet_counters, room, cap, |len, capacity| {
+                shared.truncated.fetch_add(1, SeqCst);
+                dev.count_rx_dropped(1);
+                sink.truncated(len, capacity);
+            });
+            let read = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    dev.count_rx_error();
+                    return Err(e);
+                }
+            };
+            let _ = read.truncated;
+            let n = v.lengths().len();
+            if n > 0 {
+                dev.count_rx(n as u64, v.data().len() as u64);
+                shared.pending.fetch_add(1, SeqCst);
+                shared.outstanding.fetch_add(v.data().len(), SeqCst);
+                let delivered = Burst { data: v.data(), lengths: v.lengths(), vnet: v.vnet() };
+                if sink.burst(delivered).is_break() {
+                    return Ok(());
+                }
+            }
+            continue;
+        }
         let burst = match read_packed(dev, shared, tap, &mut slab, stride, &mut lens[..cap], sink) {
             Ok(burst) => burst,
             Err(e) => {
@@ -423,7 +468,7 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
             dev.count_rx(burst.frames as u64, burst.bytes as u64);
             shared.pending.fetch_add(1, SeqCst);
             shared.outstanding.fetch_add(burst.bytes, SeqCst);
-            let delivered = Burst { data: &slab[..burst.bytes], lengths: &lens[..burst.frames] };
+            let delivered = Burst { data: &slab[..burst.bytes], lengths: &lens[..burst.frames], vnet: None };
             if sink.burst(delivered).is_break() {
                 return Ok(());
             }

@@ -223,7 +223,7 @@ fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode
                 shared.max_devices
             ));
         }
-        Tap::open(&TapOptions { mode, name: Some(name), packet_info: true })
+        Tap::open(&TapOptions { mode, name: Some(name), packet_info: true, vnet_hdr: false })
             .map_err(|e| format!("cannot create {template}: {e}"))?
     };
     let mut payload = tap.name().as_str().as_bytes().to_vec();

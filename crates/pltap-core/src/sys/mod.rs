@@ -11,6 +11,7 @@
 
 mod ifreq;
 pub mod linux;
+pub mod vnet;
 
 pub(crate) use ifreq::{IfReq, ioctl_ifreq};
 
