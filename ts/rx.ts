@@ -77,12 +77,20 @@ export interface PackedFrames {
   data: Buffer
   /** The length of each frame, in order. */
   lengths: Uint32Array
+  /**
+   * On an offload device opened with `deliver: 'super'`: each frame's virtio-net header,
+   * 10 bytes per frame (little-endian; decode one with `vnetAt`), with `hdrLen` set to the
+   * exact parsed header length. Frames may be super-frames (up to 65600 bytes). Pass it to
+   * `sendPacked(data, lengths, vnet)` of another offload device to forward untouched.
+   */
+  vnet?: Buffer
 }
 
 /** A burst from the reader thread, partly consumed from its `next` frame on. */
 interface Burst {
   data: Buffer
   lengths: Uint32Array
+  vnet: Buffer | null
   next: number
   offset: number
 }
@@ -395,22 +403,30 @@ export class Rx implements AsyncIterable<Buffer> {
   /** The rest of the oldest burst (the queue is not empty). */
   #takeBurst(): PackedFrames {
     const b = this.#bursts.shift()!
-    const frames = b.next === 0 ? b : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next) }
+    const frames =
+      b.next === 0
+        ? b
+        : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next), vnet: b.vnet?.subarray(b.next * 10) ?? null }
     this.#release(b.data.length)
     this.#queued -= frames.lengths.length
     this.#queuedBytes -= frames.data.length
     this.#resumeIfLow()
+    if (frames.vnet != null) return { data: frames.data, lengths: frames.lengths, vnet: frames.vnet }
     return { data: frames.data, lengths: frames.lengths }
   }
 
   #start(): void {
     if (this.#reader !== undefined || this.#failure !== undefined) return
     this.#reader = native(() =>
-      this.#owner.native.rxStart((err, frames, lengths) => this.#onBurst(err, frames, lengths), this.#batch, this.#highWaterMarkBytes),
+      this.#owner.native.rxStart(
+        (err, frames, lengths, vnet) => this.#onBurst(err, frames, lengths, vnet),
+        this.#batch,
+        this.#highWaterMarkBytes,
+      ),
     )
   }
 
-  #onBurst(err: string | null, frames: Buffer | null, lengths: Uint32Array | null): void {
+  #onBurst(err: string | null, frames: Buffer | null, lengths: Uint32Array | null, vnet: Buffer | null): void {
     if (this.#closed) return
     if (err !== null) {
       this.#failure = fromNative(new Error(err))
@@ -424,7 +440,7 @@ export class Rx implements AsyncIterable<Buffer> {
       this.#reader?.release(frames.length)
       return
     }
-    this.#bursts.push({ data: frames, lengths, next: 0, offset: 0 })
+    this.#bursts.push({ data: frames, lengths, vnet, next: 0, offset: 0 })
     this.#queued += lengths.length
     this.#queuedBytes += frames.length
     this.#heldBytes += frames.length

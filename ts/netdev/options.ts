@@ -21,6 +21,7 @@ import {
   checkPrefix,
   checkSignal,
 } from '../validate.js'
+import { toNativeOffload } from './offload.js'
 import type { NetdevConfig, NetdevOptions } from './types.js'
 
 /** A TypeError/RangeError with a Node-style `code` (argument errors are thrown synchronously). */
@@ -28,7 +29,7 @@ export function argError(Ctor: typeof TypeError | typeof RangeError, code: strin
   return Object.assign(new Ctor(message), { code })
 }
 
-const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal'] as const
+const OPEN_KEYS = ['name', 'allocator', 'vsysRoot', 'mode', 'ifname', 'packetInfo', 'timeoutMs', 'signal', 'offload'] as const
 
 /**
  * Checks the options of `Netdev.open` (every one is either absent, i.e. `undefined`, or
@@ -74,6 +75,8 @@ export function toNativeOpenOptions(options: NetdevOptions): NativeOpenOptions {
   }
   if (options.timeoutMs !== undefined) checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
   checkSignal('options.signal', options.signal)
+  if (options.offload !== undefined && typeof options.offload !== 'boolean') checkObject('options.offload', options.offload)
+  const offload = toNativeOffload(options.offload)
   return {
     allocator: kind,
     fd,
@@ -82,6 +85,7 @@ export function toNativeOpenOptions(options: NetdevOptions): NativeOpenOptions {
     ifname: options.ifname,
     packetInfo: options.packetInfo,
     timeoutMs: options.timeoutMs,
+    offload,
   }
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { OffloadOptions, OffloadStats } from './offload.js'
+
 /**
  * Where a {@link Netdev}'s device comes from.
  *
@@ -55,6 +57,14 @@ export interface NetdevOptions {
   timeoutMs?: number
   /** Aborts the open: the promise rejects with `signal.reason` and nothing is left open. */
   signal?: AbortSignal
+  /**
+   * virtio-net header offload (`IFF_VNET_HDR` + `TUNSETOFFLOAD`): the kernel hands over and
+   * takes TCP super-frames of up to 64 KiB, one read or write for ~45 segments. Default
+   * `false`: today's behaviour. `true` is `{}`; see {@link OffloadOptions}. With
+   * `allocator: 'vsys'` the helper must know the `fd_tuntap` flags extension (`pltap vsysd`
+   * does); with `{ fd }` the descriptor must have been opened with `IFF_VNET_HDR`.
+   */
+  offload?: boolean | OffloadOptions
 }
 
 /**
@@ -153,6 +163,8 @@ export interface NetdevStats {
    * `null` when the interface is not visible from this network namespace.
    */
   kernel: Counters | null
+  /** The offload counters, or `null` for a device opened without offload. */
+  offload: OffloadStats | null
 }
 
 /**

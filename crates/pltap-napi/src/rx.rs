@@ -19,10 +19,11 @@ pub const MAX_INFLIGHT: usize = 4;
 
 /// Arguments of the JS callback: an encoded error, or a burst (frames back to back,
 /// and their lengths).
-pub type RxCallArgs = FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>)>;
+pub type RxCallArgs = FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>, Option<Buffer>)>;
 
 enum RxEvent {
-    Burst(Vec<u8>, Vec<u32>),
+    /// Frames, lengths and (offload, `deliver: 'super'`) their 10-byte headers.
+    Burst(Vec<u8>, Vec<u32>, Option<Vec<u8>>),
     Failed(String),
 }
 
@@ -36,7 +37,7 @@ impl Sink for JsSink {
     }
 
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
-        let event = RxEvent::Burst(burst.data.to_vec(), burst.lengths.to_vec());
+        let event = RxEvent::Burst(burst.data.to_vec(), burst.lengths.to_vec(), burst.vnet.map(<[u8]>::to_vec));
         match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
             Status::Ok => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()), // the environment is going away
@@ -76,12 +77,14 @@ impl JsRx {
                         on_js.consumed();
                         test_panic_point("rx_callback");
                         match ctx.value {
-                            RxEvent::Burst(data, lens) => (None, Some(data.into()), Some(Uint32Array::new(lens))),
-                            RxEvent::Failed(msg) => (Some(msg), None, None),
+                            RxEvent::Burst(data, lens, vnet) => {
+                                (None, Some(data.into()), Some(Uint32Array::new(lens)), vnet.map(Buffer::from))
+                            }
+                            RxEvent::Failed(msg) => (Some(msg), None, None, None),
                         }
                     }));
                     Ok(FnArgs::from(args.unwrap_or_else(|p| {
-                        (Some(to_napi(crate::error::panic_error("the Rx callback", p)).reason), None, None)
+                        (Some(to_napi(crate::error::panic_error("the Rx callback", p)).reason), None, None, None)
                     })))
                 },
             )?;
