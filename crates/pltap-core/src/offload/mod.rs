@@ -226,3 +226,29 @@ impl Default for Limits {
         Limits { mtu: 1500, allow_uso: false }
     }
 }
+
+/// The big-endian `u16` at `at`, if the bytes are there.
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+/// The big-endian `u32` at `at`, if the bytes are there.
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    let mut w = [0u8; 4];
+    w.copy_from_slice(s);
+    Some(u32::from_be_bytes(w))
+}
+
+/// Stores `v` big-endian at `at`, if the bytes are there.
+pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
+    b.get_mut(at..at.checked_add(2)?)?.copy_from_slice(&v.to_be_bytes());
+    Some(())
+}
+
+/// Stores `v` big-endian at `at`, if the bytes are there.
+pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) -> Option<()> {
+    b.get_mut(at..at.checked_add(4)?)?.copy_from_slice(&v.to_be_bytes());
+    Some(())
+}
