@@ -2,6 +2,10 @@
 //! device has frames (or it is woken), reads them in bursts into a reused slab and hands
 //! each burst to a [`Sink`] as one packed buffer plus the frames' lengths.
 //!
+//! The burst read itself is [`BurstReader::read_burst`], which the thread calls and which
+//! a consumer that watches the descriptor on its own event loop (the Node binding's
+//! `'loop'` wake mode) calls directly: one function, one accounting, either way.
+//!
 //! Backpressure, all of it here:
 //! - **pause**: [`ReaderHandle::pause`] stops reading until [`ReaderHandle::resume`];
 //! - **pending bursts**: at most [`ReaderOptions::max_pending`] bursts are delivered and
@@ -53,10 +57,11 @@ use crate::vnet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 /// The largest [`ReaderOptions::max_batch`]; larger values are clamped to it.
 pub const MAX_BATCH: usize = 1024;
@@ -103,13 +108,17 @@ impl ReaderOptions {
 }
 
 /// One burst: `data` holds the frames back to back, `lengths[i]` is frame `i`'s length.
-/// Valid only during [`Sink::burst`] (the slab is reused).
+/// Valid only during [`Sink::burst`] (or until the next [`BurstReader::read_burst`]:
+/// the slab is reused).
 #[derive(Clone, Copy, Debug)]
 pub struct Burst<'a> {
     /// The frames, packed.
     pub data: &'a [u8],
     /// Their lengths; they add up to `data.len()`.
     pub lengths: &'a [u32],
+    /// When the burst's first frame was read (`CLOCK_REALTIME`, taken right after that
+    /// read returned): the receive timestamp of every frame of the burst.
+    pub timestamp: SystemTime,
     /// On an offload device with `deliver: Super`: each frame's 10-byte virtio-net header
     /// (`vnet[10 i..10 i + 10]`), `hdr_len` exact ([`crate::vnet`]). `None` otherwise.
     pub vnet: Option<&'a [u8]>,
@@ -155,6 +164,19 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(wake: Option<File>, opts: ReaderOptions) -> Shared {
+        Shared {
+            wake: RwLock::new(wake),
+            stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            truncated: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
+            bytes_blocked: AtomicBool::new(false),
+            opts: opts.normalized(),
+        }
+    }
+
     fn wake(&self) {
         if let Some(wake) = self.wake.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let _ = (&*wake).write(&1u64.to_ne_bytes());
@@ -224,6 +246,11 @@ impl ReaderHandle {
     pub fn waiting_for_release(&self) -> bool {
         self.0.bytes_blocked.load(SeqCst)
     }
+
+    /// Whether [`ReaderHandle::pause`] is in force.
+    pub fn paused(&self) -> bool {
+        self.0.paused.load(SeqCst)
+    }
 }
 
 /// A port's receive engine: one thread reading bursts into a [`Sink`] (see the module
@@ -245,16 +272,7 @@ impl Reader {
     pub fn new(dev: Arc<Netdev>, opts: ReaderOptions) -> Result<Reader> {
         let tap = dev.live_tap()?;
         let wake = sys::eventfd().map_err(|e| Error::os("eventfd", "eventfd", e))?;
-        let shared = Shared {
-            wake: RwLock::new(Some(File::from(wake))),
-            stop: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-            pending: AtomicUsize::new(0),
-            truncated: AtomicU64::new(0),
-            outstanding: AtomicUsize::new(0),
-            bytes_blocked: AtomicBool::new(false),
-            opts: opts.normalized(),
-        };
+        let shared = Shared::new(Some(File::from(wake)), opts);
         Ok(Reader {
             handle: ReaderHandle(Arc::new(shared)),
             source: Mutex::new(Some((dev, tap))),
@@ -282,8 +300,10 @@ impl Reader {
             .name(format!("pltap-rx-{}", dev.name()))
             .spawn(move || {
                 let mut sink = sink;
-                let run =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&dev, &tap, &shared, &mut sink)));
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut burst = BurstReader::with_shared(dev.clone(), tap, shared.clone());
+                    run(&mut burst, &shared, &mut sink)
+                }));
                 let failure = match run {
                     Ok(Ok(())) => return,
                     Ok(Err(e)) => e,
@@ -335,13 +355,14 @@ struct Packed {
     frames: usize,
     bytes: usize,
     truncated: usize,
+    first_read: Option<SystemTime>,
 }
 
 /// Reads up to `lens.len()` frames back to back into `slab` (each given `stride` bytes
 /// of room), until the queue is empty. `slab` holds at least `lens.len() * stride` bytes.
 /// A truncated frame is counted (the reader's count and the port's `rx_dropped`) before
-/// the sink hears of it, so a sink that looks at the counters sees it counted, and ends
-/// the read, so the slab is sized again before the next frame.
+/// `on_truncated` hears of it, so a sink that looks at the counters sees it counted, and
+/// ends the read, so the slab is sized again before the next frame.
 fn read_packed(
     dev: &Netdev,
     shared: &Shared,
@@ -349,13 +370,16 @@ fn read_packed(
     slab: &mut [u8],
     stride: usize,
     lens: &mut [u32],
-    sink: &mut impl Sink,
+    on_truncated: &mut impl FnMut(usize, usize),
 ) -> Result<Packed> {
     let mut p = Packed::default();
     while p.frames < lens.len() {
         // p.bytes <= p.frames * stride, so this stays within lens.len() * stride.
         match tap.recv(&mut slab[p.bytes..p.bytes + stride]) {
             Ok(Some(len)) => {
+                if p.first_read.is_none() {
+                    p.first_read = Some(SystemTime::now());
+                }
                 lens[p.frames] = len as u32;
                 p.frames += 1;
                 p.bytes += len;
@@ -365,7 +389,7 @@ fn read_packed(
                 p.truncated += 1;
                 shared.truncated.fetch_add(1, SeqCst);
                 dev.count_rx_dropped(1);
-                sink.truncated(len, capacity);
+                on_truncated(len, capacity);
                 // The MTU may have grown: stop here, so the caller sizes the slab again
                 // before reading on (the next frames would be cut the same way).
                 break;
@@ -382,31 +406,198 @@ fn stride_of(tap: &Tap) -> usize {
     tap.rx_capacity().unwrap_or(frame::MAX_FRAME)
 }
 
-fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result<()> {
+/// The burst read, the one function both wake modes call: the [`Reader`]'s thread after
+/// `poll` says the device is readable, and a consumer that watches the descriptor itself
+/// (an event loop) when it is told so. It owns the reused slab, reads as many frames as
+/// the burst and the byte budget allow, and does the accounting: frames read count as the
+/// port's `rx_packets`/`rx_bytes` and as outstanding bytes (until
+/// [`ReaderHandle::release`]d), truncated frames as the reader's
+/// [`truncated`](ReaderHandle::truncated) and the port's `rx_dropped`, a failed read as
+/// `rx_errors`. After a truncation the slab is sized again (for the current MTU) before
+/// the next read.
+///
+/// Its [`handle`](BurstReader::handle) steers it like a [`Reader`]'s: `pause` and the
+/// byte budget make [`BurstReader::can_read`] false; the consumer is expected to stop
+/// watching the descriptor meanwhile (there is no thread to wake).
+///
+/// ```no_run
+/// use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
+/// use pltap_core::reader::{BurstReader, ReaderOptions};
+/// use pltap_core::Mode;
+/// use std::sync::Arc;
+///
+/// let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None, offload: None })?);
+/// let mut reader = BurstReader::new(dev, ReaderOptions { max_batch: 64, max_bytes: 1 << 20, max_pending: 1 })?;
+/// // ... when an event loop says `reader.fd()` is readable:
+/// if reader.can_read() {
+///     if let Some(burst) = reader.read_burst(|len, cap| eprintln!("{len}-byte frame > {cap}"))? {
+///         println!("{} frames at {:?}", burst.lengths.len(), burst.timestamp);
+///         let bytes = burst.data.len();
+///         reader.handle().release(bytes); // done with them
+///     }
+/// }
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct BurstReader {
+    dev: Arc<Netdev>,
+    tap: Arc<Tap>,
+    shared: Arc<Shared>,
+    stride: usize,
+    frames: usize,
+    slab: Vec<u8>,
+    lens: Vec<u32>,
+    /// A frame was truncated: size the slab again before the next read.
+    resize: bool,
+    /// Offload devices: frames read with their headers into a packed slab with room for a
+    /// super-frame at every read ([`vnet::VnetSlab`]) instead of `slab`.
+    vslab: Option<vnet::VnetSlab>,
+}
+
+impl BurstReader {
+    /// A burst reader of `dev`'s device with `opts` (`max_pending` is not used: the
+    /// caller delivers each burst before it reads the next), sized for the current MTU.
+    /// It holds the device open until dropped.
+    ///
+    /// Errors: [`Error::Closed`] for a closed port.
+    pub fn new(dev: Arc<Netdev>, opts: ReaderOptions) -> Result<BurstReader> {
+        let tap = dev.live_tap()?;
+        Ok(BurstReader::with_shared(dev, tap, Arc::new(Shared::new(None, opts))))
+    }
+
+    fn with_shared(dev: Arc<Netdev>, tap: Arc<Tap>, shared: Arc<Shared>) -> BurstReader {
+        if let Some(state) = dev.offload() {
+            let opts = &shared.opts;
+            let vslab = vnet::VnetSlab::new(state, tap.mode(), tap.vnet_header_size(), opts.max_bytes.min(4 << 20));
+            let (stride, frames) = (vnet::MAX_SUPER_FRAME, opts.max_batch);
+            let lens = Vec::new();
+            return BurstReader {
+                dev,
+                tap,
+                shared,
+                stride,
+                frames,
+                slab: Vec::new(),
+                lens,
+                resize: false,
+                vslab: Some(vslab),
+            };
+        }
+        let stride = stride_of(&tap);
+        let frames = slab_frames(stride, &shared.opts);
+        let lens = vec![0u32; shared.opts.max_batch];
+        BurstReader {
+            dev,
+            tap,
+            shared,
+            stride,
+            frames,
+            slab: vec![0u8; frames * stride],
+            lens,
+            resize: false,
+            vslab: None,
+        }
+    }
+
+    /// A handle to steer it (pause, release, counters).
+    pub fn handle(&self) -> ReaderHandle {
+        ReaderHandle(self.shared.clone())
+    }
+
+    /// The device's descriptor, to watch for readability.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.tap.fd()
+    }
+
+    /// The device, which owns [`BurstReader::fd`] (a watcher keeps it to hold the
+    /// descriptor open for as long as it watches).
+    pub fn tap(&self) -> &Arc<Tap> {
+        &self.tap
+    }
+
+    /// Frames the next burst may read: none while the byte budget leaves less than a frame.
+    fn cap(&self) -> usize {
+        if self.vslab.is_some() {
+            // A read needs room for a whole super-frame under the budget (or nothing held).
+            let (outstanding, opts) = (self.shared.outstanding.load(SeqCst), &self.shared.opts);
+            let room = opts.max_bytes.saturating_sub(outstanding) >= self.stride;
+            return if outstanding == 0 || room { opts.max_batch } else { 0 };
+        }
+        burst_cap(self.shared.outstanding.load(SeqCst), self.stride, &self.shared.opts, self.frames)
+    }
+
+    /// Whether a read now may take frames: not paused, and the byte budget leaves room
+    /// for a frame (releasing bytes or resuming makes it true again).
+    pub fn can_read(&self) -> bool {
+        !self.shared.paused.load(SeqCst) && !self.shared.stop.load(SeqCst) && self.cap() > 0
+    }
+
+    /// Reads one burst: up to the batch (and what the byte budget leaves) frames, until
+    /// the kernel's queue is empty. `Ok(None)` when no frame was read (nothing queued, no
+    /// room in the budget, or only a truncated frame, which `on_truncated(len, capacity)`
+    /// heard of). The burst's bytes count as outstanding from now on.
+    ///
+    /// Errors: the failed read (counted as `rx_errors`), e.g. `EBADFD` once the device is
+    /// gone; frames read before it are delivered first and the error comes on the next call.
+    pub fn read_burst(&mut self, mut on_truncated: impl FnMut(usize, usize)) -> Result<Option<Burst<'_>>> {
+        if self.resize {
+            // The MTU may have grown: size the slab again.
+            self.resize = false;
+            self.stride = stride_of(&self.tap);
+            self.frames = slab_frames(self.stride, &self.shared.opts);
+            self.slab = vec![0u8; self.frames * self.stride];
+        }
+        let cap = self.cap();
+        if cap == 0 {
+            return Ok(None);
+        }
+        let (dev, shared) = (&*self.dev, &*self.shared);
+        if let Some(v) = self.vslab.as_mut() {
+            let room = shared.opts.max_bytes.saturating_sub(shared.outstanding.load(SeqCst));
+            let read = v.read(&self.tap, &dev.vnet_counters, room, cap, |len, capacity| {
+                shared.truncated.fetch_add(1, SeqCst);
+                dev.count_rx_dropped(1);
+                on_truncated(len, capacity);
+            });
+            let read = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    dev.count_rx_error();
+                    return Err(e);
+                }
+            };
+            let (Some(timestamp), n) = (read.first_read, v.lengths().len()) else { return Ok(None) };
+            if n == 0 {
+                return Ok(None);
+            }
+            dev.count_rx(n as u64, v.data().len() as u64);
+            shared.outstanding.fetch_add(v.data().len(), SeqCst);
+            return Ok(Some(Burst { data: v.data(), lengths: v.lengths(), timestamp, vnet: v.vnet() }));
+        }
+        let read =
+            read_packed(dev, shared, &self.tap, &mut self.slab, self.stride, &mut self.lens[..cap], &mut on_truncated);
+        let burst = match read {
+            Ok(burst) => burst,
+            Err(e) => {
+                dev.count_rx_error();
+                return Err(e);
+            }
+        };
+        self.resize = burst.truncated > 0;
+        let Some(timestamp) = burst.first_read.filter(|_| burst.frames > 0) else { return Ok(None) };
+        dev.count_rx(burst.frames as u64, burst.bytes as u64);
+        shared.outstanding.fetch_add(burst.bytes, SeqCst);
+        Ok(Some(Burst { data: &self.slab[..burst.bytes], lengths: &self.lens[..burst.frames], timestamp, vnet: None }))
+    }
+}
+
+fn run(reader: &mut BurstReader, shared: &Shared, sink: &mut impl Sink) -> Result<()> {
     let opts = &shared.opts;
-    let mut stride = stride_of(tap);
-    let mut frames = slab_frames(stride, opts);
-    let mut slab = vec![0u8; frames * stride];
-    let mut lens = vec![0u32; opts.max_batch];
     let mut rev = [0i16; 2];
-    // Offload devices read each frame with its header into a packed slab with room for a
-    // super-frame at every read (crate::vnet::VnetSlab); the rest of the loop is the same.
-    let mut vslab = dev.offload().map(|state| {
-        stride = vnet::MAX_SUPER_FRAME;
-        frames = slab_frames(stride, opts);
-        slab = Vec::new();
-        vnet::VnetSlab::new(state, tap.mode(), tap.vnet_header_size(), opts.max_bytes.min(4 << 20))
-    });
     sink.started();
     while !shared.stop.load(SeqCst) {
         shared.bytes_blocked.store(true, SeqCst);
-        let outstanding = shared.outstanding.load(SeqCst);
-        let cap = match vslab {
-            // A read needs room for a whole super-frame under the budget (or nothing held).
-            Some(_) if outstanding == 0 || opts.max_bytes.saturating_sub(outstanding) >= stride => opts.max_batch,
-            Some(_) => 0,
-            None => burst_cap(outstanding, stride, opts, frames),
-        };
+        let cap = reader.cap();
         if cap > 0 {
             shared.bytes_blocked.store(false, SeqCst);
         }
@@ -417,7 +608,7 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
         let wait_on: &[_] = if blocked {
             &[(wake.as_fd(), sys::POLLIN)]
         } else {
-            &[(wake.as_fd(), sys::POLLIN), (tap.fd(), sys::POLLIN)]
+            &[(wake.as_fd(), sys::POLLIN), (reader.fd(), sys::POLLIN)]
         };
         rev[1] = 0;
         sys::poll(wait_on, &mut rev, -1).map_err(|e| Error::os("poll", "poll", e))?;
@@ -430,54 +621,12 @@ fn run(dev: &Netdev, tap: &Tap, shared: &Shared, sink: &mut impl Sink) -> Result
         if rev[1] == 0 {
             continue;
         }
-        if let Some(v) = vslab.as_mut() {
-            let room = opts.max_bytes.saturating_sub(outstanding);
-            let read = v.read(tap, &dev.vnet_counters, room, cap, |len, capacity| {
-                shared.truncated.fetch_add(1, SeqCst);
-                dev.count_rx_dropped(1);
-                sink.truncated(len, capacity);
-            });
-            let read = match read {
-                Ok(r) => r,
-                Err(e) => {
-                    dev.count_rx_error();
-                    return Err(e);
-                }
-            };
-            let _ = read.truncated;
-            let n = v.lengths().len();
-            if n > 0 {
-                dev.count_rx(n as u64, v.data().len() as u64);
-                shared.pending.fetch_add(1, SeqCst);
-                shared.outstanding.fetch_add(v.data().len(), SeqCst);
-                let delivered = Burst { data: v.data(), lengths: v.lengths(), vnet: v.vnet() };
-                if sink.burst(delivered).is_break() {
-                    return Ok(());
-                }
-            }
-            continue;
-        }
-        let burst = match read_packed(dev, shared, tap, &mut slab, stride, &mut lens[..cap], sink) {
-            Ok(burst) => burst,
-            Err(e) => {
-                dev.count_rx_error();
-                return Err(e);
-            }
-        };
-        if burst.frames > 0 {
-            dev.count_rx(burst.frames as u64, burst.bytes as u64);
-            shared.pending.fetch_add(1, SeqCst);
-            shared.outstanding.fetch_add(burst.bytes, SeqCst);
-            let delivered = Burst { data: &slab[..burst.bytes], lengths: &lens[..burst.frames], vnet: None };
-            if sink.burst(delivered).is_break() {
-                return Ok(());
-            }
-        }
-        if burst.truncated > 0 {
-            // The MTU may have grown: size the slab again.
-            stride = stride_of(tap);
-            frames = slab_frames(stride, opts);
-            slab = vec![0u8; frames * stride];
+        // The pending count goes up before the sink can hand the burst on (and the
+        // consumer acknowledge it).
+        let Some(burst) = reader.read_burst(|len, capacity| sink.truncated(len, capacity))? else { continue };
+        shared.pending.fetch_add(1, SeqCst);
+        if sink.burst(burst).is_break() {
+            return Ok(());
         }
     }
     Ok(())

@@ -601,6 +601,8 @@ pub(crate) struct VnetRead {
     pub read_bytes: usize,
     /// Frames too large for the buffer (never with a 64 KiB+ buffer), discarded.
     pub truncated: usize,
+    /// When the first read returned (the burst's receive timestamp).
+    pub first_read: Option<std::time::SystemTime>,
 }
 
 impl VnetSlab {
@@ -669,6 +671,9 @@ impl VnetSlab {
             };
             r.reads += 1;
             r.read_bytes += len;
+            if r.first_read.is_none() {
+                r.first_read = Some(std::time::SystemTime::now());
+            }
             let frame = &mut self.slab[at..at + len];
             match take(&self.state, self.l2, &self.hdr, frame, counters) {
                 Taken::Dropped => {}

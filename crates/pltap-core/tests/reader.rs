@@ -259,3 +259,127 @@ fn a_panic_on_the_reader_thread_is_its_failure() {
         reader.stop();
     });
 }
+
+// ---------------------------------------------------------------------------------
+// The burst read on its own (what an event-loop consumer calls; the thread above calls
+// the same function).
+
+use pltap_core::reader::BurstReader;
+use std::time::SystemTime;
+
+/// Waits until the device is readable, then reads one burst; the frames of exactly `len`
+/// bytes it held, its size and timestamp.
+fn read_one(
+    reader: &mut BurstReader,
+    len: usize,
+    truncated: &mut Vec<(usize, usize)>,
+) -> Option<(usize, usize, SystemTime)> {
+    let end = Instant::now() + WAIT;
+    loop {
+        let left = end.checked_duration_since(Instant::now())?;
+        if !reader.tap().wait_readable(pltap_core::sys::poll_timeout_ms(left)).unwrap() {
+            continue;
+        }
+        if let Some(b) = reader.read_burst(|l, c| truncated.push((l, c))).unwrap() {
+            assert_eq!(b.lengths.iter().map(|l| *l as usize).sum::<usize>(), b.data.len());
+            let mut at = 0;
+            let mut got = 0;
+            for l in b.lengths {
+                let frame = &b.data[at..at + *l as usize];
+                at += *l as usize;
+                if frame.len() == len && ethertype(frame) == ETH_P_IP {
+                    got += 1;
+                }
+            }
+            return Some((got, b.data.len(), b.timestamp));
+        }
+        if !truncated.is_empty() {
+            return Some((0, 0, SystemTime::UNIX_EPOCH));
+        }
+    }
+}
+
+#[test]
+fn read_burst_reads_counts_and_stamps_a_burst() {
+    privileged(|| {
+        let dev = port("rb0");
+        let mut reader =
+            BurstReader::new(dev.clone(), ReaderOptions { max_batch: 64, max_bytes: 1 << 20, max_pending: 1 }).unwrap();
+        let handle = reader.handle();
+        assert!(reader.can_read());
+        assert!(reader.read_burst(|_, _| panic!("no frame")).unwrap().is_none(), "nothing queued: no burst");
+        let before = SystemTime::now();
+        send(10, 100);
+        // All ten are queued before the first read, so one burst takes them (other traffic aside).
+        let mut got = 0;
+        let mut bytes = 0;
+        let mut first_stamp = None;
+        while got < 10 {
+            let (n, b, ts) = read_one(&mut reader, HEADERS + 100, &mut Vec::new()).expect("the datagrams never came");
+            got += n;
+            bytes += b;
+            first_stamp.get_or_insert(ts);
+        }
+        let after = SystemTime::now();
+        let ts = first_stamp.unwrap();
+        assert!(before <= ts && ts <= after, "the timestamp {ts:?} is not within the read ({before:?}..{after:?})");
+        let port = dev.stats().unwrap().port;
+        assert!(port.rx_packets >= 10, "{port:?}");
+        assert_eq!(handle.outstanding(), bytes, "what was read counts as outstanding until released");
+        handle.release(bytes);
+        assert_eq!(handle.outstanding(), 0);
+    });
+}
+
+#[test]
+fn read_burst_respects_pause_and_the_byte_budget() {
+    privileged(|| {
+        let dev = port("rb1");
+        let max_bytes = pltap_core::frame::MAX_FRAME;
+        let mut reader = BurstReader::new(dev, ReaderOptions { max_batch: 64, max_bytes, max_pending: 1 }).unwrap();
+        let handle = reader.handle();
+        handle.pause();
+        assert!(!reader.can_read(), "paused");
+        handle.resume();
+        assert!(reader.can_read());
+        send(100, 1000);
+        let mut got = 0;
+        // Read without releasing until the budget leaves less than a frame.
+        while reader.can_read() {
+            match read_one(&mut reader, HEADERS + 1000, &mut Vec::new()) {
+                Some((n, _, _)) => got += n,
+                None => panic!("the datagrams never came ({got})"),
+            }
+        }
+        assert!(got > 0 && got < 100, "{got} frames within a budget of {max_bytes}");
+        assert!(handle.outstanding() <= max_bytes && handle.outstanding() + 1518 > max_bytes);
+        assert!(reader.read_burst(|_, _| {}).unwrap().is_none(), "no room: no read");
+        handle.release(handle.outstanding());
+        assert!(reader.can_read(), "released: room again");
+        while got < 100 {
+            let (n, b, _) = read_one(&mut reader, HEADERS + 1000, &mut Vec::new()).expect("the rest never came");
+            got += n;
+            handle.release(b);
+        }
+    });
+}
+
+#[test]
+fn read_burst_counts_a_truncated_frame_then_sizes_the_slab_again() {
+    privileged(|| {
+        let dev = port("rb2");
+        let mut reader = BurstReader::new(dev.clone(), ReaderOptions::default()).unwrap();
+        dev.set_mtu(4000).unwrap();
+        send(1, 3000);
+        let mut truncated = Vec::new();
+        while truncated.is_empty() {
+            read_one(&mut reader, HEADERS + 3000, &mut truncated).expect("no truncation reported");
+        }
+        assert_eq!(truncated, [(HEADERS + 3000, 1518)]);
+        assert_eq!(reader.handle().truncated(), 1);
+        assert_eq!(dev.stats().unwrap().port.rx_dropped, 1);
+        send(1, 3000);
+        let (n, _, _) = read_one(&mut reader, HEADERS + 3000, &mut truncated).expect("the second frame never came");
+        assert_eq!((n, truncated.len()), (1, 1), "the slab was sized again: it fits");
+    });
+}

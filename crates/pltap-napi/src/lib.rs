@@ -205,7 +205,11 @@ impl JsNetdev {
                 "tcp" => pltap_core::vnet::GsoKind::Tcp,
                 "udp" => pltap_core::vnet::GsoKind::Udp,
                 _ => {
-                    return Err(error::to_napi(pltap_core::Error::invalid_value("gso", kind, "must be 'tcp' or 'udp'")));
+                    return Err(error::to_napi(pltap_core::Error::invalid_value(
+                        "gso",
+                        kind,
+                        "must be 'tcp' or 'udp'",
+                    )));
                 }
             };
             let size = u16::try_from(segment_size)
