@@ -9,7 +9,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,12 +79,22 @@ interface ChildNs {
   stop(): void
 }
 
-function childNs(): ChildNs {
+async function childNs(): Promise<ChildNs> {
   const child: ChildProcess = spawn('unshare', ['--net', '--', 'sleep', '3600'], { stdio: 'ignore' })
   const pid = child.pid!
+  // The process is in its own namespace only once unshare(2) ran.
+  const ours = readlinkSync('/proc/self/ns/net')
+  await waitFor('the child network namespace', () => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/net`) !== ours
+    } catch {
+      return false
+    }
+  })
   return {
     pid,
-    run: (cmd, args) => execFileSync('nsenter', ['-t', String(pid), '-n', cmd, ...args], { encoding: 'utf8' }),
+    run: (cmd, args) =>
+      execFileSync('nsenter', ['-t', String(pid), '-n', cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     stop: () => child.kill('SIGKILL'),
   }
 }
@@ -241,11 +251,12 @@ async function bridgedStream(
   vnet: boolean,
   bytes: number,
   capture?: (ns: ChildNs, ifname: string) => () => Promise<void>,
+  dev: { mode?: 'tap' | 'tun'; packetInfo?: boolean } = {},
 ): Promise<{ a: Netdev; b: Netdev; aSeen: number[] }> {
-  const a = await upDevice(t, net, { name: `off-a${net}`, offload: aOffload })
-  const b = await withDevice(t, { name: `off-b${net}`, ...(bOffload ? { offload: bOffload } : {}) })
+  const a = await upDevice(t, net, { name: `off-a${net}`, offload: aOffload, ...dev })
+  const b = await withDevice(t, { name: `off-b${net}`, ...(bOffload ? { offload: bOffload } : {}), ...dev })
   quietIpv6(b.realName)
-  const ns = childNs()
+  const ns = await childNs()
   t.teardown(() => ns.stop())
   await moveInto(ns, b, net)
   const stopSink = await startSink(ns, `198.18.${net}.2`, 5001)
@@ -338,6 +349,76 @@ devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel a
   // tshark's checksum status: 1 = Good (0 = Bad, 2 = Unverified).
   const bad = rows.filter(([, ip, tcp]) => ip !== '1' || tcp !== '1')
   t.is(bad.length, 0, `every IP and TCP checksum is good (first bad: ${bad[0]})`)
+})
+
+devSerial('split + coalesce: a JS bridge from a split device into one that coalesces plain batches, bytes intact', async (t) => {
+  const { a, b } = await bridgedStream(t, 49, {}, { coalesce: 'tcp' }, false, 16 << 20)
+  const sa = a.offloadStats()!
+  const sb = b.offloadStats()!
+  t.true(sa.segments > 0, `A split: ${JSON.stringify(sa)}`)
+  t.true(sb.coalesced > 0 && sb.coalescedSegments > sb.coalesced, `B coalesced: ${JSON.stringify(sb)}`)
+  t.is(sb.gsoFallbacks, 0)
+})
+
+for (const [what, net, dev] of [
+  ['TUN (IP at byte 0)', 46, { mode: 'tun' }],
+  ['TAP with tun_pi before the vnet header', 47, { packetInfo: true }],
+  ['TUN with tun_pi', 48, { mode: 'tun', packetInfo: true }],
+] as const) {
+  devSerial(`${what}: super-frames pass through and split frames arrive, bytes intact`, async (t) => {
+    const pass = await bridgedStream(t, net, { deliver: 'super' }, { deliver: 'super' }, true, 8 << 20, undefined, dev)
+    t.true(pass.a.stats().offload!.superFrames > 0, 'super-frames from the kernel')
+    t.true(Math.max(...pass.aSeen) > 1514)
+    await pass.a.close()
+    await pass.b.close()
+    const split = await bridgedStream(t, net + 10, {}, undefined, false, 4 << 20, undefined, dev)
+    const sa = split.a.stats().offload!
+    t.true(sa.superFrames > 0 && sa.segments > sa.superFrames, JSON.stringify(sa))
+    t.true(Math.max(...split.aSeen) <= 1514, `at most MTU-sized (${Math.max(...split.aSeen)})`)
+  })
+}
+
+/** An Ethernet/IPv4/UDP super-datagram of `payload` bytes, checksum field 0 (pltap puts in the seed). */
+function udp4(payload: number, dstMac: Buffer, src: number[], dst: number[], port: number): Buffer {
+  const f = Buffer.alloc(14 + 20 + 8 + payload)
+  dstMac.copy(f, 0)
+  Buffer.from('02005e100099', 'hex').copy(f, 6)
+  f.writeUInt16BE(0x0800, 12)
+  f[14] = 0x45
+  f.writeUInt16BE(20 + 8 + payload, 16)
+  f[22] = 64
+  f[23] = 17
+  Buffer.from([...src, ...dst]).copy(f, 26)
+  f.writeUInt16BE(~csum(f.subarray(14, 34)) & 0xffff, 24)
+  f.writeUInt16BE(40001, 34)
+  f.writeUInt16BE(port, 36)
+  f.writeUInt16BE(8 + payload, 38)
+  for (let i = 0; i < payload; i++) f[42 + i] = i & 0xff
+  return f
+}
+
+devSerial("send(frame, { gso: 'udp' }): the kernel segments pltap's super-datagram into datagrams a socket receives", async (t) => {
+  const dev = await upDevice(t, 45, { name: 'off-uso-tx', offload: { rx: 'tso+uso' } })
+  t.true(dev.offload!.rx.uso, 'this kernel grants USO')
+  const { createSocket } = await import('node:dgram')
+  const sock = createSocket('udp4')
+  t.teardown(() => sock.close())
+  const got: Buffer[] = []
+  sock.on('message', (m) => got.push(m))
+  await new Promise<void>((r) => sock.bind(5002, '198.18.45.1', () => r()))
+  const mac = Buffer.from(dev.etheraddr.split(':').map((h) => Number.parseInt(h, 16)))
+  const frame = udp4(3000, mac, [198, 18, 45, 2], [198, 18, 45, 1], 5002)
+  execFileSync('ip', ['neigh', 'replace', '198.18.45.2', 'lladdr', '02:00:5e:10:00:99', 'dev', dev.realName])
+  t.true(dev.send(frame, { gso: 'udp', segmentSize: 1000 }))
+  await waitFor('three datagrams', () => got.length >= 3)
+  t.deepEqual(
+    got.map((m) => m.length),
+    [1000, 1000, 1000],
+  )
+  t.deepEqual(Buffer.concat(got), frame.subarray(42), 'the payload, in order, with valid per-segment checksums')
+  // A plain device refuses the option before any I/O.
+  const plain = await withDevice(t, { name: 'off-uso-plain' })
+  t.throws(() => plain.send(frame, { gso: 'udp', segmentSize: 1000 }), { instanceOf: TypeError })
 })
 
 devSerial('vsys: the new helper hands out a vnet device; dev.offload is negotiated by the client', async (t) => {

@@ -9,7 +9,14 @@ import { EventEmitter } from 'node:events'
 import { type NativeNetdev, openNetdev } from '../binding.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { LinkState } from './netdev/link.js'
-import { checkSendOptions, MAX_SUPER_FRAME, type OffloadState, type SendOptions, toPackedVnet } from './netdev/offload.js'
+import {
+  checkSendOptions,
+  MAX_SUPER_FRAME,
+  type OffloadState,
+  type OffloadStats,
+  type SendOptions,
+  toPackedVnet,
+} from './netdev/offload.js'
 import { argError, checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats } from './netdev/types.js'
@@ -178,6 +185,22 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     const o = native(() => this.#live().offload)
     if (o == null) return null
     return { ...o, rx: { ...o.rx }, coalesce: o.coalesce === 'off' ? false : o.coalesce } as OffloadState
+  }
+
+  /**
+   * The offload counters (as in {@link Netdev.stats}`().offload`), or `null` without
+   * offload. Counted by this process, so unlike `stats()` this works even once the
+   * interface was moved to another namespace.
+   *
+   * @example
+   * ```ts
+   * const o = dev.offloadStats()
+   * if (o) console.log(`${o.coalesced} GSO writes made of ${o.coalescedSegments} frames`)
+   * ```
+   */
+  offloadStats(): OffloadStats | null {
+    const nativeDev = this.#live()
+    return nativeDev.offload == null ? null : native(() => nativeDev.offloadStats())
   }
 
   /** Whether link changes go through vsys scripts (`allocator: 'vsys'`). */
