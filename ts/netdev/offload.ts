@@ -67,7 +67,18 @@ export interface OffloadState {
   /** The vnet header size on the descriptor (10, unless an adopted device says otherwise). */
   headerSize: number
   /** What `TUNSETOFFLOAD` granted. */
-  rx: { csum: boolean; tso4: boolean; tso6: boolean; tsoEcn: boolean; uso: boolean }
+  rx: {
+    /** `TUN_F_CSUM`: frames may come with a partial checksum. */
+    csum: boolean
+    /** `TUN_F_TSO4`: TCP/IPv4 super-frames. */
+    tso4: boolean
+    /** `TUN_F_TSO6`: TCP/IPv6 super-frames. */
+    tso6: boolean
+    /** `TUN_F_TSO_ECN`: TCP super-frames of streams that sent CWR. */
+    tsoEcn: boolean
+    /** `TUN_F_USO4|TUN_F_USO6`: UDP super-datagrams. */
+    uso: boolean
+  }
   /** How super-frames reach you. */
   deliver: 'split' | 'super'
   /** Partial checksums of non-GSO frames (`deliver: 'super'`). */
