@@ -76,7 +76,8 @@ pub fn checksum(bytes: &[u8]) -> u16 {
 /// ```
 /// use pltap_core::offload::{fold, pseudo_header_sum};
 /// let s = pseudo_header_sum(&[198, 18, 0, 1], &[198, 18, 0, 2], 6, 20);
-/// assert_eq!(fold(s), 0xc612 + 0x0001 + 0xc612 + 0x0002 + 6 + 20);
+/// // c612 + 0001 + c612 + 0002 + 0006 + 0014 = 1_8c41, folded: 8c42.
+/// assert_eq!(fold(s), 0x8c42);
 /// ```
 pub fn pseudo_header_sum(src: &[u8], dst: &[u8], proto: u8, l4_len: u32) -> u64 {
     let acc = sum(dst, sum(src, 0));

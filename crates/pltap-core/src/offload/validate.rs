@@ -497,8 +497,8 @@ pub fn parse(hdr: &VnetHdr, frame: &[u8], l2: L2) -> Result<Layout, VnetError> {
 /// let mut h = VnetHdr { flags: 1, hdr_len: 999, csum_start: 34, csum_offset: 6, ..VnetHdr::NONE };
 /// prepare_for_write(&mut h, &mut f, L2::Ethernet, &Limits::default()).unwrap();
 /// assert_eq!(h.hdr_len, 42);
-/// // seed = c612+0001+c612+0002+0011+0008
-/// assert_eq!(u16::from_be_bytes([f[40], f[41]]), 0x8c3e);
+/// // seed = c612+0001+c612+0002+0011+0008 = 1_8c40, folded: 8c41
+/// assert_eq!(u16::from_be_bytes([f[40], f[41]]), 0x8c41);
 /// ```
 pub fn prepare_for_write(hdr: &mut VnetHdr, frame: &mut [u8], l2: L2, limits: &Limits) -> Result<Layout, VnetError> {
     let lay = validate(hdr, frame, l2, limits)?;
@@ -528,11 +528,11 @@ pub fn prepare_for_write(hdr: &mut VnetHdr, frame: &mut [u8], l2: L2, limits: &L
 /// f[14] = 0x45; f[17] = 28; f[23] = 17;
 /// f[26..34].copy_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
 /// f[39] = 8;
-/// f[40..42].copy_from_slice(&0x8c3eu16.to_be_bytes()); // the seed
+/// f[40..42].copy_from_slice(&0x8c41u16.to_be_bytes()); // the seed
 /// let mut h = VnetHdr { flags: 1, csum_start: 34, csum_offset: 6, ..VnetHdr::NONE };
 /// complete_checksum(&mut h, &mut f, L2::Ethernet).unwrap();
 /// assert_eq!(h.flags, 0);
-/// assert_eq!(u16::from_be_bytes([f[40], f[41]]), !0x8c3eu16 - 8); // ~(seed + 0008)
+/// assert_eq!(u16::from_be_bytes([f[40], f[41]]), !(0x8c41u16 + 8)); // ~(seed + UDP length)
 /// ```
 pub fn complete_checksum(hdr: &mut VnetHdr, frame: &mut [u8], l2: L2) -> Result<(), VnetError> {
     if !hdr.needs_csum() {

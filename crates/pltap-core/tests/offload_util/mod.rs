@@ -162,7 +162,7 @@ impl Spec {
 
     /// The L4 header and payload, with the checksum as `self.csum` says.
     pub fn l4_bytes(&self) -> Vec<u8> {
-        assert!(self.opts.len() % 4 == 0);
+        assert!(self.opts.len().is_multiple_of(4));
         let mut l4 = Vec::new();
         l4.extend_from_slice(&self.sport.to_be_bytes());
         l4.extend_from_slice(&self.dport.to_be_bytes());
