@@ -60,6 +60,11 @@ export declare class NativeNetdev {
   vifDownIfUp(): Promise<string | null>
   /** Waits up to `timeout_ms` for room to write (`POLLOUT`), off the JS thread. */
   waitWritable(timeoutMs: number): Promise<boolean>
+  /**
+   * Calls `callback` once the device has room to write, watched on this thread's event
+   * loop (the `waitWritable` of the loop); `cancel()` on the result ends the wait.
+   */
+  watchWritable(callback: () => void): NativeWritableWait
   /** MAC address. */
   hwaddr(): string
   /** Sets the MAC address. */
@@ -93,12 +98,22 @@ export declare class NativeNetdev {
    * Starts a reader thread that delivers bursts of frames to `callback`, with at most
    * `max_bytes` read and not yet released (see `NativeRx.release`).
    */
-  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  /**
+   * Like `rxStart`, in the `'loop'` wake mode: the device is watched on this thread's
+   * event loop and each burst is read and delivered in the loop's callback.
+   */
+  rxStartLoop(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
 }
 export type JsNetdev = NativeNetdev
 
-/** A running reader (`NativeRx` in JS). */
+/** A running receive engine (`NativeRx` in JS), in either wake mode. */
 export declare class NativeRx {
+  /**
+   * Whether the `'loop'` wake mode can run in this runtime (it needs libuv's poll
+   * handle, which Node exports).
+   */
+  static loopAvailable(): boolean
   /** Stops reading from the device until `resume()`. */
   pause(): void
   /** Resumes reading. */
@@ -110,7 +125,7 @@ export declare class NativeRx {
   release(bytes: number): void
   /** Frames the reader discarded because they did not fit its buffer. */
   get truncated(): number
-  /** Stops and joins the reader thread (idempotent). */
+  /** Stops the reader (joins its thread, or closes its poll handle); idempotent. */
   close(): void
 }
 export type JsRx = NativeRx
@@ -123,6 +138,13 @@ export declare class NativeVsysd {
   stop(): void
 }
 export type JsVsysd = NativeVsysd
+
+/** A pending wait for room to write (`NativeWritableWait` in JS). */
+export declare class NativeWritableWait {
+  /** Ends the wait without calling the callback (idempotent). */
+  cancel(): void
+}
+export type JsWritableWait = NativeWritableWait
 
 /** `pltap_core::IfName::new`: an interface name or `%d` template. */
 export declare function checkIfname(value: string): string | null

@@ -153,8 +153,8 @@ function sendStream(addr: string, port: number, data: Buffer): Promise<string> {
 }
 
 /** Forwards every burst of `from` to `to` (with headers when `vnet`), until stopped. */
-function pump(from: Netdev, to: Netdev, vnet: boolean, seen: number[]): () => Promise<void> {
-  const rx = from.rxOpen({ highWaterMarkBytes: 16 * 1024 * 1024 })
+function pump(from: Netdev, to: Netdev, vnet: boolean, seen: number[], wake?: 'loop' | 'thread'): () => Promise<void> {
+  const rx = from.rxOpen({ highWaterMarkBytes: 16 * 1024 * 1024, ...(wake ? { wake } : {}) })
   let stopped = false
   const done = (async () => {
     while (!stopped) {
@@ -252,6 +252,7 @@ async function bridgedStream(
   bytes: number,
   capture?: (ns: ChildNs, ifname: string) => () => Promise<void>,
   dev: { mode?: 'tap' | 'tun'; packetInfo?: boolean } = {},
+  wake?: 'loop' | 'thread',
 ): Promise<{ a: Netdev; b: Netdev; aSeen: number[] }> {
   const a = await upDevice(t, net, { name: `off-a${net}`, offload: aOffload, ...dev })
   const b = await withDevice(t, { name: `off-b${net}`, ...(bOffload ? { offload: bOffload } : {}), ...dev })
@@ -262,8 +263,8 @@ async function bridgedStream(
   const stopSink = await startSink(ns, `198.18.${net}.2`, 5001)
   t.teardown(stopSink)
   const aSeen: number[] = []
-  const stopAB = pump(a, b, vnet, aSeen)
-  const stopBA = pump(b, a, vnet, [])
+  const stopAB = pump(a, b, vnet, aSeen, wake)
+  const stopBA = pump(b, a, vnet, [], wake)
   const stopCapture = capture?.(ns, b.realName)
   const data = randomBytes(bytes)
   const reply = await sendStream(`198.18.${net}.2`, 5001, data)
@@ -274,15 +275,20 @@ async function bridgedStream(
   return { a, b, aSeen }
 }
 
-devSerial("deliver: 'super' passes the kernel's TCP super-frames through a JS bridge, bytes intact", async (t) => {
-  const { a, b, aSeen } = await bridgedStream(t, 42, { deliver: 'super' }, { deliver: 'super' }, true, 16 << 20)
-  const sa = a.stats().offload!
-  t.true(sa.superFrames > 0, `super-frames from the kernel: ${JSON.stringify(sa)}`)
-  t.true(Math.max(...aSeen) > 1514, `frames larger than the MTU came through (${Math.max(...aSeen)} bytes)`)
-  t.is(sa.malformed, 0)
-  t.is(sa.gsoFallbacks, 0, 'the kernel took every validated super-frame written into A')
-  t.true(b.offload !== null)
-})
+for (const [wake, net] of [
+  ['thread', 42],
+  ['loop', 52],
+] as const) {
+  devSerial(`deliver: 'super' passes the kernel's TCP super-frames through a JS bridge, bytes intact (wake: '${wake}')`, async (t) => {
+    const { a, b, aSeen } = await bridgedStream(t, net, { deliver: 'super' }, { deliver: 'super' }, true, 16 << 20, undefined, {}, wake)
+    const sa = a.stats().offload!
+    t.true(sa.superFrames > 0, `super-frames from the kernel: ${JSON.stringify(sa)}`)
+    t.true(Math.max(...aSeen) > 1514, `frames larger than the MTU came through (${Math.max(...aSeen)} bytes)`)
+    t.is(sa.malformed, 0)
+    t.is(sa.gsoFallbacks, 0, 'the kernel took every validated super-frame written into A')
+    t.true(b.offload !== null)
+  })
+}
 
 devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel and tshark agree)", async (t) => {
   const pcapDir = mkdtempSync(join(tmpdir(), 'pltap-offload-'))

@@ -37,5 +37,5 @@ export type {
   NetdevStats,
 } from './netdev/types.js'
 export { Netdev } from './netdev.js'
-export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions } from './rx.js'
-export { Rx } from './rx.js'
+export type { PackedFrames, ReadBatchOptions, ReadOptions, RxOptions, RxWake } from './rx.js'
+export { DEFAULT_WAKE, Rx } from './rx.js'

@@ -6,7 +6,7 @@
  */
 
 import { EventEmitter } from 'node:events'
-import { type NativeNetdev, openNetdev } from '../binding.js'
+import { type NativeNetdev, type NativeWritableWait, openNetdev } from '../binding.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { LinkState } from './netdev/link.js'
 import {
@@ -20,7 +20,7 @@ import {
 import { argError, checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats } from './netdev/types.js'
-import { Rx, type RxOptions } from './rx.js'
+import { canUseLoop, Rx, type RxOptions } from './rx.js'
 import { checkBoolean, checkInt, checkMac, checkObject, checkPortName, checkSignal, toBytes, toFrame } from './validate.js'
 
 const registry = new Map<string, Netdev>()
@@ -60,6 +60,8 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /** The close under way or done: every `close()` returns it. */
   #closing: Promise<void> | undefined
   readonly #rxs = new Set<Rx>()
+  /** `write()`s waiting for room on the event loop, and how each ends its wait (see `#writable`). */
+  readonly #writeWaits = new Map<NativeWritableWait, () => void>()
   /** The snapshot `flags`, `changeSeq` and `lastError` report, and the timers that renew it. */
   readonly #link: LinkState
   /** What {@link Netdev.setConfig} set (the facade's copy, for {@link Netdev.getConfig}). */
@@ -504,7 +506,9 @@ export class Netdev extends EventEmitter<NetdevEvents> {
 
   /**
    * Writes one frame, waiting for room if the kernel queue is full (the original's
-   * `send_wait`). The frame is any `ArrayBufferView`, as for {@link Netdev.send}.
+   * `send_wait`). The frame is any `ArrayBufferView`, as for {@link Netdev.send}. The wait
+   * watches the device on this thread's event loop (no thread-pool work); closing the
+   * device ends it (the write then rejects with `ERR_PLTAP_CLOSED`).
    *
    * @example
    * ```ts
@@ -522,8 +526,36 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     for (;;) {
       options.signal?.throwIfAborted()
       if (this.send(frame)) return
-      await nativeAsync(this.#live().waitWritable(100))
+      await this.#writable(options.signal)
     }
+  }
+
+  /** Resolves once the device may have room (or it closed); rejects when `signal` aborts. */
+  #writable(signal: AbortSignal | undefined): Promise<void> {
+    const nativeDev = this.#live()
+    if (!canUseLoop()) return nativeAsync(nativeDev.waitWritable(100)).then(() => {})
+    return new Promise<void>((resolve, reject) => {
+      let wait: NativeWritableWait | undefined
+      const end = (): void => {
+        signal?.removeEventListener('abort', onAbort)
+        if (wait !== undefined) this.#writeWaits.delete(wait)
+      }
+      const onAbort = (): void => {
+        wait?.cancel()
+        end()
+        reject(signal?.reason)
+      }
+      const done = (): void => {
+        end()
+        resolve()
+      }
+      wait = native(() => nativeDev.watchWritable(done))
+      this.#writeWaits.set(wait, () => {
+        wait?.cancel()
+        done()
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   /**
@@ -584,6 +616,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   async #close(): Promise<void> {
     this.#closed = true
     this.#link.stop()
+    for (const end of [...this.#writeWaits.values()]) end() // the writes retry and see the close
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
     if (this.#native.usesVsys) {
       // Let the helper undo what vif_up set up (the original never did: defect A11), but

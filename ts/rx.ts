@@ -1,4 +1,4 @@
-import type { NativeNetdev, NativeRx } from '../binding.js'
+import { type NativeNetdev, NativeRx } from '../binding.js'
 import { closedError, fromNative, native, PltapError } from './errors.js'
 import { keepAlive } from './keep-alive.js'
 import { Ring } from './ring.js'
@@ -31,17 +31,50 @@ export interface ReadBatchOptions extends ReadOptions {
 }
 
 /**
- * Tuning of the receive queue, passed to {@link Netdev.rxOpen}. The reader thread pauses
+ * How the receive path learns that frames are waiting (see {@link RxOptions.wake}):
+ * - `'loop'`: the device is watched by a libuv poll handle on the event loop of the
+ *   thread that opened the `Rx` (a worker's own loop in a worker thread), and each burst
+ *   is read and delivered in that handle's callback: one wake-up per burst, no thread
+ *   hop. The lowest latency; reading runs on the JS thread.
+ * - `'thread'`: a native reader thread per `Rx` waits and reads, and hands each burst to
+ *   the JS thread (two wake-ups per burst). The reads run off the JS thread, which can
+ *   help a JS thread that is busy with other work under sustained load.
+ *
+ * @example
+ * ```ts
+ * const rx = dev.rxOpen({ wake: 'thread' })
+ * console.log(rx.wake) // 'thread'
+ * ```
+ */
+export type RxWake = 'loop' | 'thread'
+
+/**
+ * The wake mode used when {@link RxOptions.wake} is not given: `'loop'` (it measured
+ * lower latency and no less throughput, see `bench/results/`), or `'thread'` in a
+ * runtime without libuv's poll handle.
+ */
+export const DEFAULT_WAKE: RxWake = 'loop'
+
+/**
+ * Tuning of the receive queue, passed to {@link Netdev.rxOpen}. The reader pauses
  * when either bound is reached, so that frames wait in the kernel's queue instead (which
  * drops them, counting them in the kernel's counters, when it is full).
  *
  * @example
  * ```ts
  * const rx = dev.rxOpen({ batch: 128, highWaterMark: 4096, highWaterMarkBytes: 16 * 1024 * 1024 })
+ * const threaded = dev.rxOpen({ wake: 'thread' })
  * ```
  */
 export interface RxOptions {
-  /** Frames the reader thread drains per burst, i.e. per crossing into JS (default 256, 1 to 1024). */
+  /**
+   * How frames are waited for and read: `'loop'` (the default, see {@link DEFAULT_WAKE})
+   * or `'thread'`; see {@link RxWake}. Every other option works the same in both. In a
+   * runtime without libuv's poll handle (not Node), `'loop'` falls back to `'thread'`
+   * ({@link Rx.wake} tells which runs).
+   */
+  wake?: RxWake
+  /** Frames the reader drains per burst, i.e. per crossing into JS (default 256, 1 to 1024). */
   batch?: number
   /**
    * Frames buffered in JS before the reader pauses (default 2048, 16 to 1,000,000). It resumes
@@ -49,7 +82,7 @@ export interface RxOptions {
    */
   highWaterMark?: number
   /**
-   * Bytes the queue may hold (default 4 MiB, 65536 to 1 GiB): frames the reader thread has
+   * Bytes the queue may hold (default 4 MiB, 65536 to 1 GiB): frames the reader has
    * read but JS has not yet taken, counting the bursts still on their way to the JS thread.
    * The reader never reads past it (a burst holds only as many frames of the device's MTU
    * as fit); it reads again as soon as a burst leaves the queue. With large frames (a 64 KiB
@@ -59,15 +92,16 @@ export interface RxOptions {
 }
 
 /**
- * A burst of frames packed back to back, as {@link Rx.readPacked} returns it: frame `i` is
- * the `lengths[i]` bytes after frames `0..i-1` in `data`.
+ * A burst of frames packed back to back, as {@link Rx.readPacked} returns it (and
+ * {@link Rx.observe} sees it): frame `i` is the `lengths[i]` bytes after frames `0..i-1`
+ * in `data`.
  *
  * @example
  * ```ts
- * const { data, lengths } = await rx.readPacked()
+ * const { data, lengths, timestamp } = await rx.readPacked()
  * let offset = 0
  * for (const len of lengths) {
- *   inspect(data.subarray(offset, offset + len))
+ *   inspect(data.subarray(offset, offset + len), timestamp)
  *   offset += len
  * }
  * ```
@@ -78,6 +112,12 @@ export interface PackedFrames {
   /** The length of each frame, in order. */
   lengths: Uint32Array
   /**
+   * When the burst was received: `CLOCK_REALTIME` in nanoseconds since the Unix epoch,
+   * taken right after the burst's first frame was read from the device (the same for
+   * every frame of the burst). `new Date(Number(timestamp / 1_000_000n))` is a `Date`.
+   */
+  timestamp: bigint
+  /**
    * On an offload device opened with `deliver: 'super'`: each frame's virtio-net header,
    * 10 bytes per frame (little-endian; decode one with `vnetAt`), with `hdrLen` set to the
    * exact parsed header length. Frames may be super-frames (up to 65600 bytes). Pass it to
@@ -86,13 +126,21 @@ export interface PackedFrames {
   vnet?: Buffer
 }
 
-/** A burst from the reader thread, partly consumed from its `next` frame on. */
+/** A burst from the reader, partly consumed from its `next` frame on. */
 interface Burst {
   data: Buffer
   lengths: Uint32Array
+  timestamp: bigint
   vnet: Buffer | null
   next: number
   offset: number
+}
+
+let loopAvailable: boolean | undefined
+/** Whether this runtime can watch a descriptor on its event loop (Node can). @internal */
+export function canUseLoop(): boolean {
+  loopAvailable ??= NativeRx.loopAvailable()
+  return loopAvailable
 }
 
 /** Someone waiting for frames: `take` consumes what it needs from the queue (which is not empty). */
@@ -109,10 +157,12 @@ export interface RxOwner {
  * A receive queue on a {@link Netdev}: pull frames one at a time, in batches, or with
  * `for await`.
  *
- * Frames are read by a native thread in bursts (up to `batch` frames per crossing into
- * JS, never one Promise per frame) into a bounded queue. When the queue reaches its
- * high-water mark the thread pauses and frames wait in the kernel. The thread starts at
- * the first asynchronous read; until then {@link Rx.recv} reads the device directly.
+ * Frames are read in bursts (up to `batch` frames per crossing into JS, never one Promise
+ * per frame) into a bounded queue, either on the event loop of the thread that opened
+ * the `Rx` or by a native reader thread (see {@link RxWake}). When the queue reaches its
+ * high-water mark the reader pauses and frames wait in the kernel. The reader starts at
+ * the first asynchronous read (or {@link Rx.observe}); until then {@link Rx.recv} reads
+ * the device directly. An open `Rx` does not keep the process alive; a pending read does.
  *
  * @example
  * ```ts
@@ -141,6 +191,9 @@ export class Rx implements AsyncIterable<Buffer> {
   #paused = false
   /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
   #endKeepAlive: (() => void) | undefined
+  #observers: ((burst: PackedFrames) => void)[] = []
+  #lastTimestamp: bigint | null = null
+  readonly #wake: RxWake
   readonly #batch: number
   readonly #highWaterMark: number
   readonly #highWaterMarkBytes: number
@@ -148,6 +201,9 @@ export class Rx implements AsyncIterable<Buffer> {
   /** @internal Use {@link Netdev.rxOpen}. */
   constructor(owner: RxOwner, options: RxOptions = {}) {
     this.#owner = owner
+    // 'loop' needs libuv's poll handle; a runtime without it gets the thread (rx.wake says so).
+    const wanted = options.wake ?? DEFAULT_WAKE
+    this.#wake = wanted === 'loop' && !canUseLoop() ? 'thread' : wanted
     this.#batch = options.batch ?? 256
     this.#highWaterMark = options.highWaterMark ?? 2048
     this.#highWaterMarkBytes = options.highWaterMarkBytes ?? 4 * 1024 * 1024
@@ -156,6 +212,59 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Whether {@link Rx.close} was called (or the owning {@link Netdev} closed). */
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** The wake mode in use (see {@link RxOptions.wake}). */
+  get wake(): RxWake {
+    return this.#wake
+  }
+
+  /**
+   * The receive timestamp of the last burst that reached this `Rx` (see
+   * {@link PackedFrames.timestamp}), or `null` before the first.
+   *
+   * @example
+   * ```ts
+   * const frame = await rx.read()
+   * console.log(`received at ${rx.lastTimestamp} ns`)
+   * ```
+   */
+  get lastTimestamp(): bigint | null {
+    return this.#lastTimestamp
+  }
+
+  /**
+   * Calls `fn` synchronously for every burst as it arrives, before it is queued (so it
+   * sees every frame this `Rx` receives, including frames then dropped past the queue's
+   * hard limit), with the burst's data, lengths and timestamp. It must not keep `data`
+   * beyond the call if it does not own the frames' fate (the same buffer is what reads
+   * return). Starts the reader if it is not running. Returns a function that removes
+   * `fn` (idempotent). An exception thrown by `fn` does not disturb the queue: it is
+   * rethrown asynchronously, as an uncaught exception.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close; `TypeError` if `fn` is not a function.
+   * @example
+   * ```ts
+   * let frames = 0
+   * const stop = rx.observe((burst) => { frames += burst.lengths.length })
+   * // ... later
+   * stop()
+   * ```
+   */
+  observe(fn: (burst: PackedFrames) => void): () => void {
+    if (typeof fn !== 'function') {
+      throw Object.assign(new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`), {
+        code: 'ERR_INVALID_ARG_TYPE',
+      })
+    }
+    this.#throwIfClosed()
+    const entry = (burst: PackedFrames): void => fn(burst)
+    this.#observers.push(entry)
+    this.#start()
+    return () => {
+      const i = this.#observers.indexOf(entry)
+      if (i >= 0) this.#observers.splice(i, 1)
+    }
   }
 
   /** Frames received but discarded: cut short by a too-small buffer, or beyond the queue's hard limit. */
@@ -411,36 +520,62 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#queued -= frames.lengths.length
     this.#queuedBytes -= frames.data.length
     this.#resumeIfLow()
-    if (frames.vnet != null) return { data: frames.data, lengths: frames.lengths, vnet: frames.vnet }
-    return { data: frames.data, lengths: frames.lengths }
+    if (frames.vnet != null) return { data: frames.data, lengths: frames.lengths, timestamp: b.timestamp, vnet: frames.vnet }
+    return { data: frames.data, lengths: frames.lengths, timestamp: b.timestamp }
   }
 
   #start(): void {
     if (this.#reader !== undefined || this.#failure !== undefined) return
-    this.#reader = native(() =>
-      this.#owner.native.rxStart(
-        (err, frames, lengths, vnet) => this.#onBurst(err, frames, lengths, vnet),
-        this.#batch,
-        this.#highWaterMarkBytes,
-      ),
-    )
+    const onBurst = (
+      err: string | null,
+      frames: Buffer | null,
+      lengths: Uint32Array | null,
+      sec: number | null,
+      nsec: number | null,
+      vnet: Buffer | null,
+    ): void => this.#onBurst(err, frames, lengths, sec, nsec, vnet)
+    const nativeDev = this.#owner.native
+    try {
+      this.#reader = native(() =>
+        this.#wake === 'loop'
+          ? nativeDev.rxStartLoop(onBurst, this.#batch, this.#highWaterMarkBytes)
+          : nativeDev.rxStart(onBurst, this.#batch, this.#highWaterMarkBytes),
+      )
+    } catch (err) {
+      // The reader could not start: that is this Rx's failure (reads reject with it).
+      this.#fail(err)
+    }
   }
 
-  #onBurst(err: string | null, frames: Buffer | null, lengths: Uint32Array | null, vnet: Buffer | null): void {
+  #fail(failure: unknown): void {
+    this.#failure = failure
+    for (const w of this.#waiters.splice(0)) w.reject(failure)
+    this.#updateKeepAlive()
+  }
+
+  #onBurst(
+    err: string | null,
+    frames: Buffer | null,
+    lengths: Uint32Array | null,
+    sec: number | null,
+    nsec: number | null,
+    vnet: Buffer | null = null,
+  ): void {
     if (this.#closed) return
     if (err !== null) {
-      this.#failure = fromNative(new Error(err))
-      for (const w of this.#waiters.splice(0)) w.reject(this.#failure)
-      this.#updateKeepAlive()
+      this.#fail(fromNative(new Error(err)))
       return
     }
     if (frames === null || lengths === null || lengths.length === 0) return
+    const timestamp = BigInt(sec ?? 0) * 1_000_000_000n + BigInt(nsec ?? 0)
+    this.#lastTimestamp = timestamp
+    if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
       this.#dropped += lengths.length // past the hard limit (the pause came too late)
       this.#reader?.release(frames.length)
       return
     }
-    this.#bursts.push({ data: frames, lengths, vnet, next: 0, offset: 0 })
+    this.#bursts.push({ data: frames, lengths, timestamp, vnet, next: 0, offset: 0 })
     this.#queued += lengths.length
     this.#queuedBytes += frames.length
     this.#heldBytes += frames.length
@@ -449,6 +584,19 @@ export class Rx implements AsyncIterable<Buffer> {
     if (!this.#paused && this.#queued >= this.#highWaterMark) {
       this.#paused = true
       this.#reader?.pause()
+    }
+  }
+
+  /** Tells the observers; an exception is rethrown later, so the queue stays consistent. */
+  #notify(burst: PackedFrames): void {
+    for (const fn of [...this.#observers]) {
+      try {
+        fn(burst)
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err
+        })
+      }
     }
   }
 

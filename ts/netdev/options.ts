@@ -100,7 +100,8 @@ export function checkConfig(config: NetdevConfig): void {
 /** Checks the options of `rxOpen`. */
 export function checkRxOptions(options: RxOptions): void {
   checkObject('options', options)
-  checkKnownKeys('options', options as Record<string, unknown>, ['batch', 'highWaterMark', 'highWaterMarkBytes'])
+  checkKnownKeys('options', options as Record<string, unknown>, ['wake', 'batch', 'highWaterMark', 'highWaterMarkBytes'])
+  if (options.wake !== undefined) checkOneOf('options.wake', options.wake, ['loop', 'thread'] as const)
   if (options.batch !== undefined) checkInt('options.batch', options.batch, 1, 1024)
   if (options.highWaterMark !== undefined) checkInt('options.highWaterMark', options.highWaterMark, 16, 1_000_000)
   if (options.highWaterMarkBytes !== undefined) checkInt('options.highWaterMarkBytes', options.highWaterMarkBytes, 65536, 2 ** 30)

@@ -11,7 +11,9 @@ mod check;
 mod error;
 mod offload;
 mod rx;
+mod uv;
 mod vsysd;
+mod writable;
 
 use error::{IntoNapi, blocking, encode, guard, test_panic_point};
 use napi::bindgen_prelude::*;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub use check::{MAX_FRAME, check_ifname, check_ipv4, check_local_netmask, check_mac};
 pub use rx::JsRx;
 pub use vsysd::{JsVsysd, vsysd_start, vsysd_usage};
+pub use writable::JsWritableWait;
 
 /// What `Netdev.open` passes down, already validated by the facade.
 #[napi(object)]
@@ -335,6 +338,13 @@ impl JsNetdev {
         blocking("waitWritable", move || tap.wait_writable(i32::try_from(timeout_ms).unwrap_or(i32::MAX))).await
     }
 
+    /// Calls `callback` once the device has room to write, watched on this thread's event
+    /// loop (the `waitWritable` of the loop); `cancel()` on the result ends the wait.
+    #[napi(catch_unwind, ts_args_type = "callback: () => void")]
+    pub fn watch_writable(&self, env: Env, callback: Function<'_, (), ()>) -> Result<JsWritableWait> {
+        guard("watchWritable", || writable::watch(&env, &self.inner, callback))
+    }
+
     /// MAC address.
     #[napi(catch_unwind)]
     pub fn hwaddr(&self) -> Result<String> {
@@ -416,9 +426,25 @@ impl JsNetdev {
     /// `max_bytes` read and not yet released (see `NativeRx.release`).
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
+    }
+
+    /// Like `rxStart`, in the `'loop'` wake mode: the device is watched on this thread's
+    /// event loop and each burst is read and delivered in the loop's callback.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
+    )]
+    pub fn rx_start_loop(
+        &self,
+        env: Env,
+        callback: Function<'_, rx::RxCallArgs, ()>,
+        max_batch: u32,
+        max_bytes: u32,
+    ) -> Result<JsRx> {
+        guard("rxStartLoop", || JsRx::start_loop(&env, self.inner.clone(), callback, max_batch, max_bytes))
     }
 }

@@ -1,0 +1,260 @@
+// The receive wake modes: 'loop' (a libuv poll handle on the owning thread's event loop, the
+// burst read in its callback) and 'thread' (a reader thread). The kernel is the peer: it
+// answers ARP requests the tests send, and the replies come back through the Rx.
+
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import test from 'ava'
+import { openNetdev } from '../binding.js'
+import { DEFAULT_WAKE, type Netdev, PltapError, type Rx, type RxWake } from '../ts/index.ts'
+import {
+  announceSkips,
+  arpFrame,
+  DIST_INDEX,
+  devSerial,
+  devTest,
+  ipLink,
+  parseArp,
+  ROOT,
+  run,
+  upDevice,
+  waitFor,
+  withDevice,
+} from './support.ts'
+
+announceSkips('rxwake.spec.ts')
+
+const WAKES: RxWake[] = ['loop', 'thread']
+const PEER_MAC = '02:00:c6:12:96:02'
+const WORKER = fileURLToPath(new URL('./fixtures/worker-rx.mjs', import.meta.url))
+
+/** ARP requests "who has 198.18.<net>.1" from `count` senders 198.18.<net>.(10+i): the kernel answers each. */
+function requests(net: number, count: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) =>
+    arpFrame(1, 'ff:ff:ff:ff:ff:ff', PEER_MAC, `198.18.${net}.${10 + i}`, '00:00:00:00:00:00', `198.18.${net}.1`),
+  )
+}
+
+/** Reads until the ARP replies to 198.18.<net>.(10..10+count) all came; returns their target IPs, sorted. */
+async function replies(rx: Rx, net: number, count: number): Promise<string[]> {
+  const seen = new Set<string>()
+  const signal = AbortSignal.timeout(30_000)
+  while (seen.size < count) {
+    const a = parseArp(await rx.read({ signal }))
+    if (a?.op === 2 && a.targetIp.startsWith(`198.18.${net}.`)) seen.add(a.targetIp)
+  }
+  return [...seen].sort()
+}
+
+const expected = (net: number, count: number) => Array.from({ length: count }, (_, i) => `198.18.${net}.${10 + i}`).sort()
+
+test('the default wake mode is loop', (t) => t.is(DEFAULT_WAKE, 'loop'))
+
+devTest('rxOpen rejects a bad wake before any I/O', async (t) => {
+  const dev = await withDevice(t, { name: 'kArgs', ifname: 'tKargs' })
+  for (const bad of ['Loop', 'threads', '', 'poll']) {
+    const e = t.throws(() => dev.rxOpen({ wake: bad as RxWake }), { instanceOf: TypeError }) as TypeError & { code: string }
+    t.is(e.code, 'ERR_INVALID_ARG_VALUE')
+  }
+  for (const bad of [1, null, {}, true]) {
+    const e = t.throws(() => dev.rxOpen({ wake: bad as never }), { instanceOf: TypeError }) as TypeError & { code: string }
+    t.is(e.code, 'ERR_INVALID_ARG_TYPE')
+  }
+  t.is(dev.rxOpen().wake, DEFAULT_WAKE)
+  t.is(dev.rxOpen({ wake: 'thread' }).wake, 'thread')
+  t.is(dev.rxOpen({ wake: 'loop' }).wake, 'loop')
+})
+
+for (const [i, wake] of WAKES.entries()) {
+  devTest(`${wake}: receives bursts with a timestamp; readPacked, read and observe agree`, async (t) => {
+    const net = 150 + i
+    const dev = await upDevice(t, net, { name: `kRecv${i}`, ifname: `tKr${i}` })
+    const rx = dev.rxOpen({ wake })
+    t.is(rx.wake, wake)
+    t.is(rx.lastTimestamp, null)
+    const observed: { frames: number; timestamp: bigint }[] = []
+    const unobserve = rx.observe((b) => observed.push({ frames: b.lengths.length, timestamp: b.timestamp }))
+    const before = BigInt(Date.now() - 1) * 1_000_000n
+    t.is(dev.sendBatch(requests(net, 3)), 3)
+    // The first burst, whole.
+    const burst = await rx.readPacked({ signal: AbortSignal.timeout(30_000) })
+    const after = BigInt(Date.now() + 1) * 1_000_000n
+    t.is(typeof burst.timestamp, 'bigint')
+    t.true(burst.timestamp >= before && burst.timestamp <= after, `${before} <= ${burst.timestamp} <= ${after}`)
+    t.is(
+      burst.lengths.reduce((a, b) => a + b, 0),
+      burst.data.length,
+    )
+    t.is(rx.lastTimestamp !== null && rx.lastTimestamp >= burst.timestamp, true)
+    // The rest one by one (other traffic aside), until all three replies came.
+    const seen = new Set<string>()
+    let offset = 0
+    for (const len of burst.lengths) {
+      const a = parseArp(burst.data.subarray(offset, offset + len))
+      offset += len
+      if (a?.op === 2) seen.add(a.targetIp)
+    }
+    const signal = AbortSignal.timeout(30_000)
+    while (seen.size < 3) {
+      const a = parseArp(await rx.read({ signal }))
+      if (a?.op === 2) seen.add(a.targetIp)
+    }
+    t.deepEqual([...seen].sort(), expected(net, 3))
+    t.true(observed.length >= 1 && observed[0]!.timestamp === burst.timestamp, 'the observer saw the first burst')
+    t.true(observed.reduce((n, o) => n + o.frames, 0) >= 3, 'and every frame')
+    unobserve()
+    unobserve() // idempotent
+    t.is(rx.dropped, 0)
+  })
+
+  devTest(`${wake}: close ends a pending read; for await ends; the device stays usable`, async (t) => {
+    const dev = await withDevice(t, { name: `kClose${i}`, ifname: `tKc${i}` })
+    const rx = dev.rxOpen({ wake })
+    const pending = rx.read()
+    const iter = (async () => {
+      for await (const _ of rx) {
+      }
+      return 'ended'
+    })()
+    await rx.close()
+    const e = await t.throwsAsync(pending, { instanceOf: PltapError })
+    t.is(e.code, 'ERR_PLTAP_CLOSED')
+    t.is(await iter, 'ended')
+    await t.throwsAsync(rx.read(), { instanceOf: PltapError })
+    t.throws(() => rx.observe(() => {}), { instanceOf: PltapError })
+    // Another Rx on the same device, in the same loop, works.
+    const rx2 = dev.rxOpen({ wake })
+    await t.throwsAsync(rx2.read({ signal: AbortSignal.timeout(10) }), { any: true, name: 'TimeoutError' })
+    await rx2.close()
+  })
+
+  devTest(`${wake}: at the high-water mark the reader pauses; reading resumes it; nothing is lost or miscounted`, async (t) => {
+    const net = 152 + i
+    const dev = await upDevice(t, net, { name: `kHwm${i}`, ifname: `tKh${i}` })
+    const count = 48
+    const rx = dev.rxOpen({ wake, highWaterMark: 16, batch: 4 })
+    rx.observe(() => {}) // starts the reader without taking a frame
+    t.is(dev.sendBatch(requests(net, count)), count)
+    // The reader fills the queue to the mark and pauses; the rest waits in the kernel.
+    await waitFor('the queue to reach its high-water mark', () => rx.queued >= 16)
+    const read = dev.stats().port.rxPackets
+    t.true(rx.queued <= 16 + 8 * 4, `${rx.queued} queued: within the hard limit`)
+    t.is(rx.dropped, 0)
+    // Taking frames below a quarter of the mark resumes it; every reply arrives once.
+    t.deepEqual(await replies(rx, net, count), expected(net, count))
+    t.true(dev.stats().port.rxPackets > read, 'it read again after resuming')
+    t.is(rx.dropped, 0, 'nothing was dropped: the pause came in time')
+    t.is(dev.stats().port.rxDropped, 0)
+  })
+}
+
+devTest(
+  'loop: an Rx in a worker thread receives on the worker\u2019s loop; the worker exits with it open, or is terminated with a read pending',
+  async (t) => {
+    for (const [k, then] of (['end', 'pending'] as const).entries()) {
+      const net = 154 + k
+      const worker = new Worker(WORKER, { workerData: { ifname: `tKw${k}`, net, then }, execArgv: [] })
+      t.teardown(() => worker.terminate())
+      const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
+      const report = await new Promise<{
+        ok: boolean
+        wake?: string
+        realName?: string
+        targetIp?: string
+        stamped?: boolean
+        error?: string
+      }>((resolve, reject) => {
+        worker.once('message', resolve)
+        worker.once('error', reject)
+      })
+      t.true(report.ok, report.error)
+      t.is(report.wake, 'loop')
+      t.is(report.targetIp, `198.18.${net}.2`)
+      t.true(report.stamped)
+      if (then === 'pending') await worker.terminate()
+      t.is(await exited, then === 'end' ? 0 : 1, `${then}: the worker ended normally (no abort)`)
+      await waitFor(`${report.realName} to go with the worker`, () => ipLink(report.realName!) === null)
+    }
+  },
+)
+
+devTest('a process with an open device and a running loop-mode Rx exits on its own', async (t) => {
+  const script = [
+    `import { Netdev } from ${JSON.stringify(DIST_INDEX)}`,
+    "const d = await Netdev.open({ name: 'x', allocator: 'direct', ifname: 'tKx%d' })",
+    "const rx = d.rxOpen({ wake: 'loop' })",
+    'rx.observe(() => {})', // the poll handle is open and polling
+    'await rx.read({ signal: AbortSignal.timeout(50) }).catch(() => {})', // and a read came and went
+    "const rx2 = d.rxOpen({ wake: 'thread' })",
+    'rx2.observe(() => {})',
+    "console.log('opened', d.realName)",
+  ].join('\n')
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 60_000 })
+  t.is(r.signal, null, 'not killed by the 60 s deadline')
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^opened tKx\d+\n$/)
+  t.is(ipLink(r.stdout.trim().split(' ')[1]!), null, 'the device went with the process')
+})
+
+devTest('an idle loop-mode Rx with a pending read costs (almost) no CPU', async (t) => {
+  // In a child process, so that nothing else of the test runner counts.
+  const script = [
+    `import { Netdev } from ${JSON.stringify(DIST_INDEX)}`,
+    "const d = await Netdev.open({ name: 'x', allocator: 'direct', ifname: 'tKi%d' })",
+    "const rx = d.rxOpen({ wake: 'loop' })",
+    'const pending = rx.read().catch(() => {})',
+    'await new Promise((r) => setTimeout(r, 200))',
+    'const c0 = process.cpuUsage()',
+    'const t0 = process.hrtime.bigint()',
+    'await new Promise((r) => setTimeout(r, 2000))',
+    'const c = process.cpuUsage(c0)',
+    'const wall = Number(process.hrtime.bigint() - t0) / 1e3',
+    'console.log(JSON.stringify({ cpu: c.user + c.system, wall }))',
+    'await d.close()',
+    'await pending',
+  ].join('\n')
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeoutMs: 60_000 })
+  t.is(r.code, 0, r.stderr)
+  const { cpu, wall } = JSON.parse(r.stdout.trim()) as { cpu: number; wall: number }
+  t.log(`${cpu} µs of CPU over ${Math.round(wall)} µs`)
+  // A busy poll would cost the whole window; a generous bound (5 %) for a loaded machine.
+  t.true(cpu < wall * 0.05, `${cpu} µs of CPU in ${wall} µs`)
+})
+
+devSerial('write() waits on the loop: a writable watch calls back once; a cancelled one never', async (t) => {
+  const native = await openNetdev({ allocator: 'direct', mode: 'tap', ifname: 'tKwr' })
+  t.teardown(() => native.close())
+  native.setDesiredUp(true)
+  await native.reconcile()
+  let cancelled = 0
+  const w1 = native.watchWritable(() => cancelled++)
+  w1.cancel()
+  w1.cancel() // idempotent
+  let calls = 0
+  await new Promise<void>((resolve) => {
+    native.watchWritable(() => {
+      calls++
+      resolve()
+    })
+  })
+  // Both watched the same descriptor, ready at once: had the first not been cancelled, it
+  // would have been called in the same loop iteration.
+  await new Promise((r) => setImmediate(r))
+  t.is(calls, 1)
+  t.is(cancelled, 0)
+})
+
+async function writeAll(dev: Netdev, frames: Buffer[]): Promise<void> {
+  for (const f of frames) await dev.write(f)
+}
+
+devTest('write() resolves and the kernel answers; a write on a closed device rejects', async (t) => {
+  const net = 156
+  const dev = await upDevice(t, net, { name: 'kWrite', ifname: 'tKwt' })
+  const rx = dev.rxOpen()
+  await writeAll(dev, requests(net, 4))
+  t.deepEqual(await replies(rx, net, 4), expected(net, 4))
+  await dev.close()
+  const e = await t.throwsAsync(dev.write(requests(net, 1)[0]!), { instanceOf: PltapError })
+  t.is(e.code, 'ERR_PLTAP_CLOSED')
+})
