@@ -565,11 +565,10 @@ pub(crate) fn take(
         hdr.hdr_len = layout.payload_offset as u16;
         return Taken::AsIs(hdr);
     }
-    if state.deliver == Deliver::Split || state.checksum == ChecksumMode::Complete {
-        if offload::complete_checksum(&mut hdr, frame, l2).is_err() {
-            c.malformed.fetch_add(1, Relaxed);
-            return Taken::Dropped;
-        }
+    let complete = state.deliver == Deliver::Split || state.checksum == ChecksumMode::Complete;
+    if complete && offload::complete_checksum(&mut hdr, frame, l2).is_err() {
+        c.malformed.fetch_add(1, Relaxed);
+        return Taken::Dropped;
     }
     hdr.hdr_len = layout.payload_offset as u16;
     Taken::AsIs(hdr)
@@ -587,7 +586,6 @@ pub(crate) struct VnetSlab {
     lens: Vec<u32>,
     vnet: Vec<u8>,
     hdr: Vec<u8>,
-    scratch: Vec<u8>,
     seg: Vec<u8>,
     seg_lens: Vec<u32>,
 }
@@ -617,7 +615,6 @@ impl VnetSlab {
             lens: Vec::with_capacity(256),
             vnet: Vec::with_capacity(256 * VNET_HDR_LEN),
             hdr: vec![0; header_size],
-            scratch: Vec::new(),
             seg: Vec::new(),
             seg_lens: Vec::new(),
         }
@@ -709,7 +706,6 @@ impl VnetSlab {
                 }
             }
         }
-        let _ = &self.scratch;
         Ok(r)
     }
 }
