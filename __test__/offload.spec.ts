@@ -13,8 +13,8 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import test from 'ava'
-import { type Netdev, PltapError, vnetAt } from '../ts/index.ts'
+import test, { type ExecutionContext } from 'ava'
+import { type Netdev, PltapError, type VnetReason, vnetAt } from '../ts/index.ts'
 import { announceSkips, devSerial, quietIpv6, startVsysd, upDevice, waitFor, withDevice } from './support.ts'
 
 announceSkips('offload.spec.ts')
@@ -205,7 +205,7 @@ devSerial('each malformed header is ERR_PLTAP_VNET_HDR naming the frame, and not
   const good = tcp4(3000)
   const arp = Buffer.alloc(42)
   arp.writeUInt16BE(0x0806, 12)
-  const cases: [string, Buffer, Buffer, string][] = [
+  const cases: [string, Buffer, Buffer, VnetReason][] = [
     ['DATA_VALID', good, hdr({ flags: 2, gsoType: 0 }), 'flags'],
     ['unknown flag 0x10', good, hdr({ flags: 0x11 }), 'flags'],
     ['UFO', good, hdr({ gsoType: 3 }), 'gsoType'],
@@ -244,7 +244,7 @@ devSerial('each malformed header is ERR_PLTAP_VNET_HDR naming the frame, and not
 
 /** Two offload devices bridged in JS across two namespaces; a TCP stream from here to a sink there. */
 async function bridgedStream(
-  t: Parameters<Parameters<typeof devSerial>[1]>[0],
+  t: ExecutionContext,
   net: number,
   aOffload: object,
   bOffload: object | undefined,
