@@ -29,8 +29,11 @@ async function mutate(lengths: Uint32Array): Promise<() => Promise<void>> {
 }
 
 /** Runs the panic child with PLTAP_TEST_PANIC=point; resolves with how it ended and its output. */
-function runChild(point: string): ReturnType<typeof run> {
-  return run(process.execPath, [PANIC_CHILD], { env: { ...process.env, PLTAP_TEST_PANIC: point }, timeoutMs: 60_000 })
+function runChild(point: string, wake = ''): ReturnType<typeof run> {
+  return run(process.execPath, [PANIC_CHILD], {
+    env: { ...process.env, PLTAP_TEST_PANIC: point, PLTAP_TEST_WAKE: wake },
+    timeoutMs: 60_000,
+  })
 }
 
 function sharedLengths(): Uint32Array {
@@ -91,9 +94,13 @@ devSerial('the addon itself snapshots lengths: its own checks hold for what it s
   t.is(native.sendPacked(data, lengths), FRAMES)
 })
 
-for (const point of ['open', 'send_packed', 'sync', 'rx_reader', 'rx_callback']) {
-  devSerial(`a panic in the addon (${point}) becomes ERR_PLTAP_INTERNAL and the process lives on`, async (t) => {
-    const r = await runChild(point)
+// The receive points in both wake modes (the reader thread's start and its callback; the
+// loop's start and its poll callback).
+const points = ['open', 'send_packed', 'sync', ...['rx_reader', 'rx_callback'].flatMap((p) => [`${p}`, `${p}:thread`])]
+for (const spec of points) {
+  const [point, wake] = spec.split(':') as [string, string | undefined]
+  devSerial(`a panic in the addon (${spec}) becomes ERR_PLTAP_INTERNAL and the process lives on`, async (t) => {
+    const r = await runChild(point, wake)
     t.is(r.signal, null, `the child was killed by ${r.signal}: ${r.stderr}`)
     t.is(r.code, 0, r.stderr)
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {

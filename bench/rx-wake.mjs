@@ -126,7 +126,7 @@ for (const [dev, pid, ip] of [
 function forward(wake) {
   const rxA = devA.rxOpen({ wake })
   const rxB = devB.rxOpen({ wake })
-  const counts = { frames: 0, unsent: 0 }
+  const counts = { frames: 0, unsent: 0, bursts: 0 }
   const pump = async (rx, to) => {
     for (;;) {
       let burst
@@ -137,6 +137,7 @@ function forward(wake) {
       }
       const sent = to.sendPacked(burst.data, burst.lengths)
       counts.frames += sent
+      counts.bursts++
       counts.unsent += burst.lengths.length - sent
     }
   }
@@ -150,6 +151,21 @@ function forward(wake) {
       return rxA.dropped + rxB.dropped
     },
   }
+}
+
+/** Where flood frames are lost: the tap in A drops what the forwarder did not read in time
+ * (its TX drops), B's UDP drops what iperf3 did not take in time (receive-buffer errors). */
+function lossCounters() {
+  const devLine = readFileSync(`/proc/${nsA}/net/dev`, 'utf8')
+    .split('\n')
+    .find((l) => l.trim().startsWith(`${devA.realName}:`))
+  const f = devLine.split(':')[1].trim().split(/\s+/).map(Number)
+  const snmp = readFileSync(`/proc/${nsB}/net/snmp`, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'))
+  const names = snmp[0].split(/\s+/)
+  const values = snmp[1].split(/\s+/).map(Number)
+  return { tapTxDropped: f[11], udpRcvbufErrors: values[names.indexOf('RcvbufErrors')] }
 }
 
 function percentile(sorted, p) {
@@ -196,13 +212,20 @@ for (let round = 0; round < ROUNDS; round++) {
       // The forwarder's CPU during the flood too: on a shared machine the pps alone also
       // measure how much CPU the scheduler gave each mode (the thread mode has 3 threads).
       const f0 = fwd.counts.frames
+      const b0 = fwd.counts.bursts
       const u0 = process.cpuUsage()
+      const l0 = lossCounters()
       const udp = await iperf(['-u', '-b', '0', '-l', '64'])
       const u1 = process.cpuUsage(u0)
+      const l1 = lossCounters()
       const s = udp.end.sum
       r.udp64pps = Math.round((s.packets - s.lost_packets) / s.seconds)
+      r.udpSentPps = Math.round(s.packets / s.seconds)
+      r.udpLostAtTap = l1.tapTxDropped - l0.tapTxDropped
+      r.udpLostAtReceiver = l1.udpRcvbufErrors - l0.udpRcvbufErrors
       r.udpCpu = Number(((u1.user + u1.system) / 1e6).toFixed(3))
       r.udpFramesPerCpuMs = Math.round((fwd.counts.frames - f0) / ((u1.user + u1.system) / 1e3))
+      r.udpFramesPerBurst = Number(((fwd.counts.frames - f0) / Math.max(1, fwd.counts.bursts - b0)).toFixed(1))
       const tcp = await iperf([])
       r.tcpGbps = Number((tcp.end.sum_received.bits_per_second / 1e9).toFixed(3))
     }

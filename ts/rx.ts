@@ -49,9 +49,16 @@ export interface ReadBatchOptions extends ReadOptions {
 export type RxWake = 'loop' | 'thread'
 
 /**
- * The wake mode used when {@link RxOptions.wake} is not given: `'loop'` (it measured
- * lower latency and no less throughput, see `bench/results/`), or `'thread'` in a
- * runtime without libuv's poll handle.
+ * The wake mode used when {@link RxOptions.wake} is not given: `'loop'`, which measured
+ * the lower ping RTT and as many frames per CPU millisecond (`npm run bench:wake`,
+ * `bench/results/rx-wake-*.md`). A runtime without libuv's poll handle uses `'thread'`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_WAKE } from 'pltap'
+ * const rx = dev.rxOpen()
+ * console.assert(rx.wake === DEFAULT_WAKE)
+ * ```
  */
 export const DEFAULT_WAKE: RxWake = 'loop'
 
@@ -214,7 +221,14 @@ export class Rx implements AsyncIterable<Buffer> {
     return this.#closed
   }
 
-  /** The wake mode in use (see {@link RxOptions.wake}). */
+  /**
+   * The wake mode in use (see {@link RxOptions.wake}).
+   *
+   * @example
+   * ```ts
+   * dev.rxOpen({ wake: 'thread' }).wake // 'thread'
+   * ```
+   */
   get wake(): RxWake {
     return this.#wake
   }
@@ -357,6 +371,7 @@ export class Rx implements AsyncIterable<Buffer> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#start()
+    if (this.#failure !== undefined) return Promise.reject(this.#failure) // it could not start
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.#waiters.indexOf(waiter)

@@ -248,6 +248,13 @@ impl ReaderHandle {
     }
 
     /// Whether [`ReaderHandle::pause`] is in force.
+    ///
+    /// ```no_run
+    /// # fn f(handle: &pltap_core::reader::ReaderHandle) {
+    /// handle.pause();
+    /// assert!(handle.paused());
+    /// # }
+    /// ```
     pub fn paused(&self) -> bool {
         self.0.paused.load(SeqCst)
     }

@@ -470,3 +470,22 @@ unsafe extern "C" fn on_teardown(_remove_handle: *mut c_void, arg: *mut c_void) 
     let block = unsafe { &*arg.cast::<Block>().cast_const() };
     block.close();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_node_the_loop_mode_is_unavailable() {
+        // A cargo test binary exports neither libuv nor N-API: the facade then falls back
+        // to the reader thread instead of failing.
+        assert!(!Watch::available());
+    }
+
+    #[test]
+    fn the_handle_is_the_block() {
+        // `on_poll` and `on_closed` turn libuv's handle pointer back into the block.
+        assert_eq!(std::mem::offset_of!(Block, handle), 0);
+        assert!(align_of::<HandleMem>() >= align_of::<*mut c_void>());
+    }
+}
