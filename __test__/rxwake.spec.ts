@@ -2,6 +2,7 @@
 // burst read in its callback) and 'thread' (a reader thread). The kernel is the peer: it
 // answers ARP requests the tests send, and the replies come back through the Rx.
 
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import test from 'ava'
@@ -258,3 +259,17 @@ devTest('write() resolves and the kernel answers; a write on a closed device rej
   const e = await t.throwsAsync(dev.write(requests(net, 1)[0]!), { instanceOf: PltapError })
   t.is(e.code, 'ERR_PLTAP_CLOSED')
 })
+
+for (const [i, wake] of WAKES.entries()) {
+  devTest(`${wake}: deleting the device under a pending read fails the read with the OS error`, async (t) => {
+    const dev = await withDevice(t, { name: `kGone${i}`, ifname: `tKg${i}` })
+    const rx = dev.rxOpen({ wake })
+    const pending = rx.read({ signal: AbortSignal.timeout(30_000) })
+    execFileSync('ip', ['link', 'del', 'dev', dev.realName])
+    const e = await t.throwsAsync(pending, { instanceOf: PltapError })
+    t.is(e.code, 'EBADFD', e.message)
+    // The failure stays: later reads reject with it at once; close still works.
+    t.is((await t.throwsAsync(rx.read(), { instanceOf: PltapError })).code, 'EBADFD')
+    await rx.close()
+  })
+}

@@ -7,6 +7,9 @@
 //   BENCH_ROUNDS    rounds per mode, alternating (default 3)
 //   BENCH_PINGS     pings per round (default 200, at 10 ms intervals)
 //   BENCH_SECONDS   seconds per iperf3 case (default 3; 0 skips iperf3)
+//   BENCH_PIN       a CPU number: pin the forwarder (all its threads) to it, so that both modes
+//                   get one CPU whatever their thread count (children keep every CPU)
+//   BENCH_TXQLEN    the taps' txqueuelen (the kernel's queue towards the forwarder; tun's default 500)
 //   BENCH_NO_SAVE   set to skip writing bench/results/
 //   BENCH_ALLOW_DEBUG  set to run even with an unoptimized (debug) addon
 import { execFileSync, spawn } from 'node:child_process'
@@ -24,6 +27,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const PINGS = Number(process.env.BENCH_PINGS ?? 200)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const MODES = ['loop', 'thread']
+const LOAD_AT_START = os.loadavg()
 const A_IP = '198.18.30.1'
 const B_IP = '198.18.30.2'
 
@@ -81,7 +85,12 @@ async function childNetns() {
   }
   throw new Error('the child namespace never appeared')
 }
-const inNs = (pid, cmd, args) => ['nsenter', ['-t', String(pid), '-n', cmd, ...args]]
+const PIN = process.env.BENCH_PIN
+const TXQLEN = process.env.BENCH_TXQLEN
+const ALL_CPUS = `0-${os.cpus().length - 1}`
+if (PIN !== undefined) execFileSync('taskset', ['-a', '-p', '-c', PIN, String(process.pid)], { stdio: 'ignore' })
+// Children run on every CPU even when the forwarder is pinned.
+const inNs = (pid, cmd, args) => ['taskset', ['-c', ALL_CPUS, 'nsenter', '-t', String(pid), '-n', cmd, ...args]]
 function sh(pid, script) {
   const [cmd, args] = inNs(pid, 'sh', ['-ec', script])
   return execFileSync(cmd, args, { encoding: 'utf8' })
@@ -117,7 +126,8 @@ for (const [dev, pid, ip] of [
   sh(
     pid,
     `echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
-     ip link set lo up; ip addr add ${ip}/24 dev ${dev.realName}; ip link set ${dev.realName} up`,
+     ip link set lo up; ip addr add ${ip}/24 dev ${dev.realName}; ip link set ${dev.realName} up
+     ${TXQLEN ? `ip link set dev ${dev.realName} txqueuelen ${TXQLEN}` : ''}`,
   )
 }
 
@@ -218,7 +228,8 @@ for (let round = 0; round < ROUNDS; round++) {
       const udp = await iperf(['-u', '-b', '0', '-l', '64'])
       const u1 = process.cpuUsage(u0)
       const l1 = lossCounters()
-      const s = udp.end.sum
+      const s = udp.end?.sum
+      if (s === undefined) throw new Error(`iperf3 gave no UDP result: ${udp.error ?? JSON.stringify(udp).slice(0, 300)}`)
       r.udp64pps = Math.round((s.packets - s.lost_packets) / s.seconds)
       r.udpSentPps = Math.round(s.packets / s.seconds)
       r.udpLostAtTap = l1.tapTxDropped - l0.tapTxDropped
@@ -298,12 +309,12 @@ figure is noisy, and pps also reflect how much CPU the scheduler gave each mode.
 
 ${table}
 Machine: ${os.cpus().length} × ${cpu}, Linux ${os.release()}, Node ${process.version}, load average
-${os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ')} at the end. Commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; addon
+${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')} at the start, ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at the end. Commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; addon
 ${path.relative(root, ADDON)} (${addonDebug ? 'debug' : 'release'}, ${statSync(ADDON).size} bytes).
-Command: \`BENCH_ROUNDS=${ROUNDS} BENCH_PINGS=${PINGS} BENCH_SECONDS=${SECONDS} npm run bench:wake\`.
+Command: \`${PIN !== undefined ? `BENCH_PIN=${PIN} ` : ''}${TXQLEN ? `BENCH_TXQLEN=${TXQLEN} ` : ''}BENCH_ROUNDS=${ROUNDS} BENCH_PINGS=${PINGS} BENCH_SECONDS=${SECONDS} npm run bench:wake\`.${PIN !== undefined ? ` The forwarder was pinned to CPU ${PIN}.` : ''}
 
 Raw results:
 

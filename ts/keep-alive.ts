@@ -1,7 +1,8 @@
 /**
- * Keeping the event loop alive while JavaScript waits on a native thread whose callbacks
- * do not (the receive path's thread-safe function is weak, so that a process with an open
- * `Rx` still exits on its own; the in-process vsys helper runs on threads of its own).
+ * Keeping the event loop alive while JavaScript waits on native work that does not (the
+ * receive path's thread-safe function is weak and its loop-mode poll handle unreferenced,
+ * so that a process with an open `Rx` still exits on its own; the in-process vsys helper
+ * runs on threads of its own).
  * @internal
  * @module
  */

@@ -250,9 +250,9 @@ export class Rx implements AsyncIterable<Buffer> {
   /**
    * Calls `fn` synchronously for every burst as it arrives, before it is queued (so it
    * sees every frame this `Rx` receives, including frames then dropped past the queue's
-   * hard limit), with the burst's data, lengths and timestamp. It must not keep `data`
-   * beyond the call if it does not own the frames' fate (the same buffer is what reads
-   * return). Starts the reader if it is not running. Returns a function that removes
+   * hard limit), with the burst's data, lengths and timestamp. `data` is the buffer reads
+   * hand out too (never reused): keep it as long as you like, but do not modify it.
+   * Starts the reader if it is not running. Returns a function that removes
    * `fn` (idempotent). An exception thrown by `fn` does not disturb the queue: it is
    * rethrown asynchronously, as an uncaught exception.
    *
