@@ -312,7 +312,7 @@ fn property_split_then_coalesce_gives_the_super_frame_back() {
             .map(|i| (if i == 0 && rng.bool() { 0x88a8 } else { 0x8100 }, rng.below(4096) as u16))
             .collect();
         let eth = if rng.below(4) == 0 { None } else { Some(tags) };
-        let mss = 1 + rng.below(1400) as usize;
+        let mss = if udp { 1 } else { 8 } + rng.below(1400) as usize;
         let n = 2 + rng.below(20) as usize;
         let len = (mss * (n - 1) + 1 + rng.below(mss as u64) as usize).min(60_000);
         let mut s = Spec {
@@ -446,4 +446,11 @@ fn property_random_bursts_lose_and_reorder_nothing_within_a_flow() {
             back.iter().enumerate().filter(|(_, x)| x[..] == [0xff; 60][..]).map(|(i, _)| i).collect();
         assert_eq!(pos_in, pos_out, "round {round}: barriers");
     }
+}
+
+#[test]
+fn tcp_segments_below_the_kernel_minimum_gso_size_are_not_merged() {
+    let s = Spec::tcp4(vec![]);
+    assert_eq!(run(L2::Ethernet, Limits::default(), &train(&s, 4, 7, 0)).len(), 4);
+    assert_eq!(run(L2::Ethernet, Limits::default(), &train(&s, 4, 8, 0)).len(), 1);
 }

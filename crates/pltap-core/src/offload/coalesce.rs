@@ -16,6 +16,8 @@ use std::io;
 /// How many flows may have a train open at once; a further flow closes the oldest train.
 const MAX_OPEN: usize = 16;
 const NONE: usize = usize::MAX;
+/// `TCP_MIN_GSO_SIZE`: the kernel raises a smaller TCP `gso_size` to this.
+const TCP_MIN_GSO_SIZE: usize = 8;
 
 /// A flow: IP version, protocol, addresses and ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +73,9 @@ struct Train {
 /// with the same ports and no checksum-0 datagram; an L4 checksum that verifies and is in
 /// its canonical form (so that splitting the result gives the frames back byte for byte);
 /// every payload as long as the first except a shorter last one, which ends the train; at
-/// most 64 segments and 65 535 bytes of IP; headers + first payload within the MTU.
+/// most 64 segments and 65 535 bytes of IP; headers + first payload within the MTU; a TCP
+/// first payload of at least 8 bytes (`TCP_MIN_GSO_SIZE`, below which the kernel would
+/// change the segmentation).
 ///
 /// A train is written as one super-frame: the first frame's headers with the lengths
 /// updated, a fresh IPv4 header checksum (the first ID kept), PSH/FIN of the last frame,
@@ -172,7 +176,9 @@ impl Coalescer {
         }
         let t = self.new_train(k);
         if let Some(c) = frame.cand {
-            let can_lead = c.lay.l4 == L4Proto::Udp || c.flags == TCP_ACK;
+            // The kernel raises a TCP gso_size below TCP_MIN_GSO_SIZE (8): such a train
+            // would not come out as it went in, so it is not formed.
+            let can_lead = c.lay.l4 == L4Proto::Udp || (c.flags == TCP_ACK && c.payload >= TCP_MIN_GSO_SIZE);
             if can_lead {
                 if self.open.len() >= MAX_OPEN {
                     self.open.remove(0);

@@ -149,7 +149,12 @@ pub(crate) fn parse_l2(frame: &[u8], l2: L2) -> (usize, u16, u8) {
             let mut tags: u8 = 0;
             while tags < 2 && (et == ETH_P_8021Q || et == ETH_P_8021AD) {
                 // Tag k holds the TPID at 12+4k, the TCI at 14+4k; the next type follows.
-                et = be16(frame, 16 + 4 * usize::from(tags)).unwrap_or(0);
+                // A frame that ends inside the tag is not IP: EtherType 0, tag not counted.
+                let Some(next) = be16(frame, 16 + 4 * usize::from(tags)) else {
+                    et = 0;
+                    break;
+                };
+                et = next;
                 tags += 1;
             }
             (14 + 4 * usize::from(tags), et, tags)
@@ -307,7 +312,8 @@ enum Mode<'a> {
     Read,
 }
 
-fn check(hdr: &VnetHdr, frame: &[u8], l2: L2, mode: Mode<'_>) -> Result<Layout, VnetError> {
+/// V1: at least an Ethernet (TAP) / IPv4 (TUN) header, at most [`MAX_FRAME`].
+fn check_length(frame: &[u8], l2: L2) -> Result<(), VnetError> {
     let min = match l2 {
         L2::Ethernet => 14,
         L2::Ip => 20,
@@ -318,6 +324,11 @@ fn check(hdr: &VnetHdr, frame: &[u8], l2: L2, mode: Mode<'_>) -> Result<Layout, 
     if frame.len() > MAX_FRAME {
         return Err(err(VnetReason::Length, frame.len() as u64, "the frame is longer than 65600 bytes"));
     }
+    Ok(())
+}
+
+fn check(hdr: &VnetHdr, frame: &[u8], l2: L2, mode: Mode<'_>) -> Result<Layout, VnetError> {
+    check_length(frame, l2)?;
     let write = matches!(mode, Mode::Write(_));
     let allowed = if write { F_NEEDS_CSUM } else { F_NEEDS_CSUM | F_DATA_VALID };
     if hdr.flags & !allowed != 0 {
@@ -541,9 +552,7 @@ pub fn complete_checksum(hdr: &mut VnetHdr, frame: &mut [u8], l2: L2) -> Result<
     if hdr.is_gso() {
         return Err(err(VnetReason::GsoType, u64::from(hdr.gso_type), "a GSO frame is split, not completed"));
     }
-    if frame.len() > MAX_FRAME {
-        return Err(err(VnetReason::Length, frame.len() as u64, "the frame is longer than 65600 bytes"));
-    }
+    check_length(frame, l2)?;
     let lay = plain_layout(frame, l2);
     let end = lay.ip_end;
     let start = usize::from(hdr.csum_start);
