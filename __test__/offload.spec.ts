@@ -438,6 +438,20 @@ devSerial('vsys: the new helper hands out a vnet device; dev.offload is negotiat
   t.is(plain.offload, null, 'an old-style request still gets a plain device')
 })
 
+devSerial('vsys: a helper run with --vnet-hdr refuse: ERR_PLTAP_OFFLOAD_UNSUPPORTED, or a plain device with fallback', async (t) => {
+  const vsysd = await startVsysd(['--vnet-hdr', 'refuse'])
+  t.teardown(() => vsysd.stop())
+  const err = await t.throwsAsync(withDevice(t, { name: 'off-refuse', allocator: 'vsys', vsysRoot: vsysd.dir, offload: true }), {
+    instanceOf: PltapError,
+  })
+  t.is(err?.code, 'ERR_PLTAP_OFFLOAD_UNSUPPORTED')
+  t.is(err?.reason, 'helper')
+  t.deepEqual(err?.missing, ['IFF_VNET_HDR'])
+  const dev = await withDevice(t, { name: 'off-refuse-plain', allocator: 'vsys', vsysRoot: vsysd.dir, offload: { fallback: 'plain' } })
+  t.is(dev.offload, null)
+  t.regex(vsysd.stderr(), /--vnet-hdr refuse/)
+})
+
 /**
  * A stand-in for PlanetLab's fd_tuntap (the one test double here, because the real old
  * helper is a C program of another project that is not installed): a real unix-socket peer,

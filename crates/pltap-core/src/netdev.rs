@@ -132,6 +132,9 @@ pub struct Netdev {
     pub(crate) vnet_counters: AtomicOffloadCounters,
     /// Segments of a split super-frame that [`Netdev::recv`] has not returned yet.
     pub(crate) recv_pending: Mutex<vnet::Pending>,
+    /// The MTU last read, for the offload write checks when the interface cannot be read
+    /// by name (moved to another namespace).
+    mtu_seen: AtomicU32,
 }
 
 impl Netdev {
@@ -221,7 +224,13 @@ impl Netdev {
             offload,
             vnet_counters: AtomicOffloadCounters::default(),
             recv_pending: Mutex::new(vnet::Pending::default()),
+            mtu_seen: AtomicU32::new(0),
         };
+        if dev.offload.is_some()
+            && let Ok(tap) = dev.live_tap()
+        {
+            dev.mtu_for_offload(&tap);
+        }
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.reconciler() = Reconciler::new(observed);
         Ok(dev)
@@ -589,6 +598,21 @@ impl Netdev {
     pub(crate) fn count_rx(&self, frames: u64, bytes: u64) {
         self.counters.rx_packets.fetch_add(frames, Relaxed);
         self.counters.rx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// The device's MTU for the offload write checks: read now, or the last value read
+    /// (1500 if it never could be).
+    pub(crate) fn mtu_for_offload(&self, tap: &Tap) -> u32 {
+        match tap.iface().mtu() {
+            Ok(m) => {
+                self.mtu_seen.store(m, Relaxed);
+                m
+            }
+            Err(_) => match self.mtu_seen.load(Relaxed) {
+                0 => 1500,
+                m => m,
+            },
+        }
     }
 
     /// Counts frames written by the offload send paths ([`crate::vnet`]).

@@ -254,6 +254,12 @@ fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode
     stream.set_nonblocking(true).map_err(|e| format!("fcntl: {e}"))?;
     let Some(word) = read_word(shared, stream)? else { return Ok(None) };
     let Request { mode, vnet_hdr } = parse_request_ext(&word)?;
+    if vnet_hdr && !shared.vnet_hdr {
+        return Err(format!(
+            "if_type {:#x}: IFF_VNET_HDR devices are not served by this helper (--vnet-hdr refuse)",
+            i32::from(mode.tun_flag()) | IFF_VNET_HDR
+        ));
+    }
     let uid = shared.slice.uid;
     let template = format!("{}{uid}-%d", mode.as_str());
     let name = IfName::new(&template).map_err(|e| format!("name template: {e}"))?;

@@ -24,7 +24,7 @@ impl Netdev {
     }
 
     fn limits(&self, tap: &Tap, state: &OffloadState) -> Limits {
-        let mtu = tap.iface().mtu().unwrap_or(1500);
+        let mtu = self.mtu_for_offload(tap);
         Limits { mtu, allow_uso: state.granted.uso() }
     }
 
