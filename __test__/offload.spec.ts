@@ -428,7 +428,8 @@ devSerial("send(frame, { gso: 'udp' }): the kernel segments pltap's super-datagr
 })
 
 devSerial('vsys: the new helper hands out a vnet device; dev.offload is negotiated by the client', async (t) => {
-  const vsysd = await startVsysd()
+  // Slice uid 1002 (root is always served): its tap1002-N devices stay out of vsys.spec.ts's count of tap1000-N ones.
+  const vsysd = await startVsysd(['--slice-uid', '1002'])
   t.teardown(() => vsysd.stop())
   const dev = await withDevice(t, { name: 'off-vsys', allocator: 'vsys', vsysRoot: vsysd.dir, offload: { deliver: 'super' } })
   t.is(dev.offload?.headerSize, 10)
@@ -439,7 +440,7 @@ devSerial('vsys: the new helper hands out a vnet device; dev.offload is negotiat
 })
 
 devSerial('vsys: a helper run with --vnet-hdr refuse: ERR_PLTAP_OFFLOAD_UNSUPPORTED, or a plain device with fallback', async (t) => {
-  const vsysd = await startVsysd(['--vnet-hdr', 'refuse'])
+  const vsysd = await startVsysd(['--slice-uid', '1002', '--vnet-hdr', 'refuse'])
   t.teardown(() => vsysd.stop())
   const err = await t.throwsAsync(withDevice(t, { name: 'off-refuse', allocator: 'vsys', vsysRoot: vsysd.dir, offload: true }), {
     instanceOf: PltapError,
