@@ -333,7 +333,7 @@ function vnetFrame({
   be16(c).copy(l4, at)
   let ip
   if (v6) {
-    const exts = ext.map((nh, i) => Buffer.from([ext[i + 1] ?? proto, 0, 1, 4, 0, 0, 0, 0]))
+    const exts = ext.map((_nh, i) => Buffer.from([ext[i + 1] ?? proto, 0, 1, 4, 0, 0, 0, 0]))
     ip = Buffer.concat([be32(0x60000000), be16(exts.length * 8 + l4.length), Buffer.from([ext[0] ?? proto, 64]), SRC6, DST6, ...exts])
   } else {
     ip = Buffer.concat([
