@@ -17,6 +17,20 @@ export declare class NativeNetdev {
   get mode(): string
   /** Whether frames carry tun_pi on the descriptor. */
   get packetInfo(): boolean
+  /** What offload negotiated; `null` without offload. */
+  get offload(): NativeOffloadState | null
+  /** The offload counters (all 0 without offload). */
+  offloadStats(): NativeOffloadStats
+  /**
+   * Writes one super-frame with a header filled in from its own headers (`"tcp"` or
+   * `"udp"` segmentation, `segmentSize` bytes per segment); `false` if the queue is full.
+   */
+  sendGso(frame: Uint8Array, kind: string, segmentSize: number): boolean
+  /**
+   * Writes frames packed in `data`, each behind its 10-byte header in `vnet`; every
+   * header is validated before anything is written (`Netdev::send_packed_vnet`).
+   */
+  sendPackedVnet(data: Uint8Array, lengths: Uint32Array, vnet: Uint8Array): number
   /** Whether link changes go through vsys. */
   get usesVsys(): boolean
   /** Closes the descriptor; `false` if it was already closed. */
@@ -84,12 +98,12 @@ export declare class NativeNetdev {
    * Starts a reader thread that delivers bursts of frames to `callback`, with at most
    * `max_bytes` read and not yet released (see `NativeRx.release`).
    */
-  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Like `rxStart`, in the `'loop'` wake mode: the device is watched on this thread's
    * event loop and each burst is read and delivered in the loop's callback.
    */
-  rxStartLoop(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStartLoop(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Subscribes to the kernel's announcements about the device: `callback` gets
    * `'changed'`, `'removed'` or `'resync'` on the JS thread. The callback does not
@@ -261,6 +275,48 @@ export interface NativeObservedLink {
   mtu: number
 }
 
+/** `NetdevOptions.offload` as the facade passes it (every field already checked). */
+export interface NativeOffloadOptions {
+  /** `"csum"`, `"tso"` or `"tso+uso"`. */
+  rx?: string
+  /** `"split"` or `"super"`. */
+  deliver?: string
+  /** `"complete"` or `"partial"`. */
+  checksum?: string
+  /** `"off"`, `"tcp"` or `"tcp+udp"`. */
+  coalesce?: string
+  /** `"error"` or `"plain"`. */
+  fallback?: string
+}
+
+/** What `TUNSETOFFLOAD` granted. */
+export interface NativeOffloadRx {
+  csum: boolean
+  tso4: boolean
+  tso6: boolean
+  tsoEcn: boolean
+  uso: boolean
+}
+
+/** `dev.offload`. */
+export interface NativeOffloadState {
+  headerSize: number
+  rx: NativeOffloadRx
+  deliver: string
+  checksum: string
+  coalesce: string
+}
+
+/** The offload counters (JS numbers). */
+export interface NativeOffloadStats {
+  superFrames: number
+  segments: number
+  malformed: number
+  gsoFallbacks: number
+  coalesced: number
+  coalescedSegments: number
+}
+
 /** What `Netdev.open` passes down, already validated by the facade. */
 export interface NativeOpenOptions {
   /** `"direct"`, `"vsys"` or `"fd"`. */
@@ -277,6 +333,8 @@ export interface NativeOpenOptions {
   packetInfo?: boolean
   /** Deadline for helper connects and vsys scripts, in ms. */
   timeoutMs?: number
+  /** virtio-net header offload; absent for none. */
+  offload?: NativeOffloadOptions
 }
 
 /** What a thread needs to adopt a queue's descriptor (`pltap_core::queue::QueueIdentity`). */

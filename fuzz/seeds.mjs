@@ -273,3 +273,147 @@ write('vsysd_fd_tuntap_request', {
   'bad-text': bytes('tap\n'),
   'bad-control-text': bytes('\u001b[2J\r\n\t'),
 })
+
+// vnet: mode byte (bit 0 TUN, bit 1 USO), MTU u16 LE, the 10-byte virtio-net header
+// (LE), the frame. Frames are built here with their own checksums (the seed, i.e. the
+// folded pseudo-header sum, in the L4 field of NEEDS_CSUM frames).
+function sum16(...bufs) {
+  let s = 0
+  const all = Buffer.concat(bufs)
+  for (let i = 0; i < all.length; i += 2) s += (all[i] << 8) | (i + 1 < all.length ? all[i + 1] : 0)
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16)
+  return s
+}
+const be16 = (n) => Buffer.from([(n >> 8) & 0xff, n & 0xff])
+const be32 = (n) => Buffer.from([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
+const SRC4 = Buffer.from([198, 18, 0, 1])
+const DST4 = Buffer.from([198, 18, 0, 2])
+const SRC6 = Buffer.from('fe800000000000000000000000000001', 'hex')
+const DST6 = Buffer.from('fe800000000000000000000000000002', 'hex')
+
+function vnetFrame({
+  tun = false,
+  tags = [],
+  v6 = false,
+  ext = [],
+  udp = false,
+  flags = 0x10,
+  opts = [],
+  len = 0,
+  id = 0x1234,
+  seed = true,
+  tail = [],
+}) {
+  const proto = udp ? 17 : 6
+  const pay = Buffer.from(Array.from({ length: len }, (_, i) => (i * 31 + 7) & 0xff))
+  let l4
+  if (udp) {
+    l4 = Buffer.concat([be16(40000), be16(5201), be16(8 + len), be16(0), pay])
+  } else {
+    const o = Buffer.from(opts)
+    const hdr = Buffer.concat([
+      be16(40000),
+      be16(5201),
+      be32(1000),
+      be32(77),
+      Buffer.from([((20 + o.length) / 4) << 4, flags]),
+      be16(502),
+      be16(0),
+      be16(0),
+      o,
+    ])
+    l4 = Buffer.concat([hdr, pay])
+  }
+  const at = udp ? 6 : 16
+  const pseudo = v6
+    ? Buffer.concat([SRC6, DST6, be32(l4.length), Buffer.from([0, 0, 0, proto])])
+    : Buffer.concat([SRC4, DST4, Buffer.from([0, proto]), be16(l4.length)])
+  let c = seed ? sum16(pseudo) : ~sum16(pseudo, l4) & 0xffff
+  if (!seed && udp && c === 0) c = 0xffff
+  be16(c).copy(l4, at)
+  let ip
+  if (v6) {
+    const exts = ext.map((_nh, i) => Buffer.from([ext[i + 1] ?? proto, 0, 1, 4, 0, 0, 0, 0]))
+    ip = Buffer.concat([be32(0x60000000), be16(exts.length * 8 + l4.length), Buffer.from([ext[0] ?? proto, 64]), SRC6, DST6, ...exts])
+  } else {
+    ip = Buffer.concat([
+      Buffer.from([0x45, 0]),
+      be16(20 + l4.length),
+      be16(id),
+      be16(0x4000),
+      Buffer.from([64, proto]),
+      be16(0),
+      SRC4,
+      DST4,
+    ])
+    be16(~sum16(ip) & 0xffff).copy(ip, 10)
+  }
+  const l2 = tun
+    ? Buffer.alloc(0)
+    : Buffer.concat([
+        Buffer.from('020000000002020000000001', 'hex'),
+        ...tags.map(([tpid, tci]) => Buffer.concat([be16(tpid), be16(tci)])),
+        be16(v6 ? 0x86dd : 0x0800),
+      ])
+  return {
+    frame: Buffer.concat([l2, ip, l4, Buffer.from(tail)]),
+    l4: l2.length + ip.length,
+    hl: l2.length + ip.length + (udp ? 8 : 20 + opts.length),
+  }
+}
+
+function vnetSeed({ mode = 0, mtu = 1500, hdr = {}, gso = 0, gsoSize = 0, csum = true, ...spec }) {
+  const { frame, l4, hl } = vnetFrame(spec)
+  const h = Buffer.alloc(10)
+  h[0] = hdr.flags ?? (csum ? 1 : 0)
+  h[1] = hdr.gsoType ?? gso
+  h.writeUInt16LE(hdr.hdrLen ?? (csum || gso ? hl : 0), 2)
+  h.writeUInt16LE(hdr.gsoSize ?? gsoSize, 4)
+  h.writeUInt16LE(hdr.csumStart ?? (csum ? l4 : 0), 6)
+  h.writeUInt16LE(hdr.csumOffset ?? (csum ? (spec.udp ? 6 : 16) : 0), 8)
+  const m = Buffer.alloc(3)
+  m[0] = mode
+  m.writeUInt16LE(mtu, 1)
+  return Buffer.concat([m, h, frame])
+}
+
+const TS = [1, 1, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0x56, 0x78]
+write('vnet', {
+  'ok-tap-tcp4-gso': vnetSeed({ gso: 1, gsoSize: 400, len: 1100 }),
+  'ok-tap-tcp4-ts-psh-fin': vnetSeed({ gso: 1, gsoSize: 300, len: 1000, flags: 0x19, opts: TS }),
+  'ok-tap-tcp4-small-mss': vnetSeed({ gso: 1, gsoSize: 8, len: 200, mtu: 60 }),
+  'ok-tap-tcp6-hbh-dstopts': vnetSeed({ gso: 4, gsoSize: 500, len: 1200, v6: true, ext: [0, 60] }),
+  'ok-tap-qinq-tcp6-ecn-cwr': vnetSeed({
+    gso: 0x84,
+    gsoSize: 300,
+    len: 900,
+    v6: true,
+    flags: 0xd0,
+    tags: [
+      [0x88a8, 1],
+      [0x8100, 2],
+    ],
+  }),
+  'ok-tap-vlan-tcp4': vnetSeed({ gso: 1, gsoSize: 700, len: 1500, tags: [[0x8100, 100]] }),
+  'ok-tun-tcp4': vnetSeed({ mode: 1, gso: 1, gsoSize: 512, len: 1400, tun: true }),
+  'ok-tun-udp6-uso': vnetSeed({ mode: 3, gso: 5, gsoSize: 333, len: 1000, tun: true, v6: true, udp: true }),
+  'ok-tap-udp4-uso': vnetSeed({ mode: 2, gso: 5, gsoSize: 250, len: 1000, udp: true }),
+  'ok-tap-ack-needs-csum': vnetSeed({}),
+  'ok-tap-udp6-needs-csum': vnetSeed({ v6: true, udp: true, len: 77 }),
+  'ok-tap-plain-tcp4': vnetSeed({ csum: false, seed: false, len: 100 }),
+  'ok-tap-arp': Buffer.concat([
+    Buffer.from([0, 0xdc, 5]),
+    Buffer.alloc(10),
+    Buffer.from('ffffffffffff0200000000010806', 'hex'),
+    Buffer.alloc(28),
+  ]),
+  'bad-gso-size-0': vnetSeed({ gso: 1, gsoSize: 0, len: 1000 }),
+  'bad-csum-start-in-ip-header': vnetSeed({ gso: 1, gsoSize: 400, len: 1000, hdr: { csumStart: 24 } }),
+  'bad-data-valid': vnetSeed({ gso: 1, gsoSize: 400, len: 1000, hdr: { flags: 3 } }),
+  'bad-ufo': vnetSeed({ gso: 3, gsoSize: 400, len: 1000, udp: true, mode: 2 }),
+  'bad-uso-not-enabled': vnetSeed({ gso: 5, gsoSize: 250, len: 1000, udp: true }),
+  'bad-trailing-bytes': vnetSeed({ gso: 1, gsoSize: 400, len: 1000, tail: [0, 0, 0, 0] }),
+  'bad-above-mtu': vnetSeed({ gso: 1, gsoSize: 1461, len: 3000, mtu: 1500 }),
+  'bad-tcpv6-on-ipv4': vnetSeed({ gso: 4, gsoSize: 400, len: 1000 }),
+  'bad-syn-gso': vnetSeed({ gso: 1, gsoSize: 400, len: 1000, flags: 0x12 }),
+})

@@ -66,6 +66,20 @@ export type PltapErrorCode =
    * with `renamedTo`, or `'moved'`).
    */
   | 'ERR_PLTAP_DEVICE_GONE'
+  /**
+   * A virtio-net header given for an offload device (`sendPacked(data, lengths, vnet)`,
+   * `send(frame, { gso })`) does not fit its frame; nothing of the burst was written. `frame`
+   * is the frame's index in the burst, `reason` the rule that failed ({@link VnetReason}),
+   * `value` the offending value.
+   */
+  | 'ERR_PLTAP_VNET_HDR'
+  /**
+   * `offload` was asked for but is not available: `reason` is `'kernel'` (it refused the
+   * offload set; `missing` lists what, e.g. `['tso4']`), `'helper'` (the vsys helper does not
+   * know the `fd_tuntap` flags extension) or `'fd'` (the adopted descriptor has no
+   * `IFF_VNET_HDR`). Open with `offload: { fallback: 'plain' }` to get a plain device instead.
+   */
+  | 'ERR_PLTAP_OFFLOAD_UNSUPPORTED'
   /** A bug in pltap: a panic inside the native addon, caught before it could abort the process. Please report it. */
   | 'ERR_PLTAP_INTERNAL'
   /**
@@ -132,6 +146,27 @@ const BRAND = Symbol.for('pltap.error')
  */
 export type DeviceGoneReason = 'deleted' | 'renamed' | 'moved'
 
+/**
+ * The rule a virtio-net header broke (`err.reason` of `ERR_PLTAP_VNET_HDR`): frame length,
+ * flags, GSO type, GSO size, L2/L3 headers, checksum start or offset, L4 header.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof PltapError && err.code === 'ERR_PLTAP_VNET_HDR') console.error(`frame ${err.frame}: ${err.reason} = ${err.value}`)
+ * ```
+ */
+export type VnetReason = 'length' | 'flags' | 'gsoType' | 'gsoSize' | 'l3' | 'csumStart' | 'csumOffset' | 'l4'
+
+/**
+ * Who cannot do offload (`err.reason` of `ERR_PLTAP_OFFLOAD_UNSUPPORTED`).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof PltapError && err.reason === 'helper') console.warn('the vsys helper is too old for offload')
+ * ```
+ */
+export type OffloadUnsupportedReason = 'kernel' | 'helper' | 'fd'
+
 /** The optional fields of a {@link PltapError}. @internal */
 interface PltapErrorFields {
   errno?: number
@@ -139,9 +174,12 @@ interface PltapErrorFields {
   script?: string
   reply?: string
   device?: string
-  reason?: DeviceGoneReason
+  reason?: DeviceGoneReason | VnetReason | OffloadUnsupportedReason
   renamedTo?: string
   timeoutMs?: number
+  frame?: number
+  value?: number
+  missing?: string[]
 }
 
 /**
@@ -178,14 +216,23 @@ export class PltapError extends Error {
   declare readonly reply?: string
   /** For `ERR_PLTAP_DEVICE_GONE`: the device's name when the `Netdev` opened it. */
   declare readonly device?: string
-  /** For `ERR_PLTAP_DEVICE_GONE`: what happened to the device. */
-  declare readonly reason?: DeviceGoneReason
+  /**
+   * For `ERR_PLTAP_DEVICE_GONE`: what happened to the device; for `ERR_PLTAP_VNET_HDR`: the
+   * rule that failed; for `ERR_PLTAP_OFFLOAD_UNSUPPORTED`: who lacks offload.
+   */
+  declare readonly reason?: DeviceGoneReason | VnetReason | OffloadUnsupportedReason
   /** For `ERR_PLTAP_DEVICE_GONE` with `reason: 'renamed'`: the device's name now. */
   declare readonly renamedTo?: string
   /** For `ERR_VSYS_TIMEOUT`: the deadline that passed, in milliseconds. */
   declare readonly timeoutMs?: number
   /** For `ERR_PLTAP_NATIVE_MISSING`: the platform package this platform needs (`'pltap-linux-x64-gnu'`). */
   declare readonly platformPackage?: string
+  /** For `ERR_PLTAP_VNET_HDR`: the index of the offending frame in its burst. */
+  declare readonly frame?: number
+  /** For `ERR_PLTAP_VNET_HDR`: the offending value (a length, flag byte, offset, ...). */
+  declare readonly value?: number
+  /** For `ERR_PLTAP_OFFLOAD_UNSUPPORTED`: what is missing (`'IFF_VNET_HDR'`, `'tso4'`, ...). */
+  declare readonly missing?: string[]
 
   /** @internal */
   constructor(code: ErrorCode, message: string, extra: PltapErrorFields = {}) {
@@ -200,6 +247,9 @@ export class PltapError extends Error {
     if (extra.reason !== undefined) this.reason = extra.reason
     if (extra.renamedTo !== undefined) this.renamedTo = extra.renamedTo
     if (extra.timeoutMs !== undefined) this.timeoutMs = extra.timeoutMs
+    if (extra.frame !== undefined) this.frame = extra.frame
+    if (extra.value !== undefined) this.value = extra.value
+    if (extra.missing !== undefined) this.missing = [...extra.missing]
     Object.defineProperty(this, BRAND, { value: true })
   }
 

@@ -23,8 +23,10 @@
  * @module
  */
 
-export type { DeviceGoneReason, ErrorCode, PltapErrorCode, SystemErrorCode } from './errors.js'
+export type { DeviceGoneReason, ErrorCode, OffloadUnsupportedReason, PltapErrorCode, SystemErrorCode, VnetReason } from './errors.js'
 export { PltapError } from './errors.js'
+export type { OffloadOptions, OffloadState, OffloadStats, SendOptions, VnetHeader } from './netdev/offload.js'
+export { MAX_SUPER_FRAME, VNET_HDR_LEN, vnetAt } from './netdev/offload.js'
 export type { QueueTransfer } from './netdev/queue.js'
 export { MAX_QUEUES, NetdevQueue } from './netdev/queue.js'
 export type { QueueBridge, QueueBridgeCounters, QueueBridgeOptions, QueuePumpCounters } from './netdev/queue-bridge.js'

@@ -11,12 +11,20 @@ import type { DeviceGoneReason } from './errors.js'
 import { closedError, native, nativeAsync, PltapError } from './errors.js'
 import { LinkState } from './netdev/link.js'
 import { applyLifetime, changeAddress, changeRoute, run, toNetnsTarget } from './netdev/net.js'
-import { checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
+import {
+  checkSendOptions,
+  MAX_SUPER_FRAME,
+  type OffloadState,
+  type OffloadStats,
+  type SendOptions,
+  toPackedVnet,
+} from './netdev/offload.js'
+import { argError, checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
 import { checkQueueOptions, NetdevQueue, type QueueTransfer, revokeTransfer } from './netdev/queue.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats, RouteOptions } from './netdev/types.js'
 import { canUseLoop, Rx, type RxOptions } from './rx.js'
-import { checkBoolean, checkInt, checkMac, checkObject, checkPortName, checkSignal, toFrame } from './validate.js'
+import { checkBoolean, checkInt, checkMac, checkObject, checkPortName, checkSignal, toBytes, toFrame } from './validate.js'
 
 const registry = new Map<string, Netdev>()
 /** Port names reserved by opens in progress. */
@@ -190,6 +198,38 @@ export class Netdev extends EventEmitter<NetdevEvents> {
   /** Whether the descriptor carries `tun_pi` (pltap strips and adds it for you either way). */
   get packetInfo(): boolean {
     return native(() => this.#live().packetInfo)
+  }
+
+  /**
+   * What offload negotiated, or `null` for a device opened without it (or with
+   * `fallback: 'plain'` where offload was not available).
+   *
+   * @example
+   * ```ts
+   * const dev = await Netdev.open({ name: 'p', allocator: 'direct', offload: true })
+   * dev.offload // { headerSize: 10, rx: { csum: true, tso4: true, ... }, deliver: 'split', ... }
+   * ```
+   */
+  get offload(): OffloadState | null {
+    const o = native(() => this.#live().offload)
+    if (o == null) return null
+    return { ...o, rx: { ...o.rx }, coalesce: o.coalesce === 'off' ? false : o.coalesce } as OffloadState
+  }
+
+  /**
+   * The offload counters (as in {@link Netdev.stats}`().offload`), or `null` without
+   * offload. Counted by this process, so unlike `stats()` this works even once the
+   * interface was moved to another namespace.
+   *
+   * @example
+   * ```ts
+   * const o = dev.offloadStats()
+   * if (o) console.log(`${o.coalesced} GSO writes made of ${o.coalescedSegments} frames`)
+   * ```
+   */
+  offloadStats(): OffloadStats | null {
+    const nativeDev = this.#live()
+    return nativeDev.offload == null ? null : native(() => nativeDev.offloadStats())
   }
 
   /** Whether link changes go through vsys scripts (`allocator: 'vsys'`). */
@@ -610,8 +650,10 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * ```
    */
   stats(): NetdevStats {
-    const s = native(() => this.#live().stats())
-    return { port: s.port, kernel: s.kernel ?? null }
+    const nativeDev = this.#live()
+    const s = native(() => nativeDev.stats())
+    const offload = nativeDev.offload == null ? null : native(() => nativeDev.offloadStats())
+    return { port: s.port, kernel: s.kernel ?? null, offload }
   }
 
   /**
@@ -622,14 +664,30 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    *
    * @throws `TypeError` / `RangeError` for a non-buffer or a length outside 1..65535.
    * @throws {@link PltapError} `EIO` while the interface is down, `EBADFD` when the device is gone, `ERR_PLTAP_CLOSED`.
+   * On an offload device, `send(superFrame, { gso, segmentSize })` writes one super-frame
+   * you built (up to 65600 bytes; IP and L4 lengths cover the whole payload): pltap fills
+   * its virtio-net header from the frame's own headers and validates it (a frame it cannot
+   * segment is `ERR_PLTAP_VNET_HDR`), and the kernel segments it.
+   *
    * @example
    * ```ts
    * if (!dev.send(frame)) await dev.write(frame)
+   * dev.send(superFrame, { gso: 'tcp', segmentSize: 1448 }) // offload devices only
    * ```
    */
-  send(frame: ArrayBufferView): boolean {
-    const bytes = toFrame('frame', frame)
-    return native(() => this.#frames().send(bytes))
+  send(frame: ArrayBufferView, options?: SendOptions): boolean {
+    if (options === undefined) {
+      const bytes = toFrame('frame', frame)
+      return native(() => this.#frames().send(bytes))
+    }
+    const { gso, segmentSize } = checkSendOptions(options)
+    const bytes = toBytes('frame', frame)
+    if (bytes.length === 0 || bytes.length > MAX_SUPER_FRAME) checkInt('frame.length', bytes.length, 1, MAX_SUPER_FRAME)
+    const nativeDev = this.#frames()
+    if (nativeDev.offload == null) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.gso needs a device opened with offload')
+    }
+    return native(() => nativeDev.sendGso(bytes, gso, segmentSize))
   }
 
   /**
@@ -661,13 +719,33 @@ export class Netdev extends EventEmitter<NetdevEvents> {
    * either from any realm.
    *
    * @throws `TypeError` / `RangeError` if a length is outside 1..65535 or they do not add up to `data.byteLength`.
+   * On an offload device, `vnet` (10 bytes per frame, as `readPacked().vnet` of a
+   * `deliver: 'super'` device gives it) sends each frame behind its header: a bridge between
+   * offload devices is `b.sendPacked(data, lengths, vnet)`. Every header is validated natively
+   * before the first byte of the burst is written: a bad one throws `ERR_PLTAP_VNET_HDR`
+   * (with `frame`, `reason`, `value`) and nothing is written. Without `vnet`, plain frames
+   * are coalesced into GSO writes per the device's `coalesce` option.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_VNET_HDR` for a malformed header (nothing written).
    * @example
    * ```ts
    * const { data, lengths } = await rxA.readPacked()
    * const sent = devB.sendPacked(data, lengths)
+   * // between offload devices (deliver: 'super'):
+   * const burst = await rxA.readPacked()
+   * devB.sendPacked(burst.data, burst.lengths, burst.vnet)
    * ```
    */
-  sendPacked(data: ArrayBufferView, lengths: Uint32Array): number {
+  sendPacked(data: ArrayBufferView, lengths: Uint32Array, vnet?: Uint8Array): number {
+    if (vnet !== undefined) {
+      const p = toPackedVnet(data, lengths, vnet)
+      const nativeDev = this.#live()
+      if (nativeDev.offload == null) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'vnet headers need a device opened with offload')
+      }
+      if (p.lengths.length === 0) return 0
+      return native(() => nativeDev.sendPackedVnet(p.data, p.lengths, p.vnet))
+    }
     const packed = toPacked(data, lengths)
     const nativeDev = this.#frames()
     if (packed.lengths.length === 0) return 0

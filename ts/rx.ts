@@ -124,6 +124,13 @@ export interface PackedFrames {
    * every frame of the burst). `new Date(Number(timestamp / 1_000_000n))` is a `Date`.
    */
   timestamp: bigint
+  /**
+   * On an offload device opened with `deliver: 'super'`: each frame's virtio-net header,
+   * 10 bytes per frame (little-endian; decode one with `vnetAt`), with `hdrLen` set to the
+   * exact parsed header length. Frames may be super-frames (up to 65600 bytes). Pass it to
+   * `sendPacked(data, lengths, vnet)` of another offload device to forward untouched.
+   */
+  vnet?: Buffer
 }
 
 /** A burst from the reader, partly consumed from its `next` frame on. */
@@ -131,6 +138,7 @@ interface Burst {
   data: Buffer
   lengths: Uint32Array
   timestamp: bigint
+  vnet: Buffer | null
   next: number
   offset: number
 }
@@ -519,11 +527,15 @@ export class Rx implements AsyncIterable<Buffer> {
   /** The rest of the oldest burst (the queue is not empty). */
   #takeBurst(): PackedFrames {
     const b = this.#bursts.shift()!
-    const frames = b.next === 0 ? b : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next) }
+    const frames =
+      b.next === 0
+        ? b
+        : { data: b.data.subarray(b.offset), lengths: b.lengths.subarray(b.next), vnet: b.vnet?.subarray(b.next * 10) ?? null }
     this.#release(b.data.length)
     this.#queued -= frames.lengths.length
     this.#queuedBytes -= frames.data.length
     this.#resumeIfLow()
+    if (frames.vnet != null) return { data: frames.data, lengths: frames.lengths, timestamp: b.timestamp, vnet: frames.vnet }
     return { data: frames.data, lengths: frames.lengths, timestamp: b.timestamp }
   }
 
@@ -535,7 +547,8 @@ export class Rx implements AsyncIterable<Buffer> {
       lengths: Uint32Array | null,
       sec: number | null,
       nsec: number | null,
-    ): void => this.#onBurst(err, frames, lengths, sec, nsec)
+      vnet: Buffer | null,
+    ): void => this.#onBurst(err, frames, lengths, sec, nsec, vnet)
     const nativeDev = this.#owner.native
     try {
       this.#reader = native(() =>
@@ -555,7 +568,14 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#updateKeepAlive()
   }
 
-  #onBurst(err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null): void {
+  #onBurst(
+    err: string | null,
+    frames: Buffer | null,
+    lengths: Uint32Array | null,
+    sec: number | null,
+    nsec: number | null,
+    vnet: Buffer | null = null,
+  ): void {
     if (this.#closed) return
     if (err !== null) {
       this.#fail(fromNative(new Error(err)))
@@ -570,7 +590,7 @@ export class Rx implements AsyncIterable<Buffer> {
       this.#reader?.release(frames.length)
       return
     }
-    this.#bursts.push({ data: frames, lengths, timestamp, next: 0, offset: 0 })
+    this.#bursts.push({ data: frames, lengths, timestamp, vnet, next: 0, offset: 0 })
     this.#queued += lengths.length
     this.#queuedBytes += frames.length
     this.#heldBytes += frames.length

@@ -10,6 +10,8 @@ use pltap_core::{IfName, Ipv4Net};
 use pltap_vsysd::Slice;
 use std::net::Ipv4Addr;
 
+pub mod vnet;
+
 /// Length of the slice header in front of a `vsysd_*` target's request.
 pub const SLICE_HEADER: usize = 9;
 

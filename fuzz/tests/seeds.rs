@@ -61,3 +61,27 @@ fn fd_tuntap_reply_seeds_are_labelled_right() {
     });
     assert!(n >= 20, "{n} seeds");
 }
+
+#[test]
+fn vnet_seeds_are_labelled_right() {
+    use pltap_core::offload::{VnetHdr, split, validate};
+    use pltap_fuzz::vnet::{check_finished, split_input};
+    let n = check_inputs("vnet", |data| {
+        let input = split_input(data).ok_or("shorter than the prefix")?;
+        let hdr = VnetHdr::decode(&input.hdr_bytes).map_err(|e| e.to_string())?;
+        validate(&hdr, input.frame, input.l2, &input.limits).map_err(|e| e.to_string())?;
+        // Accepted seeds split into checksum-valid frames (the target's starting point).
+        let (mut out, mut lens) = (Vec::new(), Vec::new());
+        split(&hdr, input.frame, input.l2, &mut out, &mut lens).map_err(|e| e.to_string())?;
+        let mut off = 0;
+        for &l in &lens {
+            let f = &out[off..off + l as usize];
+            off += l as usize;
+            if hdr.is_gso() || hdr.needs_csum() {
+                check_finished(f, input.l2)?; // the seeds' IPv4 header checksums are right too
+            }
+        }
+        Ok(())
+    });
+    assert!(n >= 20, "{n} seeds");
+}

@@ -178,8 +178,10 @@ export class LinkState {
     if (gone === undefined) {
       this.#removed = null
     } else if (this.#removed === null && gone.reason !== undefined) {
-      this.#removed = gone.reason
-      this.#announceRemoved({ reason: gone.reason, error: gone })
+      // An ERR_PLTAP_DEVICE_GONE error: its reason is a DeviceGoneReason.
+      const reason = gone.reason as DeviceGoneReason
+      this.#removed = reason
+      this.#announceRemoved({ reason, error: gone })
     }
   }
 }

@@ -22,6 +22,7 @@ import {
   checkSignal,
 } from '../validate.js'
 import { checkLifetimeOptions, LIFETIME_KEYS } from './net.js'
+import { toNativeOffload } from './offload.js'
 import type { NetdevConfig, NetdevOptions } from './types.js'
 
 /** A TypeError/RangeError with a Node-style `code` (argument errors are thrown synchronously). */
@@ -40,6 +41,7 @@ const OPEN_KEYS = [
   'signal',
   'queues',
   'multiQueue',
+  'offload',
   ...LIFETIME_KEYS,
 ] as const
 
@@ -88,6 +90,8 @@ export function toNativeOpenOptions(options: NetdevOptions): NativeOpenOptions {
   if (options.timeoutMs !== undefined) checkInt('options.timeoutMs', options.timeoutMs, 1, 3_600_000)
   checkSignal('options.signal', options.signal)
   checkLifetimeOptions(options)
+  if (options.offload !== undefined && typeof options.offload !== 'boolean') checkObject('options.offload', options.offload)
+  const offload = toNativeOffload(options.offload)
   return {
     allocator: kind,
     fd,
@@ -96,6 +100,7 @@ export function toNativeOpenOptions(options: NetdevOptions): NativeOpenOptions {
     ifname: options.ifname,
     packetInfo: options.packetInfo,
     timeoutMs: options.timeoutMs,
+    offload,
   }
 }
 

@@ -176,6 +176,23 @@ pub enum Error {
         /// What happened to it.
         reason: GoneReason,
     },
+    /// A frame's virtio-net header does not fit the frame (`ERR_PLTAP_VNET_HDR`, offload.md
+    /// §4.5): checked before anything of the burst is written.
+    VnetHdr {
+        /// The frame's index in its burst (0 for a single frame).
+        frame: usize,
+        /// The rule that failed, its offending value and what was expected.
+        error: crate::offload::VnetError,
+    },
+    /// Offload was asked for but cannot be had (`ERR_PLTAP_OFFLOAD_UNSUPPORTED`).
+    OffloadUnsupported {
+        /// Who lacks it.
+        reason: OffloadMissing,
+        /// What is missing (`IFF_VNET_HDR`, `csum`, `tso4`, ...).
+        missing: Vec<String>,
+        /// What happened.
+        detail: String,
+    },
     /// A bug: a panic inside the library, caught before it could abort the process
     /// (`ERR_PLTAP_INTERNAL`).
     Internal {
@@ -212,6 +229,28 @@ impl GoneReason {
             GoneReason::Deleted => "deleted",
             GoneReason::Renamed(_) => "renamed",
             GoneReason::Moved => "moved",
+        }
+    }
+}
+
+/// Who cannot do offload ([`Error::OffloadUnsupported`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffloadMissing {
+    /// The kernel refused `IFF_VNET_HDR` or the offload set.
+    Kernel,
+    /// The vsys helper does not know the `fd_tuntap` flags extension (or refuses it).
+    Helper,
+    /// The adopted descriptor was opened without `IFF_VNET_HDR`.
+    Fd,
+}
+
+impl OffloadMissing {
+    /// `"kernel"`, `"helper"` or `"fd"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffloadMissing::Kernel => "kernel",
+            OffloadMissing::Helper => "helper",
+            OffloadMissing::Fd => "fd",
         }
     }
 }
@@ -306,8 +345,32 @@ impl Error {
             Error::Truncated { .. } => "ERR_PLTAP_TRUNCATED",
             Error::Closed => "ERR_PLTAP_CLOSED",
             Error::DeviceGone { .. } => "ERR_PLTAP_DEVICE_GONE",
+            Error::VnetHdr { .. } => "ERR_PLTAP_VNET_HDR",
+            Error::OffloadUnsupported { .. } => "ERR_PLTAP_OFFLOAD_UNSUPPORTED",
             Error::Internal { .. } => "ERR_PLTAP_INTERNAL",
         })
+    }
+
+    /// An [`Error::VnetHdr`] for frame `frame` of a burst.
+    ///
+    /// ```
+    /// use pltap_core::Error;
+    /// use pltap_core::offload::{VnetError, VnetReason};
+    /// let e = Error::vnet_hdr(3, VnetError::new(VnetReason::Flags, 2, "only NEEDS_CSUM may be set"));
+    /// assert_eq!(e.code(), "ERR_PLTAP_VNET_HDR");
+    /// assert_eq!(e.vnet_hdr_info(), Some((3, "flags", 2)));
+    /// ```
+    pub fn vnet_hdr(frame: usize, error: crate::offload::VnetError) -> Error {
+        Error::VnetHdr { frame, error }
+    }
+
+    /// For [`Error::VnetHdr`]: the frame index, the reason's JS name and the value (the
+    /// `frame`, `reason` and `value` properties of the JS error).
+    pub fn vnet_hdr_info(&self) -> Option<(usize, &'static str, u64)> {
+        match self {
+            Error::VnetHdr { frame, error } => Some((*frame, error.reason.as_str(), error.value)),
+            _ => None,
+        }
     }
 
     /// The errno, for [`Error::Os`].
@@ -368,6 +431,14 @@ impl fmt::Display for Error {
                     GoneReason::Moved => write!(f, "it was moved out of this network namespace"),
                 }
             }
+            Error::VnetHdr { frame, error } => write!(f, "frame {frame}: {error}"),
+            Error::OffloadUnsupported { reason, missing, detail } => {
+                write!(f, "offload is not available ({}): {detail}", reason.as_str())?;
+                if !missing.is_empty() {
+                    write!(f, "; missing {}", missing.join(", "))?;
+                }
+                Ok(())
+            }
             Error::Internal { detail } => write!(f, "internal error (a bug in pltap, please report it): {detail}"),
         }
     }
@@ -375,12 +446,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A [`crate::offload::VnetError`] of a single frame (frame index 0).
+impl From<crate::offload::VnetError> for Error {
+    fn from(error: crate::offload::VnetError) -> Error {
+        Error::VnetHdr { frame: 0, error }
+    }
+}
+
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Os { errno, .. } => io::Error::from_raw_os_error(errno.0),
             Error::HelperTimeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
-            Error::InvalidArgument { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
+            Error::InvalidArgument { .. } | Error::VnetHdr { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
             other => io::Error::other(other),
         }
     }

@@ -17,6 +17,7 @@
 //! | [`config`], [`reconcile`] | a port's configuration and its rules; desired vs observed link state, as plain logic |
 //! | [`netdev`] | [`netdev::Netdev`]: a port (device + link backend + reconciler + counters), what the Node binding wraps |
 //! | [`queue`] | multi-queue devices: open N queues, attach, adopt a queue handed over, enable/disable (`TUNSETQUEUE`) |
+//! | [`vnet`] | offload on a device: `TUNSETOFFLOAD` negotiation, vnet header I/O, the receive split and the send checks |
 //! | [`reader`] | [`reader::Reader`]: a port's receive engine (readiness wait, burst reads, truncation and drop accounting, pause, byte budget, stop) delivering bursts to a [`reader::Sink`] |
 //!
 //! Each validation rule has one owner here, a validated type or parser (`IfName::new`,
@@ -25,7 +26,7 @@
 //!
 //! ```no_run
 //! use pltap_core::{Tap, TapOptions, Mode, IfName};
-//! let tap = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap%d")?), packet_info: false })?;
+//! let tap = Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap%d")?), packet_info: false, vnet_hdr: false })?;
 //! let iface = tap.iface();
 //! iface.set_up(true)?;
 //! println!("{} is up with MAC {}", tap.name(), tap.hwaddr()?);
@@ -39,11 +40,13 @@ pub mod frame;
 pub mod iface;
 pub mod ifname;
 pub mod netdev;
+pub mod offload;
 pub mod queue;
 pub mod reader;
 pub mod reconcile;
 pub mod sys;
 pub mod tap;
+pub mod vnet;
 pub mod vsys;
 
 pub use error::{Errno, Error, Result};

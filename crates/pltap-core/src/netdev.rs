@@ -20,6 +20,7 @@ use crate::iface::{Counters, Iface, MacAddr};
 use crate::ifname::IfName;
 use crate::reconcile::{Action, Observed, Reconciler, Snapshot};
 use crate::tap::{Mode, Tap, TapOptions};
+use crate::vnet::{self, AtomicOffloadCounters, Fallback, OffloadCounters, OffloadOptions, OffloadState};
 use crate::vsys::{TransactOptions, Vsys};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ pub struct NetdevOptions {
     /// `tun_pi` framing. `None` means: off for direct devices, on for vsys devices
     /// (PlanetLab's `fd_tuntap` always sets it); required for adopted descriptors.
     pub packet_info: Option<bool>,
+    /// virtio-net header offload ([`crate::vnet`]); `None` is today's behaviour, except
+    /// that a device with someone else's offload set gets `TUNSETOFFLOAD 0`.
+    pub offload: Option<OffloadOptions>,
 }
 
 /// Counters from both sides: the port's own, and the kernel's seen from the port
@@ -103,7 +107,7 @@ impl AtomicCounters {
 /// ```no_run
 /// use pltap_core::netdev::{Netdev, NetdevOptions, Allocator};
 /// use pltap_core::{Mode, config::Config};
-/// let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?;
+/// let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None, offload: None })?;
 /// dev.set_config(Config::parse(Some("198.18.0.1"), Some(24))?);
 /// dev.reconcile()?; // runs the pending actions: address, then UP
 /// assert!(dev.observed().flags.up);
@@ -126,14 +130,29 @@ pub struct Netdev {
     recv_buf: Mutex<Vec<u8>>,
     /// The namespace, rtnetlink socket and kernel subscription (`netdev/net.rs`).
     net: net::NetState,
+    /// What offload negotiated; `None` without.
+    offload: Option<OffloadState>,
+    /// The offload counters (all 0 without offload).
+    pub(crate) vnet_counters: AtomicOffloadCounters,
+    /// Segments of a split super-frame that [`Netdev::recv`] has not returned yet.
+    pub(crate) recv_pending: Mutex<vnet::Pending>,
+    /// The MTU last read, for the offload write checks when the interface cannot be read
+    /// by name (moved to another namespace).
+    mtu_seen: AtomicU32,
 }
 
 impl Netdev {
     /// Allocates or adopts the device and reads its state.
     pub fn open(spec: NetdevOptions) -> Result<Netdev> {
+        let want = spec.offload;
         let (tap, vsys) = match spec.allocator {
             Allocator::Direct { ifname } => {
-                let opts = TapOptions { mode: spec.mode, name: ifname, packet_info: spec.packet_info.unwrap_or(false) };
+                let opts = TapOptions {
+                    mode: spec.mode,
+                    name: ifname,
+                    packet_info: spec.packet_info.unwrap_or(false),
+                    vnet_hdr: want.is_some(),
+                };
                 (Tap::open(&opts)?, None)
             }
             Allocator::Vsys { root, options } => {
@@ -144,7 +163,11 @@ impl Netdev {
                     ));
                 }
                 let vsys = Vsys::new(root).with_options(options);
-                (vsys.allocate(spec.mode)?, Some(vsys))
+                let tap = match want {
+                    Some(o) => vsys.allocate_vnet(spec.mode, o.fallback == Fallback::Plain)?,
+                    None => vsys.allocate(spec.mode)?,
+                };
+                (tap, Some(vsys))
             }
             Allocator::Fd(fd) => {
                 let Some(pi) = spec.packet_info else {
@@ -163,6 +186,29 @@ impl Netdev {
                 (tap, None)
             }
         };
+        let offload = match want {
+            None => {
+                vnet::clear(&tap);
+                None
+            }
+            Some(o) if tap.vnet_header_size() > 0 => Some(vnet::negotiate(&tap, &o)?),
+            Some(o) if o.fallback == Fallback::Plain => {
+                vnet::clear(&tap);
+                None
+            }
+            Some(_) => {
+                let (reason, detail) = if vsys.is_some() {
+                    (crate::error::OffloadMissing::Helper, "the helper sent a descriptor without IFF_VNET_HDR")
+                } else {
+                    (crate::error::OffloadMissing::Fd, "the descriptor was opened without IFF_VNET_HDR (TUNGETIFF)")
+                };
+                return Err(Error::OffloadUnsupported {
+                    reason,
+                    missing: vec!["IFF_VNET_HDR".into()],
+                    detail: format!("{}: {detail}", tap.name()),
+                });
+            }
+        };
         let name = tap.name().clone();
         // Not visible by name yet (e.g. from another namespace): recorded when first seen.
         let ifindex = tap.iface().ifindex().unwrap_or(0);
@@ -175,9 +221,21 @@ impl Netdev {
             reconcile_lock: Mutex::new(()),
             counters: AtomicCounters::default(),
             vif_up_done: AtomicBool::new(false),
-            recv_buf: Mutex::new(vec![0; crate::frame::MAX_FRAME]),
+            recv_buf: Mutex::new(vec![
+                0;
+                if offload.is_some() { vnet::MAX_SUPER_FRAME } else { crate::frame::MAX_FRAME }
+            ]),
+            offload,
+            vnet_counters: AtomicOffloadCounters::default(),
+            recv_pending: Mutex::new(vnet::Pending::default()),
+            mtu_seen: AtomicU32::new(0),
             net: net::NetState::new()?,
         };
+        if dev.offload.is_some()
+            && let Ok(tap) = dev.live_tap()
+        {
+            dev.mtu_for_offload(&tap);
+        }
         let observed = dev.read_kernel().unwrap_or_default();
         *dev.reconciler() = Reconciler::new(observed);
         dev.refresh_extra(&dev.net.read_ns()); // the addresses and MTU at open: no change yet
@@ -191,6 +249,16 @@ impl Netdev {
     /// The open device, or [`Error::Closed`] once [`Netdev::close`] ran.
     pub fn live_tap(&self) -> Result<Arc<Tap>> {
         self.tap.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::Closed)
+    }
+
+    /// What offload negotiated, or `None` for a device opened without it.
+    pub fn offload(&self) -> Option<OffloadState> {
+        self.offload
+    }
+
+    /// The offload counters (all 0 without offload).
+    pub fn offload_counters(&self) -> OffloadCounters {
+        self.vnet_counters.snapshot()
     }
 
     /// The kernel's interface name.
@@ -456,7 +524,17 @@ impl Netdev {
     /// order, until one does not fit; returns how many were written and counts them. An
     /// error on the first frame is returned; after that the count so far is. `lengths` must
     /// not change during the call (the Node binding passes a snapshot).
+    ///
+    /// On an offload device with `coalesce` on, consecutive TCP (and with `TcpUdp`, UDP)
+    /// segments of one flow go out as one GSO write ([`crate::offload::Coalescer`]); the
+    /// count is still in frames.
     pub fn send_packed(&self, data: &[u8], lengths: &[u32]) -> Result<usize> {
+        if let Some(state) = self.offload
+            && state.coalesce != vnet::Coalesce::Off
+            && lengths.len() > 1
+        {
+            return self.send_coalesced(&state, data, lengths);
+        }
         let total: u64 = lengths.iter().map(|l| u64::from(*l)).sum();
         if total != data.len() as u64 {
             return Err(Error::invalid("lengths", format!("they add up to {total}, not {}", data.len())));
@@ -502,9 +580,29 @@ impl Netdev {
 
     /// Reads one frame now, into an exactly sized buffer; `Ok(None)` when nothing is
     /// queued. Frames too large for any MTU are skipped and counted as dropped.
+    ///
+    /// On an offload device the frame comes without its vnet header; with `deliver: Split`
+    /// a super-frame is split and its segments returned one per call.
     pub fn recv(&self) -> Result<Option<Vec<u8>>> {
         let tap = self.live_tap()?;
         let mut buf = self.recv_buf.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = &self.offload {
+            let mut pending = self.recv_pending.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                match vnet::recv_one(&tap, state, &self.vnet_counters, &mut buf, &mut pending)? {
+                    None => return Ok(None),
+                    Some(Ok(frame)) => {
+                        self.count_rx(1, frame.len() as u64);
+                        return Ok(Some(frame));
+                    }
+                    Some(Err(Error::Truncated { .. })) => self.count_rx_dropped(1),
+                    Some(Err(e)) => {
+                        self.count_rx_error();
+                        return Err(e);
+                    }
+                }
+            }
+        }
         loop {
             match tap.recv(&mut buf) {
                 Ok(Some(len)) => {
@@ -527,6 +625,37 @@ impl Netdev {
     pub(crate) fn count_rx(&self, frames: u64, bytes: u64) {
         self.counters.rx_packets.fetch_add(frames, Relaxed);
         self.counters.rx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// The device's MTU for the offload write checks: read now, or the last value read
+    /// (1500 if it never could be).
+    pub(crate) fn mtu_for_offload(&self, tap: &Tap) -> u32 {
+        match tap.iface().mtu() {
+            Ok(m) => {
+                self.mtu_seen.store(m, Relaxed);
+                m
+            }
+            Err(_) => match self.mtu_seen.load(Relaxed) {
+                0 => 1500,
+                m => m,
+            },
+        }
+    }
+
+    /// Counts frames written by the offload send paths ([`crate::vnet`]).
+    pub(crate) fn count_tx(&self, frames: u64, bytes: u64) {
+        self.counters.tx_packets.fetch_add(frames, Relaxed);
+        self.counters.tx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Counts a frame the kernel had no room for (`EAGAIN`).
+    pub(crate) fn count_tx_dropped(&self) {
+        self.counters.tx_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a failed write.
+    pub(crate) fn count_tx_error(&self) {
+        self.counters.tx_errors.fetch_add(1, Relaxed);
     }
 
     /// Counts `frames` received frames that a reader discarded (they did not fit).

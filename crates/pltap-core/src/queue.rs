@@ -44,6 +44,9 @@ pub const MAX_QUEUES: usize = MAX_TAP_QUEUES;
 const VSYS_ONE_QUEUE: &str = "must be 1 for a vsys device: fd_tuntap hands over one descriptor of a device \
      created without IFF_MULTI_QUEUE, and attaching more queues needs CAP_NET_ADMIN";
 
+const OFFLOAD_ONE_QUEUE: &str = "must be 1 for an offload device: multi-queue with virtio-net headers is not \
+     supported yet (offload state is device-wide and each queue would need it set up)";
+
 /// What a queue's descriptor must be to serve as a queue of a given device: what
 /// [`Netdev::queue_identity`] reports and [`Netdev::adopt_queue`] checks.
 ///
@@ -122,16 +125,20 @@ impl Netdev {
     /// If a later queue fails, the ones opened so far are closed and the error returned.
     pub fn open_queues(spec: NetdevOptions, queues: usize) -> Result<Vec<Netdev>> {
         check_queue_count(queues)?;
+        if queues > 1 && spec.offload.is_some() {
+            return Err(Error::invalid_value("queues", queues.to_string(), OFFLOAD_ONE_QUEUE));
+        }
         let first = match spec.allocator {
             Allocator::Direct { ifname } => {
                 let packet_info = spec.packet_info.unwrap_or(false);
-                let opts = TapOptions { mode: spec.mode, name: ifname, packet_info };
+                let opts = TapOptions { mode: spec.mode, name: ifname, packet_info, vnet_hdr: spec.offload.is_some() };
                 let tap = Tap::open_with(&opts, IFF_MULTI_QUEUE).map_err(explain_tunsetiff)?;
                 let fd = tap.into_fd();
                 Netdev::open(NetdevOptions {
                     allocator: Allocator::Fd(fd),
                     mode: spec.mode,
                     packet_info: Some(packet_info),
+                    offload: spec.offload,
                 })?
             }
             Allocator::Vsys { .. } if queues > 1 => {
@@ -162,17 +169,29 @@ impl Netdev {
         if self.uses_vsys() {
             return Err(Error::invalid_value("queues", "2", VSYS_ONE_QUEUE));
         }
+        if self.offload().is_some() {
+            return Err(Error::invalid_value("queues", "2", OFFLOAD_ONE_QUEUE));
+        }
         let own = self.live_tap()?;
         // Still ours, and where it is by name: TUNSETIFF below attaches by name.
         let ifindex = self.ifindex()?;
-        let opts = TapOptions { mode: own.mode(), name: Some(self.name().clone()), packet_info: own.packet_info() };
+        let opts = TapOptions {
+            mode: own.mode(),
+            name: Some(self.name().clone()),
+            packet_info: own.packet_info(),
+            vnet_hdr: false,
+        };
         let tap = Tap::open_with(&opts, IFF_MULTI_QUEUE).map_err(explain_tunsetiff)?;
         // The kernel gives a later queue the device's flags, so its framing is the port's.
         // (It cannot be read back: TUNGETIFF sets the same bit, as IFF_NOFILTER, whenever
         // no socket filter is attached, which is always here.)
         let packet_info = own.packet_info();
-        let spec =
-            NetdevOptions { allocator: Allocator::Fd(tap.into_fd()), mode: own.mode(), packet_info: Some(packet_info) };
+        let spec = NetdevOptions {
+            allocator: Allocator::Fd(tap.into_fd()),
+            mode: own.mode(),
+            packet_info: Some(packet_info),
+            offload: None,
+        };
         let queue = Netdev::open(spec)?;
         // If our device went away meanwhile, TUNSETIFF made a new one under its name:
         // say what happened to ours (the new device goes when `queue` drops).
@@ -191,7 +210,12 @@ impl Netdev {
     /// [`Error::InvalidArgument`] for a mode that differs; OS errors (`EBADF`, `EBADFD` for
     /// a descriptor that is not attached to a device).
     pub fn adopt_queue(fd: OwnedFd, want: &QueueIdentity) -> Result<Netdev> {
-        let spec = NetdevOptions { allocator: Allocator::Fd(fd), mode: want.mode, packet_info: Some(want.packet_info) };
+        let spec = NetdevOptions {
+            allocator: Allocator::Fd(fd),
+            mode: want.mode,
+            packet_info: Some(want.packet_info),
+            offload: None,
+        };
         let dev = Netdev::open(spec).map_err(|e| {
             if e.is_errno(libc::EBADFD) {
                 Error::DeviceGone { name: want.name.to_string(), reason: GoneReason::Deleted }

@@ -40,7 +40,7 @@
 //!     }
 //! }
 //!
-//! let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?);
+//! let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None, offload: None })?);
 //! let reader = Reader::new(dev, ReaderOptions::default())?;
 //! reader.start(Print)?;
 //! // ... later:
@@ -53,6 +53,7 @@ use crate::frame::{self, burst_frames};
 use crate::netdev::Netdev;
 use crate::sys;
 use crate::tap::Tap;
+use crate::vnet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
@@ -118,6 +119,9 @@ pub struct Burst<'a> {
     /// When the burst's first frame was read (`CLOCK_REALTIME`, taken right after that
     /// read returned): the receive timestamp of every frame of the burst.
     pub timestamp: SystemTime,
+    /// On an offload device with `deliver: Super`: each frame's 10-byte virtio-net header
+    /// (`vnet[10 i..10 i + 10]`), `hdr_len` exact ([`crate::vnet`]). `None` otherwise.
+    pub vnet: Option<&'a [u8]>,
 }
 
 /// Where a [`Reader`] delivers. Every method runs on the reader's thread; a panic in
@@ -429,7 +433,7 @@ fn stride_of(tap: &Tap) -> usize {
 /// use pltap_core::Mode;
 /// use std::sync::Arc;
 ///
-/// let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None })?);
+/// let dev = Arc::new(Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: Mode::Tap, packet_info: None, offload: None })?);
 /// let mut reader = BurstReader::new(dev, ReaderOptions { max_batch: 64, max_bytes: 1 << 20, max_pending: 1 })?;
 /// // ... when an event loop says `reader.fd()` is readable:
 /// if reader.can_read() {
@@ -452,6 +456,9 @@ pub struct BurstReader {
     lens: Vec<u32>,
     /// A frame was truncated: size the slab again before the next read.
     resize: bool,
+    /// Offload devices: frames read with their headers into a packed slab with room for a
+    /// super-frame at every read ([`vnet::VnetSlab`]) instead of `slab`.
+    vslab: Option<vnet::VnetSlab>,
 }
 
 impl BurstReader {
@@ -466,10 +473,37 @@ impl BurstReader {
     }
 
     fn with_shared(dev: Arc<Netdev>, tap: Arc<Tap>, shared: Arc<Shared>) -> BurstReader {
+        if let Some(state) = dev.offload() {
+            let opts = &shared.opts;
+            let vslab = vnet::VnetSlab::new(state, tap.mode(), tap.vnet_header_size(), opts.max_bytes.min(4 << 20));
+            let (stride, frames) = (vnet::MAX_SUPER_FRAME, opts.max_batch);
+            let lens = Vec::new();
+            return BurstReader {
+                dev,
+                tap,
+                shared,
+                stride,
+                frames,
+                slab: Vec::new(),
+                lens,
+                resize: false,
+                vslab: Some(vslab),
+            };
+        }
         let stride = stride_of(&tap);
         let frames = slab_frames(stride, &shared.opts);
         let lens = vec![0u32; shared.opts.max_batch];
-        BurstReader { dev, tap, shared, stride, frames, slab: vec![0u8; frames * stride], lens, resize: false }
+        BurstReader {
+            dev,
+            tap,
+            shared,
+            stride,
+            frames,
+            slab: vec![0u8; frames * stride],
+            lens,
+            resize: false,
+            vslab: None,
+        }
     }
 
     /// A handle to steer it (pause, release, counters).
@@ -490,6 +524,12 @@ impl BurstReader {
 
     /// Frames the next burst may read: none while the byte budget leaves less than a frame.
     fn cap(&self) -> usize {
+        if self.vslab.is_some() {
+            // A read needs room for a whole super-frame under the budget (or nothing held).
+            let (outstanding, opts) = (self.shared.outstanding.load(SeqCst), &self.shared.opts);
+            let room = opts.max_bytes.saturating_sub(outstanding) >= self.stride;
+            return if outstanding == 0 || room { opts.max_batch } else { 0 };
+        }
         burst_cap(self.shared.outstanding.load(SeqCst), self.stride, &self.shared.opts, self.frames)
     }
 
@@ -519,6 +559,28 @@ impl BurstReader {
             return Ok(None);
         }
         let (dev, shared) = (&*self.dev, &*self.shared);
+        if let Some(v) = self.vslab.as_mut() {
+            let room = shared.opts.max_bytes.saturating_sub(shared.outstanding.load(SeqCst));
+            let read = v.read(&self.tap, &dev.vnet_counters, room, cap, |len, capacity| {
+                shared.truncated.fetch_add(1, SeqCst);
+                dev.count_rx_dropped(1);
+                on_truncated(len, capacity);
+            });
+            let read = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    dev.count_rx_error();
+                    return Err(e);
+                }
+            };
+            let (Some(timestamp), n) = (read.first_read, v.lengths().len()) else { return Ok(None) };
+            if n == 0 {
+                return Ok(None);
+            }
+            dev.count_rx(n as u64, v.data().len() as u64);
+            shared.outstanding.fetch_add(v.data().len(), SeqCst);
+            return Ok(Some(Burst { data: v.data(), lengths: v.lengths(), timestamp, vnet: v.vnet() }));
+        }
         let read =
             read_packed(dev, shared, &self.tap, &mut self.slab, self.stride, &mut self.lens[..cap], &mut on_truncated);
         let burst = match read {
@@ -532,7 +594,7 @@ impl BurstReader {
         let Some(timestamp) = burst.first_read.filter(|_| burst.frames > 0) else { return Ok(None) };
         dev.count_rx(burst.frames as u64, burst.bytes as u64);
         shared.outstanding.fetch_add(burst.bytes, SeqCst);
-        Ok(Some(Burst { data: &self.slab[..burst.bytes], lengths: &self.lens[..burst.frames], timestamp }))
+        Ok(Some(Burst { data: &self.slab[..burst.bytes], lengths: &self.lens[..burst.frames], timestamp, vnet: None }))
     }
 }
 

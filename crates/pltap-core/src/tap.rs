@@ -24,11 +24,15 @@ pub struct TapOptions {
     pub name: Option<IfName>,
     /// Keep the 4-byte `tun_pi` prefix (`false` sets `IFF_NO_PI`).
     pub packet_info: bool,
+    /// `IFF_VNET_HDR`: every frame carries a virtio-net header (offload.md §1.2). The header
+    /// size is then set to [`crate::vnet::VNET_HDR_LEN`] explicitly; the offload set is the
+    /// caller's ([`Tap::set_offload`]).
+    pub vnet_hdr: bool,
 }
 
 impl Default for TapOptions {
     fn default() -> TapOptions {
-        TapOptions { mode: Mode::Tap, name: None, packet_info: false }
+        TapOptions { mode: Mode::Tap, name: None, packet_info: false, vnet_hdr: false }
     }
 }
 
@@ -63,6 +67,8 @@ pub struct Tap {
     name: IfName,
     mode: Mode,
     packet_info: bool,
+    /// The vnet header size on the descriptor; 0 without `IFF_VNET_HDR`.
+    vnet_hdr_sz: usize,
     /// The control socket of the device's namespace (replaced when the device moves).
     ctl: RwLock<Arc<OwnedFd>>,
 }
@@ -92,22 +98,92 @@ impl Tap {
         if !opts.packet_info {
             flags |= linux::IFF_NO_PI;
         }
+        if opts.vnet_hdr {
+            flags |= sys::vnet::IFF_VNET_HDR;
+        }
         ifr.set_flags(flags);
         sys::ioctl_ifreq(file.as_fd(), linux::TUNSETIFF, &mut ifr)
             .map_err(|e| Error::os(format!("TUNSETIFF {template}"), "ioctl", e))?;
         let name = IfName::from_kernel(&ifr.name)?;
-        Ok(Tap { file, name, mode: opts.mode, packet_info: opts.packet_info, ctl: RwLock::new(ctl) })
+        let mut tap =
+            Tap { file, name, mode: opts.mode, packet_info: opts.packet_info, vnet_hdr_sz: 0, ctl: RwLock::new(ctl) };
+        if opts.vnet_hdr {
+            tap.init_vnet(Some(crate::vnet::VNET_HDR_LEN))?;
+        }
+        Ok(tap)
+    }
+
+    /// Sets (`Some`) or reads (`None`) the vnet header size and sets little-endian headers;
+    /// the descriptor has `IFF_VNET_HDR`. The size is device-wide and survives a re-attach
+    /// (offload.md §1.7), so it is set explicitly, never assumed.
+    fn init_vnet(&mut self, size: Option<usize>) -> Result<()> {
+        let fd = self.file.as_fd();
+        let op = |what: &str| format!("{what} {}", self.name);
+        if let Some(size) = size {
+            sys::vnet::tun_set_vnet_hdr_sz(fd, size).map_err(|e| Error::os(op("TUNSETVNETHDRSZ"), "ioctl", e))?;
+        }
+        let size = sys::vnet::tun_get_vnet_hdr_sz(fd).map_err(|e| Error::os(op("TUNGETVNETHDRSZ"), "ioctl", e))?;
+        if size < crate::vnet::VNET_HDR_LEN {
+            return Err(Error::errno(op("TUNGETVNETHDRSZ: size below 10"), "ioctl", Errno::from_raw(libc::EINVAL)));
+        }
+        // Only kernels with CONFIG_TUN_VNET_CROSS_LE on a big-endian host care; a refusal
+        // on a little-endian host changes nothing.
+        if let Err(e) = sys::vnet::tun_set_vnet_le(fd, true)
+            && cfg!(target_endian = "big")
+        {
+            return Err(Error::os(op("TUNSETVNETLE"), "ioctl", e));
+        }
+        self.vnet_hdr_sz = size;
+        Ok(())
+    }
+
+    /// The vnet header size on the descriptor (10 unless an adopted descriptor's device
+    /// says otherwise), or 0 without `IFF_VNET_HDR`.
+    ///
+    /// ```no_run
+    /// use pltap_core::{Tap, TapOptions};
+    /// let tap = Tap::open(&TapOptions { vnet_hdr: true, ..TapOptions::default() })?;
+    /// assert_eq!(tap.vnet_header_size(), 10);
+    /// # Ok::<(), pltap_core::Error>(())
+    /// ```
+    pub fn vnet_header_size(&self) -> usize {
+        self.vnet_hdr_sz
+    }
+
+    /// `ioctl(TUNSETOFFLOAD, flags)`: replaces the device's offload set (`TUN_F_*` bits of
+    /// [`crate::sys::vnet`]; 0 turns everything off). Device-wide: every descriptor of the
+    /// device, and later openers, see it.
+    ///
+    /// Errors: `EINVAL` for a combination the kernel does not accept.
+    #[doc(alias = "TUNSETOFFLOAD")]
+    pub fn set_offload(&self, flags: u32) -> Result<()> {
+        sys::vnet::tun_set_offload(self.fd(), flags)
+            .map_err(|e| Error::os(format!("TUNSETOFFLOAD {flags:#x} {}", self.name), "ioctl", e))
     }
 
     /// Takes ownership of a descriptor that is already attached to a device (received
     /// from a helper, or inherited). The name and TAP/TUN mode are read back with
     /// `ioctl(TUNGETIFF)`; the framing cannot be (the bit it reports also means
     /// `IFF_NOFILTER`), so the caller states it. The descriptor is made nonblocking.
+    ///
+    /// Whether the descriptor has `IFF_VNET_HDR` is read from `TUNGETIFF` too (that bit is
+    /// reliable), and then the header size from `TUNGETVNETHDRSZ`.
     pub fn adopt(fd: OwnedFd, packet_info: bool) -> Result<Tap> {
-        let (name, mode) = tun_get_iff(fd.as_fd())?;
+        let (name, mode, flags) = tun_get_iff_flags(fd.as_fd())?;
         sys::set_nonblocking(fd.as_fd(), true)
             .map_err(|e| Error::os(format!("set O_NONBLOCK on {name}"), "fcntl", e))?;
-        Ok(Tap { file: File::from(fd), name, mode, packet_info, ctl: RwLock::new(iface::control_socket()?) })
+        let mut tap = Tap {
+            file: File::from(fd),
+            name,
+            mode,
+            packet_info,
+            vnet_hdr_sz: 0,
+            ctl: RwLock::new(iface::control_socket()?),
+        };
+        if flags & sys::vnet::IFF_VNET_HDR != 0 {
+            tap.init_vnet(None)?;
+        }
+        Ok(tap)
     }
 
     /// The kernel's name for the device.
@@ -123,6 +199,11 @@ impl Tap {
     /// Whether frames carry the `tun_pi` prefix on the descriptor.
     pub fn packet_info(&self) -> bool {
         self.packet_info
+    }
+
+    /// The descriptor as a file, for the vnet header I/O of [`crate::vnet`].
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 
     /// The descriptor.
@@ -189,6 +270,9 @@ impl Tap {
             // so without room past `buf` a cut frame would look like one that fits
             // exactly, and its true length would be lost.
             static OVERFLOW: RefCell<Vec<u8>> = RefCell::new(vec![0; frame::MAX_FRAME]);
+        }
+        if self.vnet_hdr_sz > 0 {
+            return crate::vnet::with_header_scratch(self.vnet_hdr_sz, |hdr| self.recv_vnet(hdr, buf));
         }
         let mut pi = [0u8; TUN_PI_LEN];
         let res = OVERFLOW.with_borrow_mut(|overflow| {
@@ -274,6 +358,9 @@ impl Tap {
     /// `EMSGSIZE` for a partial write (never counted as success; defect A14), and
     /// [`Error::InvalidArgument`] for an empty or oversized frame.
     pub fn send(&self, frame: &[u8]) -> Result<bool> {
+        if self.vnet_hdr_sz > 0 {
+            return self.send_vnet(&[0; crate::vnet::VNET_HDR_LEN], frame);
+        }
         if frame.is_empty() || frame.len() > frame::MAX_FRAME {
             return Err(Error::invalid("frame", format!("length {} is not in 1..={}", frame.len(), frame::MAX_FRAME)));
         }
@@ -320,9 +407,15 @@ impl Tap {
 }
 
 fn tun_get_iff(fd: BorrowedFd<'_>) -> Result<(IfName, Mode)> {
+    tun_get_iff_flags(fd).map(|(name, mode, _)| (name, mode))
+}
+
+/// `TUNGETIFF`: name, mode and the raw `ifr_flags` (`IFF_VNET_HDR` is reliable there;
+/// `0x1000` is not, as it also means `IFF_NOFILTER`).
+pub(crate) fn tun_get_iff_flags(fd: BorrowedFd<'_>) -> Result<(IfName, Mode, i16)> {
     let mut ifr = IfReq::default();
     sys::ioctl_ifreq(fd, linux::TUNGETIFF, &mut ifr).map_err(|e| Error::os("TUNGETIFF", "ioctl", e))?;
     let flags = ifr.flags();
     let mode = if flags & linux::IFF_TAP != 0 { Mode::Tap } else { Mode::Tun };
-    Ok((IfName::from_kernel(&ifr.name)?, mode))
+    Ok((IfName::from_kernel(&ifr.name)?, mode, flags))
 }

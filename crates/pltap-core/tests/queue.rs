@@ -29,6 +29,7 @@ fn spec(name: &str) -> NetdevOptions {
         allocator: Allocator::Direct { ifname: Some(IfName::new(name).unwrap()) },
         mode: Mode::Tap,
         packet_info: None,
+        offload: None,
     }
 }
 
@@ -218,7 +219,8 @@ fn an_adopted_queue_descriptor_is_that_queue_and_its_identity_is_checked() {
 
         // `{ fd }` adoption of a queue is one queue too, and can attach more.
         let fd = pltap_core::sys::duplicate_raw_fd(adopted.live_tap().unwrap().fd().as_raw_fd()).unwrap();
-        let spec = NetdevOptions { allocator: Allocator::Fd(fd), mode: Mode::Tap, packet_info: Some(false) };
+        let spec =
+            NetdevOptions { allocator: Allocator::Fd(fd), mode: Mode::Tap, packet_info: Some(false), offload: None };
         let via_fd = Netdev::open_queues(spec, 2).unwrap();
         assert_eq!(via_fd.len(), 2);
         assert!(via_fd[1].is_multi_queue().unwrap());
@@ -235,6 +237,7 @@ fn refusals_say_why() {
         allocator: Allocator::Vsys { root: "/nonexistent/vsys".into(), options: TransactOptions::default() },
         mode: Mode::Tap,
         packet_info: None,
+        offload: None,
     };
     let e = Netdev::open_queues(vsys, 2).unwrap_err();
     assert!(matches!(&e, Error::InvalidArgument { what: "queues", .. }), "{e:?}");
@@ -326,6 +329,7 @@ fn tun_queues_take_the_device_framing() {
             allocator: Allocator::Direct { ifname: Some(IfName::new("mqt0").unwrap()) },
             mode: Mode::Tun,
             packet_info: Some(true),
+            offload: None,
         };
         let qs = Netdev::open_queues(spec, 2).unwrap();
         let third = qs[0].open_queue().unwrap();
@@ -343,6 +347,7 @@ fn tun_queues_take_the_device_framing() {
             allocator: Allocator::Direct { ifname: Some(IfName::new("mqt0").unwrap()) },
             mode: Mode::Tap,
             packet_info: Some(true),
+            offload: None,
         };
         let e = Netdev::open_queues(as_tap, 1).unwrap_err();
         assert!(e.is_errno(libc::EINVAL), "{e}");

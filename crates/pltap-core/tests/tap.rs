@@ -17,7 +17,7 @@ const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const WAIT: Duration = Duration::from_secs(5);
 
 fn open(mode: Mode, name: Option<&str>, packet_info: bool) -> Tap {
-    let opts = TapOptions { mode, name: name.map(|n| IfName::new(n).unwrap()), packet_info };
+    let opts = TapOptions { mode, name: name.map(|n| IfName::new(n).unwrap()), packet_info, vnet_hdr: false };
     Tap::open(&opts).unwrap_or_else(|e| panic!("Tap::open({opts:?}): {e}"))
 }
 
@@ -115,18 +115,32 @@ fn allocation_names_modes_and_descriptor_flags() {
 fn allocation_errors() {
     privileged(|| {
         // lo exists and is not a tun device.
-        let err =
-            Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
-                .unwrap_err();
+        let err = Tap::open(&TapOptions {
+            mode: Mode::Tap,
+            name: Some(IfName::new("lo").unwrap()),
+            packet_info: false,
+            vnet_hdr: false,
+        })
+        .unwrap_err();
         assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EINVAL"), "{err}");
         // A non-multiqueue device that is already attached is busy.
         let tap = open(Mode::Tap, Some("plbusy0"), false);
-        let err =
-            Tap::open(&TapOptions { mode: Mode::Tap, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
+        let err = Tap::open(&TapOptions {
+            mode: Mode::Tap,
+            name: Some(tap.name().clone()),
+            packet_info: false,
+            vnet_hdr: false,
+        })
+        .unwrap_err();
         assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EBUSY"), "{err}");
         // The same name with the other mode is refused.
-        let err =
-            Tap::open(&TapOptions { mode: Mode::Tun, name: Some(tap.name().clone()), packet_info: false }).unwrap_err();
+        let err = Tap::open(&TapOptions {
+            mode: Mode::Tun,
+            name: Some(tap.name().clone()),
+            packet_info: false,
+            vnet_hdr: false,
+        })
+        .unwrap_err();
         assert_eq!((err.syscall(), &*err.code()), (Some("ioctl"), "EINVAL"), "{err}");
         // The first device is intact.
         assert_eq!(tap.tun_get_iff().unwrap(), (IfName::new("plbusy0").unwrap(), Mode::Tap));
@@ -608,9 +622,13 @@ fn no_descriptor_leak_over_open_close_cycles() {
             let tap = open(if i % 2 == 0 { Mode::Tap } else { Mode::Tun }, Some("plleak%d"), i % 3 == 0);
             assert_eq!(tap.name().as_str(), "plleak0", "the previous device was not released");
             drop(tap);
-            let err =
-                Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("lo").unwrap()), packet_info: false })
-                    .unwrap_err();
+            let err = Tap::open(&TapOptions {
+                mode: Mode::Tap,
+                name: Some(IfName::new("lo").unwrap()),
+                packet_info: false,
+                vnet_hdr: false,
+            })
+            .unwrap_err();
             assert!(err.is_errno(libc::EINVAL), "{err}");
         }
         assert_eq!(fd_count(), before, "descriptors leaked over 200 open/close cycles");

@@ -69,7 +69,8 @@ fn allocate(dir: &Path, timeout: Duration) -> pltap_core::Result<Tap> {
 }
 
 fn open_tap(name: &str, packet_info: bool) -> Tap {
-    Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new(name).unwrap()), packet_info }).expect("Tap::open")
+    Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new(name).unwrap()), packet_info, vnet_hdr: false })
+        .expect("Tap::open")
 }
 
 fn device_exists(name: &str) -> bool {

@@ -59,6 +59,16 @@ pub fn encode(e: &CoreError) -> String {
                 fields.push(format!("\"renamedTo\":{}", json_string(to)));
             }
         }
+        CoreError::VnetHdr { frame, error } => {
+            fields.push(format!("\"frame\":{frame}"));
+            fields.push(format!("\"reason\":{}", json_string(error.reason.as_str())));
+            fields.push(format!("\"value\":{}", error.value));
+        }
+        CoreError::OffloadUnsupported { reason, missing, .. } => {
+            fields.push(format!("\"reason\":{}", json_string(reason.as_str())));
+            let list: Vec<String> = missing.iter().map(|m| json_string(m)).collect();
+            fields.push(format!("\"missing\":[{}]", list.join(",")));
+        }
         _ => {}
     }
     format!("{MARKER}{{{}}}", fields.join(","))

@@ -9,6 +9,7 @@
 
 mod check;
 mod error;
+mod offload;
 mod queue;
 mod rx;
 mod uv;
@@ -52,6 +53,8 @@ pub struct NativeOpenOptions {
     pub packet_info: Option<bool>,
     /// Deadline for helper connects and vsys scripts, in ms.
     pub timeout_ms: Option<u32>,
+    /// virtio-net header offload; absent for none.
+    pub offload: Option<offload::NativeOffloadOptions>,
 }
 
 /// Flags and address as last observed.
@@ -151,7 +154,8 @@ fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<NetdevOptions> {
         }
         a => return Err(pltap_core::Error::invalid("allocator", format!("{a:?} is unknown"))),
     };
-    Ok(NetdevOptions { allocator, mode, packet_info: o.packet_info })
+    let offload = o.offload.map(offload::parse_offload).transpose()?;
+    Ok(NetdevOptions { allocator, mode, packet_info: o.packet_info, offload })
 }
 
 /// Opens a device off the JS thread (helper connects can take a while).
@@ -186,6 +190,50 @@ impl JsNetdev {
     #[napi(getter, catch_unwind)]
     pub fn packet_info(&self) -> Result<bool> {
         guard("packetInfo", || Ok(self.inner.live_tap().into_napi()?.packet_info()))
+    }
+
+    /// What offload negotiated; `null` without offload.
+    #[napi(getter, catch_unwind)]
+    pub fn offload(&self) -> Result<Option<offload::NativeOffloadState>> {
+        guard("offload", || Ok(self.inner.offload().map(Into::into)))
+    }
+
+    /// The offload counters (all 0 without offload).
+    #[napi(catch_unwind)]
+    pub fn offload_stats(&self) -> Result<offload::NativeOffloadStats> {
+        guard("offloadStats", || Ok(self.inner.offload_counters().into()))
+    }
+
+    /// Writes one super-frame with a header filled in from its own headers (`"tcp"` or
+    /// `"udp"` segmentation, `segmentSize` bytes per segment); `false` if the queue is full.
+    #[napi(catch_unwind)]
+    pub fn send_gso(&self, frame: &[u8], kind: String, segment_size: u32) -> Result<bool> {
+        guard("sendGso", || {
+            let kind = match kind.as_str() {
+                "tcp" => pltap_core::vnet::GsoKind::Tcp,
+                "udp" => pltap_core::vnet::GsoKind::Udp,
+                _ => {
+                    return Err(error::to_napi(pltap_core::Error::invalid_value(
+                        "gso",
+                        kind,
+                        "must be 'tcp' or 'udp'",
+                    )));
+                }
+            };
+            let size = u16::try_from(segment_size)
+                .map_err(|_| error::to_napi(pltap_core::Error::invalid("segmentSize", "must be 1 to 65535")))?;
+            self.inner.send_gso(frame, kind, size).into_napi()
+        })
+    }
+
+    /// Writes frames packed in `data`, each behind its 10-byte header in `vnet`; every
+    /// header is validated before anything is written (`Netdev::send_packed_vnet`).
+    #[napi(catch_unwind)]
+    pub fn send_packed_vnet(&self, data: &[u8], lengths: &[u32], vnet: &[u8]) -> Result<u32> {
+        guard("sendPackedVnet", || {
+            let lengths = pltap_core::sys::snapshot_shared_u32(lengths);
+            Ok(self.inner.send_packed_vnet(data, &lengths, vnet).into_napi()? as u32)
+        })
     }
 
     /// Whether link changes go through vsys.
@@ -383,7 +431,7 @@ impl JsNetdev {
     /// `max_bytes` read and not yet released (see `NativeRx.release`).
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
@@ -393,7 +441,7 @@ impl JsNetdev {
     /// event loop and each burst is read and delivered in the loop's callback.
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start_loop(
         &self,

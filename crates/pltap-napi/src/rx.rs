@@ -30,10 +30,13 @@ pub const MAX_INFLIGHT: usize = 4;
 
 /// Arguments of the JS callback: an encoded error, or a burst (frames back to back,
 /// their lengths, and the receive timestamp as seconds and nanoseconds since the epoch).
-pub type RxCallArgs = FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>, Option<f64>, Option<u32>)>;
+/// On an offload device with `deliver: 'super'`, a sixth argument carries the frames'
+/// 10-byte virtio-net headers.
+pub type RxCallArgs =
+    FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>, Option<f64>, Option<u32>, Option<Buffer>)>;
 
 /// The JS arguments for a burst.
-fn burst_args(data: Vec<u8>, lens: Vec<u32>, at: SystemTime) -> RxCallArgs {
+fn burst_args(data: Vec<u8>, lens: Vec<u32>, at: SystemTime, vnet: Option<Vec<u8>>) -> RxCallArgs {
     let t = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     FnArgs::from((
         None,
@@ -41,16 +44,18 @@ fn burst_args(data: Vec<u8>, lens: Vec<u32>, at: SystemTime) -> RxCallArgs {
         Some(Uint32Array::new(lens)),
         Some(t.as_secs() as f64),
         Some(t.subsec_nanos()),
+        vnet.map(Buffer::from),
     ))
 }
 
 /// The JS arguments for a failure.
 fn failure_args(reason: String) -> RxCallArgs {
-    FnArgs::from((Some(reason), None, None, None, None))
+    FnArgs::from((Some(reason), None, None, None, None, None))
 }
 
 enum RxEvent {
-    Burst(Vec<u8>, Vec<u32>, SystemTime),
+    /// Frames, lengths, the receive time and (offload, `deliver: 'super'`) their headers.
+    Burst(Vec<u8>, Vec<u32>, SystemTime, Option<Vec<u8>>),
     Failed(String),
 }
 
@@ -64,7 +69,8 @@ impl Sink for JsSink {
     }
 
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
-        let event = RxEvent::Burst(burst.data.to_vec(), burst.lengths.to_vec(), burst.timestamp);
+        let vnet = burst.vnet.map(<[u8]>::to_vec);
+        let event = RxEvent::Burst(burst.data.to_vec(), burst.lengths.to_vec(), burst.timestamp, vnet);
         match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
             Status::Ok => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()), // the environment is going away
@@ -103,7 +109,9 @@ impl LoopRx {
         let mut slot = self.reader.borrow_mut();
         let reader = slot.as_mut()?;
         match reader.read_burst(|_, _| {}) {
-            Ok(Some(b)) => Some(burst_args(b.data.to_vec(), b.lengths.to_vec(), b.timestamp)),
+            Ok(Some(b)) => {
+                Some(burst_args(b.data.to_vec(), b.lengths.to_vec(), b.timestamp, b.vnet.map(<[u8]>::to_vec)))
+            }
             Ok(None) => match event {
                 Event::Failed(e) => Some(failure_args(to_napi(pltap_core::Error::os("poll", "poll", e)).reason)),
                 Event::Ready => None,
@@ -174,7 +182,7 @@ impl JsRx {
                     on_js.consumed();
                     test_panic_point("rx_callback");
                     match ctx.value {
-                        RxEvent::Burst(data, lens, at) => burst_args(data, lens, at),
+                        RxEvent::Burst(data, lens, at, vnet) => burst_args(data, lens, at, vnet),
                         RxEvent::Failed(msg) => failure_args(msg),
                     }
                 }));

@@ -24,6 +24,8 @@ groups) allocate, configure and use its devices.
                           root are always served)
   --max-devices <n>       most tap<n>-*/tun<n>-* devices at once (default 16)
   --max-connections <n>   most fd_tuntap connections served at once (default 16)
+  --vnet-hdr <allow|refuse>  serve fd_tuntap requests for devices with virtio-net
+                          headers (IFF_VNET_HDR, for offload; default allow)
   --help                  this text
 
 Ownership: the directory is owned by root, group <gid>, mode derived from --mode
@@ -96,7 +98,7 @@ fn parse_u32(flag: &str, value: &str, what: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("invalid {flag} {value:?}: expected a decimal {what}"))
 }
 
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 11] = [
     "--dir",
     "--slice-uid",
     "--slice-name",
@@ -107,6 +109,7 @@ const FLAGS: [&str; 10] = [
     "--allow-uid",
     "--max-devices",
     "--max-connections",
+    "--vnet-hdr",
 ];
 
 /// Parses the arguments after the program name. Accepts `--flag value` and
@@ -147,6 +150,13 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
                 config.max_devices = parse_u32(&flag, &value, "count")?;
                 if config.max_devices == 0 {
                     return Err("--max-devices must be at least 1".into());
+                }
+            }
+            "--vnet-hdr" => {
+                config.vnet_hdr = match value.as_str() {
+                    "allow" => true,
+                    "refuse" => false,
+                    _ => return Err(format!("--vnet-hdr {value:?} is not allow or refuse")),
                 }
             }
             _ => {
@@ -192,6 +202,10 @@ mod tests {
         let Command::Run(c) = args(&["--dir", "/v"]).unwrap() else { panic!() };
         assert_eq!((c.owner, c.group, c.mode), (0, None, 0o660));
         assert_eq!((c.allow_uids.len(), c.max_devices, c.max_connections), (0, 16, 16));
+        assert!(c.vnet_hdr);
+        let Command::Run(c) = args(&["--dir", "/v", "--vnet-hdr", "refuse"]).unwrap() else { panic!() };
+        assert!(!c.vnet_hdr);
+        assert!(args(&["--dir", "/v", "--vnet-hdr=maybe"]).unwrap_err().contains("allow or refuse"));
         let Command::Run(c) = args(&[
             "--dir=/v",
             "--group",

@@ -195,6 +195,11 @@ pub struct Config {
     /// The most `fd_tuntap` connections served at once (one thread each); more are
     /// refused. Default [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: u32,
+    /// Serve the `fd_tuntap` flags extension: devices with virtio-net headers on request
+    /// (`IFF_VNET_HDR`, offload.md §1.9). Default `true`; `false` refuses such requests
+    /// (the kernel's header parser is then not exposed to the slice), and clients fall back
+    /// to a plain device or fail, as they chose.
+    pub vnet_hdr: bool,
 }
 
 impl Config {
@@ -218,6 +223,7 @@ impl Config {
             allow_uids: Vec::new(),
             max_devices: DEFAULT_MAX_DEVICES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            vnet_hdr: true,
         }
     }
 }
@@ -238,6 +244,8 @@ pub(crate) struct Shared {
     pub(crate) allow_uids: Vec<u32>,
     pub(crate) max_devices: usize,
     pub(crate) max_connections: usize,
+    /// Whether `IFF_VNET_HDR` requests are served ([`Config::vnet_hdr`]).
+    pub(crate) vnet_hdr: bool,
     /// Held across "count the slice's devices" and "create one".
     pub(crate) devices: Mutex<()>,
     /// Readable once the server stops; every thread polls it.
@@ -369,6 +377,7 @@ impl Server {
             allow_uids: config.allow_uids.clone(),
             max_devices: config.max_devices as usize,
             max_connections: config.max_connections as usize,
+            vnet_hdr: config.vnet_hdr,
             devices: Mutex::new(()),
             wake,
             stop: AtomicBool::new(false),

@@ -6,8 +6,9 @@
 //!    served;
 //! 2. at most [`Config::max_connections`](crate::Config::max_connections) connections
 //!    are served at once, each by its own short thread;
-//! 3. the thread reads exactly one native-endian `i32` ([`parse_request`]: `IFF_TUN` = 1
-//!    or `IFF_TAP` = 2, nothing else) within [`REQUEST_TIME`];
+//! 3. the thread reads exactly one native-endian `i32` ([`parse_request_ext`]: `IFF_TUN` = 1
+//!    or `IFF_TAP` = 2, optionally `| IFF_VNET_HDR` (0x4000, the flags extension of
+//!    offload.md §1.9), nothing else) within [`REQUEST_TIME`];
 //! 4. under one mutex it counts the slice's devices (`tap<uid>-N` / `tun<uid>-N` in the
 //!    helper's network namespace) against
 //!    [`Config::max_devices`](crate::Config::max_devices) and creates
@@ -53,6 +54,49 @@ pub fn parse_request(bytes: &[u8]) -> Result<Mode, String> {
         t if t == i32::from(linux::IFF_TAP) => Ok(Mode::Tap),
         t => Err(format!("if_type {t:#x} is not a valid interface type (only IFF_TUN=1 or IFF_TAP=2)")),
     }
+}
+
+/// `IFF_VNET_HDR`: the one option bit of the `fd_tuntap` flags extension.
+pub const IFF_VNET_HDR: i32 = 0x4000;
+
+/// A request of the `fd_tuntap` flags extension (offload.md §1.9): the device type and
+/// whether the device is to carry virtio-net headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// TAP or TUN.
+    pub mode: Mode,
+    /// `IFF_VNET_HDR` was asked for (passed to `TUNSETIFF`).
+    pub vnet_hdr: bool,
+}
+
+/// Parses the 4-byte request with the **flags extension**: the same native-endian `i32`,
+/// now `type | options` where `type` is `IFF_TUN` (1) or `IFF_TAP` (2) and the only option
+/// accepted is `IFF_VNET_HDR` (0x4000). Every other bit (including `IFF_NO_PI`: vsys
+/// devices keep `tun_pi`) is refused, in [`parse_request`]'s words. An old client sends
+/// exactly 1 or 2 and gets what it always got. Pure, for the fuzzer.
+///
+/// ```
+/// use pltap_core::Mode;
+/// use pltap_vsysd::tuntap::{parse_request_ext, Request};
+/// assert_eq!(parse_request_ext(&0x4002i32.to_ne_bytes()), Ok(Request { mode: Mode::Tap, vnet_hdr: true }));
+/// assert_eq!(parse_request_ext(&2i32.to_ne_bytes()), Ok(Request { mode: Mode::Tap, vnet_hdr: false }));
+/// assert!(parse_request_ext(&0x5002i32.to_ne_bytes()).is_err());
+/// assert!(parse_request_ext(&0x4000i32.to_ne_bytes()).is_err());
+/// ```
+pub fn parse_request_ext(bytes: &[u8]) -> Result<Request, String> {
+    if let Ok(word) = <[u8; 4]>::try_from(bytes) {
+        let v = i32::from_ne_bytes(word);
+        if v & IFF_VNET_HDR != 0 {
+            let plain = v & !IFF_VNET_HDR;
+            return match parse_request(&plain.to_ne_bytes()) {
+                Ok(mode) => Ok(Request { mode, vnet_hdr: true }),
+                Err(_) => Err(format!(
+                    "if_type {v:#x} is not a valid interface type (only IFF_TUN=1 or IFF_TAP=2, optionally | IFF_VNET_HDR=0x4000)"
+                )),
+            };
+        }
+    }
+    parse_request(bytes).map(|mode| Request { mode, vnet_hdr: false })
 }
 
 /// The bytes of a refusal: `refused: <why>\n`, with any control character in `why`
@@ -209,7 +253,13 @@ fn count_devices(uid: u32) -> Result<usize, String> {
 fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode)>, String> {
     stream.set_nonblocking(true).map_err(|e| format!("fcntl: {e}"))?;
     let Some(word) = read_word(shared, stream)? else { return Ok(None) };
-    let mode = parse_request(&word)?;
+    let Request { mode, vnet_hdr } = parse_request_ext(&word)?;
+    if vnet_hdr && !shared.vnet_hdr {
+        return Err(format!(
+            "if_type {:#x}: IFF_VNET_HDR devices are not served by this helper (--vnet-hdr refuse)",
+            i32::from(mode.tun_flag()) | IFF_VNET_HDR
+        ));
+    }
     let uid = shared.slice.uid;
     let template = format!("{}{uid}-%d", mode.as_str());
     let name = IfName::new(&template).map_err(|e| format!("name template: {e}"))?;
@@ -223,7 +273,9 @@ fn allocate(shared: &Shared, stream: &UnixStream) -> Result<Option<(IfName, Mode
                 shared.max_devices
             ));
         }
-        Tap::open(&TapOptions { mode, name: Some(name), packet_info: true })
+        // With IFF_VNET_HDR the bit goes to TUNSETIFF as asked; the client sets the header
+        // size and offloads itself (plain file ioctls, no privilege needed).
+        Tap::open(&TapOptions { mode, name: Some(name), packet_info: true, vnet_hdr })
             .map_err(|e| format!("cannot create {template}: {e}"))?
     };
     let mut payload = tap.name().as_str().as_bytes().to_vec();
@@ -286,6 +338,18 @@ mod tests {
         for len in [0usize, 1, 3, 5, 8] {
             assert!(parse_request(&vec![2u8; len]).unwrap_err().contains(&format!("{len} bytes")));
         }
+    }
+
+    #[test]
+    fn extension_requests() {
+        assert_eq!(parse_request_ext(&0x4001i32.to_ne_bytes()), Ok(Request { mode: Mode::Tun, vnet_hdr: true }));
+        assert_eq!(parse_request_ext(&0x4002i32.to_ne_bytes()), Ok(Request { mode: Mode::Tap, vnet_hdr: true }));
+        assert_eq!(parse_request_ext(&1i32.to_ne_bytes()), Ok(Request { mode: Mode::Tun, vnet_hdr: false }));
+        for bad in [0x4000i32, 0x4003, 0x5002, 0x4102, 0x6002, -1, i32::MIN | 0x4002, 0x1002, 0] {
+            let e = parse_request_ext(&bad.to_ne_bytes()).unwrap_err();
+            assert!(e.contains("not a valid interface type"), "{bad:#x}: {e}");
+        }
+        assert!(parse_request_ext(&[2, 0x40, 0]).unwrap_err().contains("3 bytes"));
     }
 
     #[test]

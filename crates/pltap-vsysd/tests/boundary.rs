@@ -279,6 +279,7 @@ impl Sentinel {
             mode: Mode::Tap,
             name: Some(IfName::new(&format!("tap{OTHER}-0")).unwrap()),
             packet_info: true,
+            vnet_hdr: false,
         })
         .unwrap();
         let i = other.iface();
@@ -799,6 +800,7 @@ fn device_limit_and_connection_bound_refuse_clearly() {
             mode: Mode::Tun,
             name: Some(IfName::new("tun1000-7").unwrap()),
             packet_info: true,
+            vnet_hdr: false,
         })
         .unwrap();
         let first = vsys.allocate(Mode::Tap).expect("the second device is within the limit");

@@ -186,9 +186,13 @@ fn validation_failures_come_back_as_script_errors() {
         assert_eq!(iface.name().as_str(), "tap754-0");
 
         // A device of another slice (created directly, as root in this namespace).
-        let other =
-            Tap::open(&TapOptions { mode: Mode::Tap, name: Some(IfName::new("tap755-0").unwrap()), packet_info: true })
-                .unwrap();
+        let other = Tap::open(&TapOptions {
+            mode: Mode::Tap,
+            name: Some(IfName::new("tap755-0").unwrap()),
+            packet_info: true,
+            vnet_hdr: false,
+        })
+        .unwrap();
         let reply = script_reply(vsys.vif_up(&other.iface(), Ipv4Net::new(IP, 24).unwrap(), &[]));
         assert_eq!(reply, "Interface name tap755-0 does not match slice id 754.\n");
         assert!(!other.iface().flags().unwrap().up);

@@ -14,6 +14,7 @@ mod ifreq;
 pub mod link;
 pub mod linux;
 pub mod queue;
+pub mod vnet;
 
 pub(crate) use ifreq::{IfReq, ioctl_ifreq};
 

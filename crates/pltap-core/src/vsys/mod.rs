@@ -16,7 +16,7 @@ mod tuntap;
 
 pub use fifo::{Reply, TransactOptions, transact};
 pub use proto::{VifOption, check_script_name, is_benign_output, promisc_request, vif_down_request, vif_up_request};
-pub use tuntap::{CONTROL_SOCKET, MAX_REPLY, ReplyKind, allocate, decode_reply};
+pub use tuntap::{CONTROL_SOCKET, MAX_REPLY, ReplyKind, allocate, allocate_vnet, decode_reply, helper_lacks_vnet};
 
 use crate::error::{Error, Result};
 use crate::iface::{IfFlags, Iface, Ipv4Net};
@@ -94,6 +94,12 @@ impl Vsys {
     /// Allocates a device through `fd_tuntap` (see [`allocate`]).
     pub fn allocate(&self, mode: Mode) -> Result<Tap> {
         allocate(&self.root, mode, self.opts.deadline)
+    }
+
+    /// Allocates a device with virtio-net headers through the `fd_tuntap` flags extension,
+    /// falling back as [`allocate_vnet`] says.
+    pub fn allocate_vnet(&self, mode: Mode, fallback_plain: bool) -> Result<Tap> {
+        allocate_vnet(&self.root, mode, self.opts.deadline, fallback_plain)
     }
 
     /// Runs `vif_up`, then checks that the interface is UP with `net`.

@@ -44,6 +44,67 @@ pub const CONTROL_SOCKET: &str = "fd_tuntap.control";
 /// # Ok::<(), pltap_core::Error>(())
 /// ```
 pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
+    allocate_request(root, mode, i32::from(mode.tun_flag()), timeout)
+}
+
+/// The vsys roots whose helper refused the flags extension and then served a plain
+/// request: asked plainly from then on (in this process), with no failed round trip.
+static WITHOUT_EXTENSION: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether this process learnt that `root`'s helper lacks the `fd_tuntap` flags extension.
+pub fn helper_lacks_vnet(root: &Path) -> bool {
+    WITHOUT_EXTENSION.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|r| r == root)
+}
+
+/// Like [`allocate`], for a device with virtio-net headers: the **`fd_tuntap` flags
+/// extension** (offload.md §1.9). The request is the same single `int`, now
+/// `IFF_TAP | IFF_VNET_HDR` (`0x4002`, or `0x4001` for TUN); a helper that knows it passes
+/// the bits to `TUNSETIFF`, and the client confirms with `TUNGETIFF` and sets the header
+/// size itself (no privilege needed). The device keeps `tun_pi` framing, like every vsys
+/// device.
+///
+/// A helper that only knows 1 and 2 refuses (PlanetLab's `fd_tuntap` exits: EOF; an older
+/// `pltap-vsysd` sends a refusal line). The client then reconnects with the plain request;
+/// if that succeeds, the helper lacks the extension: remembered for `root` (in this
+/// process), and the plain device is returned when `fallback_plain`, or dropped and
+/// [`Error::OffloadUnsupported`] (`reason: helper`) returned. If the plain request fails
+/// too, its error is returned (the refusal was about something else, such as the ACL).
+///
+/// ```no_run
+/// use pltap_core::{Mode, vsys::allocate_vnet};
+/// use std::time::Duration;
+/// let tap = allocate_vnet("/vsys".as_ref(), Mode::Tap, Duration::from_secs(5), true)?;
+/// println!("vnet header size {}", tap.vnet_header_size()); // 0 if the helper is old
+/// # Ok::<(), pltap_core::Error>(())
+/// ```
+pub fn allocate_vnet(root: &Path, mode: Mode, timeout: Duration, fallback_plain: bool) -> Result<Tap> {
+    let unsupported = || Error::OffloadUnsupported {
+        reason: crate::error::OffloadMissing::Helper,
+        missing: vec!["IFF_VNET_HDR".into()],
+        detail: format!(
+            "the vsys helper at {} does not serve the fd_tuntap flags extension (IFF_VNET_HDR)",
+            root.join(CONTROL_SOCKET).display()
+        ),
+    };
+    if helper_lacks_vnet(root) {
+        return if fallback_plain { allocate(root, mode, timeout) } else { Err(unsupported()) };
+    }
+    let request = i32::from(mode.tun_flag()) | i32::from(crate::sys::vnet::IFF_VNET_HDR);
+    match allocate_request(root, mode, request, timeout) {
+        Err(Error::HelperRefused { .. }) => {
+            let plain = allocate(root, mode, timeout)?;
+            let mut known = WITHOUT_EXTENSION.lock().unwrap_or_else(|p| p.into_inner());
+            if !known.iter().any(|r| r == root) {
+                known.push(root.to_path_buf());
+            }
+            drop(known);
+            if fallback_plain { Ok(plain) } else { Err(unsupported()) }
+        }
+        other => other,
+    }
+}
+
+fn allocate_request(root: &Path, mode: Mode, request: i32, timeout: Duration) -> Result<Tap> {
     let path = root.join(CONTROL_SOCKET);
     let op = format!("fd_tuntap via {}", path.display());
     let deadline = Instant::now() + timeout;
@@ -53,7 +114,7 @@ pub fn allocate(root: &Path, mode: Mode, timeout: Duration) -> Result<Tap> {
     // A helper that refuses at once (peer credentials, limits) may have sent its
     // refusal and closed before our request went out: then the send fails with EPIPE
     // or ECONNRESET, and the refusal is still waiting to be read.
-    let sent = stream.write_all(&i32::from(mode.tun_flag()).to_ne_bytes());
+    let sent = stream.write_all(&request.to_ne_bytes());
     let send_error = match sent {
         Ok(()) => None,
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)) => Some(e),

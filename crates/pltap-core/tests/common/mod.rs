@@ -26,7 +26,13 @@ pub const FDINFO_CLOEXEC: u32 = 0o2000000;
 /// A direct TAP port on the interface `name` (call inside [`privileged`]).
 pub fn open_direct(name: &str) -> Netdev {
     let ifname = Some(IfName::new(name).unwrap());
-    Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname }, mode: Mode::Tap, packet_info: None }).unwrap()
+    Netdev::open(NetdevOptions {
+        allocator: Allocator::Direct { ifname },
+        mode: Mode::Tap,
+        packet_info: None,
+        offload: None,
+    })
+    .unwrap()
 }
 
 /// Waits up to `timeout` for a frame that `want` accepts, skipping others; returns its
