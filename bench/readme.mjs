@@ -1,9 +1,10 @@
 // Rewrites the README's bridge-benchmark block (between the BEGIN and END markers below)
 // from the newest bench/results/bridge-<UTC>.json and, if there is one, the newest
-// bridge-soak-<UTC>.json. Run after `npm run bench:bridge`:
+// bridge-soak-<UTC>.json, and copies that run's chart to bench/results/bridge-latest.svg
+// (the performance guide embeds it). Run after `npm run bench:bridge`:
 //
 //   npm run bench:readme [-- results.json]     (--check: exit 1 if the block is stale)
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { renderChecks, renderTable } from './bridge-report.mjs'
@@ -74,5 +75,6 @@ if (check) {
   }
 } else {
   writeFileSync(README, next)
-  console.error(`bench:readme: README.md block rewritten from ${rel(file)}`)
+  if (existsSync(`${base}.svg`)) copyFileSync(`${base}.svg`, path.join(results, 'bridge-latest.svg'))
+  console.error(`bench:readme: README.md block rewritten from ${rel(file)}; chart copied to bench/results/bridge-latest.svg`)
 }
