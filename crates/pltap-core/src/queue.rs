@@ -23,6 +23,7 @@
 //!     allocator: Allocator::Direct { ifname: Some(IfName::new("mq%d")?) },
 //!     mode: Mode::Tap,
 //!     packet_info: None,
+//!     offload: None,
 //! };
 //! let queues = Netdev::open_queues(spec, 2)?; // queues[0] is the port, queues[1] another queue
 //! let third = queues[0].open_queue()?;        // attach one more later

@@ -173,7 +173,7 @@ impl Netdev {
     ///
     /// ```no_run
     /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
-    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None, offload: None })?;
     /// dev.add_address("2001:db8::1/64".parse()?)?;
     /// dev.add_address("198.18.1.1/24".parse()?)?;
     /// assert_eq!(dev.addresses()?[0].to_string(), "198.18.1.1/24");
@@ -220,7 +220,7 @@ impl Netdev {
     /// ```no_run
     /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
     /// use pltap_core::iface::netns;
-    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None, offload: None })?;
     /// dev.move_to_netns(netns::open("/run/netns/blue".as_ref())?)?;
     /// assert!(dev.stats()?.kernel.is_some()); // read in blue
     /// # Ok::<(), pltap_core::Error>(())
@@ -265,7 +265,7 @@ impl Netdev {
     ///
     /// ```no_run
     /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
-    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None, offload: None })?;
     /// dev.subscribe(std::sync::Arc::new(|event| eprintln!("kernel says: {event:?}")))?;
     /// # Ok::<(), pltap_core::Error>(())
     /// ```
@@ -291,7 +291,7 @@ impl Netdev {
     ///
     /// ```no_run
     /// # use pltap_core::netdev::{Allocator, Netdev, NetdevOptions};
-    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None })?;
+    /// # let dev = Netdev::open(NetdevOptions { allocator: Allocator::Direct { ifname: None }, mode: pltap_core::Mode::Tap, packet_info: None, offload: None })?;
     /// dev.set_lifetime(Some(true), Some(1000), None)?; // uid 1000 may attach; it stays after close
     /// # Ok::<(), pltap_core::Error>(())
     /// ```
