@@ -461,7 +461,7 @@ fn truncated_read(packet_info: bool) {
     let mut big = vec![0u8; tap.rx_capacity().unwrap()];
 
     sock.send_to(&[0xa5; 1000], (PEER_IP, 9)).unwrap();
-    assert!(tap.wait_readable(5000).unwrap());
+    assert!(tap.wait_readable(30_000).unwrap(), "the frames sent reached the tap within 30 s");
     match tap.recv(&mut small) {
         Err(Error::Truncated { len, capacity }) => assert_eq!((len, capacity), (14 + 20 + 8 + 1000, 100)),
         other => panic!("expected Truncated, got {other:?}"),
@@ -474,7 +474,7 @@ fn truncated_read(packet_info: bool) {
     // A frame that fits exactly is not truncated, and one byte more is.
     for (payload, expect_ok) in [(100 - 42, true), (100 - 42 + 1, false)] {
         sock.send_to(&vec![1u8; payload], (PEER_IP, 9)).unwrap();
-        assert!(tap.wait_readable(5000).unwrap());
+        assert!(tap.wait_readable(30_000).unwrap(), "the frames sent reached the tap within 30 s");
         let got = tap.recv(&mut small);
         if expect_ok {
             assert_eq!(got.unwrap(), Some(100), "a 100-byte frame fits a 100-byte buffer");
@@ -491,7 +491,7 @@ fn truncated_read(packet_info: bool) {
 
     // A full-size frame still reads whole with the right buffer.
     sock.send_to(&[3u8; 1472], (PEER_IP, 9)).unwrap();
-    assert!(tap.wait_readable(5000).unwrap());
+    assert!(tap.wait_readable(30_000).unwrap(), "the frames sent reached the tap within 30 s");
     assert_eq!(tap.recv(&mut big).unwrap(), Some(1514));
 }
 
@@ -523,7 +523,7 @@ fn recv_burst_and_drain() {
                 for s in sizes {
                     sock.send_to(&vec![s as u8; s], (PEER_IP, 9)).unwrap();
                 }
-                assert!(tap.wait_readable(5000).unwrap());
+                assert!(tap.wait_readable(30_000).unwrap(), "the frames sent reached the tap within 30 s");
             };
 
             send_all();
