@@ -31,6 +31,8 @@ groups) allocate, configure and use its devices.
                           root are always served)
   --max-devices <n>       most tap<n>-*/tun<n>-* devices at once (default 16)
   --max-connections <n>   most fd_tuntap connections served at once (default 16)
+  --vnet-hdr <allow|refuse>  serve fd_tuntap requests for devices with virtio-net
+                          headers (IFF_VNET_HDR, for offload; default allow)
   --help                  this text
 
 Ownership: the directory is owned by root, group <gid>, mode derived from --mode
