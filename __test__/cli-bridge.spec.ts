@@ -5,7 +5,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
-import * as features from '../ts/cli/bridge.ts'
 import { announceSkips, CLI, devTest, ipFlags, ipLink, run, spawnCollecting, waitFor } from './support.ts'
 
 announceSkips('cli-bridge.spec.ts')
@@ -44,42 +43,6 @@ test('bridge --help prints the options on stdout', async (t) => {
   t.regex(r.stdout, USAGE)
   for (const o of ['--mode', '--queues', '--interval', '--offload', '--offload-mode', '--wake']) t.true(r.stdout.includes(o), o)
 })
-
-if (features.offloadAvailable()) {
-  test.skip('bridge --offload before issue 9 (this build has offload: the gate is gone)', () => {})
-} else {
-  test('bridge --offload without virtio-net header support fails clearly, exit 2', async (t) => {
-    for (const args of [['--offload'], ['--offload-mode', 'split']]) {
-      const r = await run(node, [CLI, 'bridge', ...args, 'brO0', 'brO1'])
-      t.is(r.code, 2, r.stderr)
-      t.regex(r.stderr, /--offload needs virtio-net header support \(issue 9\)/)
-      t.is(r.stdout, '')
-      t.is(ipLink('brO0'), null)
-    }
-  })
-}
-
-if (features.wakeAvailable()) {
-  test.skip('bridge --wake before the wake modes (this build has them: the gate is gone)', () => {})
-} else {
-  test('bridge --wake without the receive wake modes fails clearly, exit 2', async (t) => {
-    const r = await run(node, [CLI, 'bridge', '--wake', 'loop', 'brW0', 'brW1'])
-    t.is(r.code, 2, r.stderr)
-    t.regex(r.stderr, /--wake needs the receive wake modes \(issue 8 item 2\)/)
-    t.is(ipLink('brW0'), null)
-  })
-}
-
-if (features.queuesAvailable()) {
-  test.skip('bridge --queues 2 before multi-queue (this build has it: the gate is gone)', () => {})
-} else {
-  test('bridge --queues 2 without multi-queue support says it is not available, exit 2', async (t) => {
-    const r = await run(node, [CLI, 'bridge', '--queues', '2', 'brQ0', 'brQ1'])
-    t.is(r.code, 2, r.stderr)
-    t.regex(r.stderr, /--queues N > 1 needs multi-queue support .* not available/)
-    t.is(ipLink('brQ0'), null)
-  })
-}
 
 /** A bridge child; killed (SIGKILL) at teardown if it is still running. */
 function spawnBridge(t: ExecutionContext, args: readonly string[]) {
@@ -219,67 +182,59 @@ for (const mode of ['tap', 'tun'] as const) {
   })
 }
 
-const queuesTest = features.queuesAvailable() ? devTest : test.skip
-queuesTest(
-  `bridge --queues 2: two workers forward, and flows spread over both queue pairs${features.queuesAvailable() ? '' : ' (skipped: this build has no multi-queue API yet)'}`,
-  async (t) => {
-    const h = spawnBridge(t, ['--queues', '2', 'mqA%d', 'mqB%d'])
-    const [a, b] = await ready(h)
-    const [na] = await joinNamespaces(t, a, b, '198.18.98')
-    const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '3', '-i', '0.05', '-W', '5', '198.18.98.2'])
-    t.is(ping.code, 0, ping.stdout + ping.stderr)
-    // 64 UDP flows (one datagram to each of 64 ports): the kernel hashes each flow to a queue.
-    const send =
-      "const s = require('dgram').createSocket('udp4'); let n = 0; for (let p = 40000; p < 40064; p++) s.send('x', p, '198.18.98.2', () => { if (++n === 64) s.close() })"
-    const r = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, node, '-e', send])
-    t.is(r.code, 0, r.stderr)
-    const report = await stopAndReport(t, h)
-    t.is(report.queues, 2)
-    const perQueue = (report as unknown as { perQueue: Record<string, Direction>[] }).perQueue
-    t.is(perQueue.length, 2)
-    const ab = perQueue.map((q) => q[`${a}>${b}`]!.frames)
-    t.true(ab[0]! > 0 && ab[1]! > 0, `both queue pairs carried frames ${a}>${b}: ${ab}`)
-    t.true(ab[0]! + ab[1]! >= 3 + 64)
-    t.is(report.errors, 0)
-  },
-)
+devTest('bridge --queues 2: two workers forward, and flows spread over both queue pairs', async (t) => {
+  const h = spawnBridge(t, ['--queues', '2', 'mqA%d', 'mqB%d'])
+  const [a, b] = await ready(h)
+  const [na] = await joinNamespaces(t, a, b, '198.18.98')
+  const ping = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, 'ping', '-n', '-c', '3', '-i', '0.05', '-W', '5', '198.18.98.2'])
+  t.is(ping.code, 0, ping.stdout + ping.stderr)
+  // 64 UDP flows (one datagram to each of 64 ports): the kernel hashes each flow to a queue.
+  const send =
+    "const s = require('dgram').createSocket('udp4'); let n = 0; for (let p = 40000; p < 40064; p++) s.send('x', p, '198.18.98.2', () => { if (++n === 64) s.close() })"
+  const r = await run('nsenter', [`--net=/proc/${na.pid}/ns/net`, node, '-e', send])
+  t.is(r.code, 0, r.stderr)
+  const report = await stopAndReport(t, h)
+  t.is(report.queues, 2)
+  const perQueue = (report as unknown as { perQueue: Record<string, Direction>[] }).perQueue
+  t.is(perQueue.length, 2)
+  const ab = perQueue.map((q) => q[`${a}>${b}`]!.frames)
+  t.true(ab[0]! > 0 && ab[1]! > 0, `both queue pairs carried frames ${a}>${b}: ${ab}`)
+  t.true(ab[0]! + ab[1]! >= 3 + 64)
+  t.is(report.errors, 0)
+})
 
-const offloadTest = features.offloadAvailable() ? devTest : test.skip
 for (const [mode, net] of [
   ['pass', '198.18.99'],
   ['split', '198.18.100'],
   ['coalesce', '198.18.101'],
 ] as const) {
-  offloadTest(
-    `bridge --offload-mode ${mode}: 4 MiB of TCP cross intact${features.offloadAvailable() ? '' : ' (skipped: this build has no virtio-net header offload yet)'}`,
-    async (t) => {
-      const h = spawnBridge(t, ['--offload-mode', mode, 'ofA%d', 'ofB%d'])
-      const [a, b] = await ready(h)
-      const [na, nb] = await joinNamespaces(t, a, b, net)
-      const server = spawnCollecting('nsenter', [
-        `--net=/proc/${nb.pid}/ns/net`,
-        node,
-        '-e',
-        `require('net').createServer((s) => { let n = 0; s.on('data', (d) => (n += d.length)); s.on('end', () => { console.log('got', n); process.exit(0) }) }).listen(5001, '${net}.2', () => console.log('listening'))`,
-      ])
-      t.teardown(() => void server.child.kill('SIGKILL'))
-      await waitFor('the server to listen', () => server.stdout().includes('listening'))
-      const client = await run('nsenter', [
-        `--net=/proc/${na.pid}/ns/net`,
-        node,
-        '-e',
-        `const s = require('net').connect(5001, '${net}.2', () => s.end(Buffer.alloc(4 << 20, 7)))`,
-      ])
-      t.is(client.code, 0, client.stderr)
-      await server.closed
-      t.regex(server.stdout(), /got 4194304/)
-      const report = await stopAndReport(t, h)
-      t.is(report.offload, mode)
-      const ab = report.directions[`${a}>${b}`]!
-      t.is(report.errors, 0)
-      const average = ab.bytes / ab.frames
-      if (mode === 'pass') t.true(average > 1514, `super-frames forwarded as such (average ${average.toFixed(0)} B)`)
-      else t.true(average <= 1514, `split frames are at most MTU-sized (average ${average.toFixed(0)} B)`)
-    },
-  )
+  devTest(`bridge --offload-mode ${mode}: 4 MiB of TCP cross intact`, async (t) => {
+    const h = spawnBridge(t, ['--offload-mode', mode, 'ofA%d', 'ofB%d'])
+    const [a, b] = await ready(h)
+    const [na, nb] = await joinNamespaces(t, a, b, net)
+    const server = spawnCollecting('nsenter', [
+      `--net=/proc/${nb.pid}/ns/net`,
+      node,
+      '-e',
+      `require('net').createServer((s) => { let n = 0; s.on('data', (d) => (n += d.length)); s.on('end', () => { console.log('got', n); process.exit(0) }) }).listen(5001, '${net}.2', () => console.log('listening'))`,
+    ])
+    t.teardown(() => void server.child.kill('SIGKILL'))
+    await waitFor('the server to listen', () => server.stdout().includes('listening'))
+    const client = await run('nsenter', [
+      `--net=/proc/${na.pid}/ns/net`,
+      node,
+      '-e',
+      `const s = require('net').connect(5001, '${net}.2', () => s.end(Buffer.alloc(4 << 20, 7)))`,
+    ])
+    t.is(client.code, 0, client.stderr)
+    await server.closed
+    t.regex(server.stdout(), /got 4194304/)
+    const report = await stopAndReport(t, h)
+    t.is(report.offload, mode)
+    const ab = report.directions[`${a}>${b}`]!
+    t.is(report.errors, 0)
+    const average = ab.bytes / ab.frames
+    if (mode === 'pass') t.true(average > 1514, `super-frames forwarded as such (average ${average.toFixed(0)} B)`)
+    else t.true(average <= 1514, `split frames are at most MTU-sized (average ${average.toFixed(0)} B)`)
+  })
 }
