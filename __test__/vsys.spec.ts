@@ -124,6 +124,47 @@ devSerial('uid 1001 is refused: by the directory modes, and by the peer-credenti
   await s.call('close')
 })
 
+devSerial(
+  'the slice (uid 1000, no capabilities) gets an offload device through the helper; an outsider asking for one is refused',
+  async (t) => {
+    const s = await slice(t)
+    const opened = await s.call<{ realName: string; packetInfo: boolean; offload: { headerSize: number; rx: { tso4: boolean } } | null }>(
+      'open',
+      {
+        name: 'sVnet',
+        vsysRoot: helper!.dir,
+        offload: true,
+      },
+    )
+    t.regex(opened.realName, /^tap1000-\d+$/)
+    t.true(opened.packetInfo, 'vsys devices keep tun_pi')
+    t.is(opened.offload?.headerSize, 10, 'the unprivileged client set the header size itself')
+    t.true(opened.offload?.rx.tso4, 'and negotiated TSO itself')
+    const details = execFileSync('ip', ['-d', 'link', 'show', 'dev', opened.realName], { encoding: 'utf8' })
+    t.regex(details, /vnet_hdr/, 'the kernel shows the descriptor with IFF_VNET_HDR')
+    // The vnet framing works end to end for the slice: the kernel's ARP request arrives whole.
+    await s.call('setConfig', { localIp: '198.18.83.1', localNetmask: 24 })
+    const pinger = spawn('ping', ['-c', '30', '-i', '0.2', '-W', '1', '-n', '198.18.83.2'], { stdio: 'ignore' })
+    t.teardown(() => pinger.kill())
+    const req = await s.call<{ senderIp: string }>('readArp', '198.18.83.2')
+    t.is(req.senderIp, '198.18.83.1')
+    await s.call('close')
+
+    // uid 1001 with the slice's group passes the directory modes; the extension does not get it past the peer-credential check.
+    const before = linkNames()
+    const grouped = await slice(t, { ...OUTSIDER, groups: [SLICE.gid] })
+    const e = await t.throwsAsync(grouped.call('open', { name: 'sVnetOut', vsysRoot: helper!.dir, offload: true, timeoutMs: 5000 }), {
+      instanceOf: RemoteFailure,
+    })
+    t.is(e.remote.code, 'ERR_VSYS_REFUSED', e.message)
+    t.deepEqual(
+      linkNames().filter((n) => !before.includes(n) && /^t(ap|un)1000-\d+$/.test(n)),
+      [],
+      'no device was created for the outsider',
+    )
+  },
+)
+
 devSerial('the slice: down and up again keep the address; two devices get distinct names', async (t) => {
   const s = await slice(t)
   const a = await s.call<{ realName: string }>('open', { name: 'sA', vsysRoot: helper!.dir })
