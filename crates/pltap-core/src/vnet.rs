@@ -407,23 +407,30 @@ impl Tap {
         if frame.is_empty() || frame.len() > MAX_SUPER_FRAME {
             return Err(Error::invalid("frame", format!("length {} is not in 1..={MAX_SUPER_FRAME}", frame.len())));
         }
-        const ZEROS: [u8; 64] = [0; 64];
-        let pad_len = self.vnet_header_size().saturating_sub(VNET_HDR_LEN);
-        let big_pad;
-        let pad: &[u8] = if pad_len <= ZEROS.len() {
-            &ZEROS[..pad_len]
-        } else {
-            big_pad = vec![0u8; pad_len];
-            &big_pad
-        };
+        let pad = self.vnet_pad();
         let pi = frame::tx_header(frame, self.mode());
-        let mut iov = [IoSlice::new(&[]), IoSlice::new(hdr), IoSlice::new(pad), IoSlice::new(frame)];
+        let mut iov = [IoSlice::new(&[]), IoSlice::new(hdr), IoSlice::new(&pad), IoSlice::new(frame)];
         if self.packet_info() {
             iov[0] = IoSlice::new(&pi);
         }
+        self.write_frame_iov(&iov)
+    }
+}
+
+impl Tap {
+    /// The zero bytes between the 10-byte header and the frame when the device's header
+    /// size is larger (borrowed for up to 64, allocated past that).
+    fn vnet_pad(&self) -> std::borrow::Cow<'static, [u8]> {
+        const ZEROS: [u8; 64] = [0; 64];
+        let pad_len = self.vnet_header_size().saturating_sub(VNET_HDR_LEN);
+        if pad_len <= ZEROS.len() { std::borrow::Cow::Borrowed(&ZEROS[..pad_len]) } else { vec![0u8; pad_len].into() }
+    }
+
+    /// One `writev` of a whole frame (its headers included): `Ok(false)` on `EAGAIN`, a short
+    /// write as `EMSGSIZE` (the tun driver takes a frame whole or not at all).
+    fn write_frame_iov(&self, iov: &[IoSlice<'_>]) -> Result<bool> {
         let total: usize = iov.iter().map(|s| s.len()).sum();
-        let res = self.file().write_vectored(&iov);
-        match res {
+        match self.file().write_vectored(iov) {
             Ok(n) if n == total => Ok(true),
             Ok(n) => Err(Error::errno(
                 format!("write {}: partial write of {n} of {total} bytes", self.name()),
@@ -434,24 +441,14 @@ impl Tap {
             Err(e) => Err(Error::os(format!("write {}", self.name()), "write", e)),
         }
     }
-}
 
-impl Tap {
     /// Writes `parts` (one frame, in pieces) behind `hdr`, like [`Tap::send_vnet`].
     pub(crate) fn send_vnet_parts(&self, hdr: &[u8; VNET_HDR_LEN], parts: &[&[u8]]) -> Result<bool> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if len == 0 || len > MAX_SUPER_FRAME {
             return Err(Error::invalid("frame", format!("length {len} is not in 1..={MAX_SUPER_FRAME}")));
         }
-        const ZEROS: [u8; 64] = [0; 64];
-        let pad_len = self.vnet_header_size().saturating_sub(VNET_HDR_LEN);
-        let big_pad;
-        let pad: &[u8] = if pad_len <= ZEROS.len() {
-            &ZEROS[..pad_len]
-        } else {
-            big_pad = vec![0u8; pad_len];
-            &big_pad
-        };
+        let pad = self.vnet_pad();
         let first = parts.iter().find(|p| !p.is_empty()).copied().unwrap_or(&[]);
         let pi = if self.packet_info() {
             // The proto field comes from the frame's first bytes; they sit in the first part.
@@ -464,19 +461,9 @@ impl Tap {
             iov.push(IoSlice::new(&pi));
         }
         iov.push(IoSlice::new(hdr));
-        iov.push(IoSlice::new(pad));
+        iov.push(IoSlice::new(&pad));
         iov.extend(parts.iter().map(|p| IoSlice::new(p)));
-        let total: usize = iov.iter().map(|s| s.len()).sum();
-        match self.file().write_vectored(&iov) {
-            Ok(n) if n == total => Ok(true),
-            Ok(n) => Err(Error::errno(
-                format!("write {}: partial write of {n} of {total} bytes", self.name()),
-                "write",
-                Errno::from_raw(libc::EMSGSIZE),
-            )),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(Error::os(format!("write {}", self.name()), "write", e)),
-        }
+        self.write_frame_iov(&iov)
     }
 }
 
