@@ -287,6 +287,10 @@ export async function runDemoService(vsysRoot: string, probe: boolean): Promise<
     process.disconnect()
     return 0
   }
+  // The service half shares the demo's stdout. When that pipe closes (`pltap demo | head -1`)
+  // the demo itself notices and stops this process; until then, a log line that can no longer
+  // be written is dropped rather than crashing the service half with an unhandled EPIPE.
+  process.stdout.on('error', () => {})
   let dev: Netdev | undefined
   try {
     dev = await Netdev.open({ name: 'demo0', allocator: 'vsys', vsysRoot })
