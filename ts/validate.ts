@@ -135,6 +135,12 @@ export function checkInt(name: string, value: unknown, min: number, max: number)
   if (!Number.isInteger(value) || value < min || value > max) throw rangeError(name, `must be an integer >= ${min} and <= ${max}`, value)
 }
 
+/** A function. */
+// biome-ignore lint/complexity/noBannedTypes: any callable is accepted; the caller's signature narrows it
+export function checkFunction(name: string, value: unknown): asserts value is Function {
+  if (typeof value !== 'function') throw typeError(name, 'of type function', value)
+}
+
 /** A boolean. */
 export function checkBoolean(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== 'boolean') throw typeError(name, 'of type boolean', value)

@@ -39,20 +39,16 @@ export function sumDirection(all: readonly Float64Array[], direction: 0 | 1): Di
 export type SendPacked = (data: Buffer, lengths: Uint32Array, vnet?: Uint8Array) => number
 
 /**
- * Forwards every burst `rx` delivers to `send` until `rx` is closed. One await and one
- * native call per burst, with no object per frame. A burst the other side refuses because it
- * is down (`EIO`) is dropped and counted in `dropped`, as a switch drops frames for a port
+ * Forwards every burst `rx` delivers to `send` until `rx` is closed (or fails), as its
+ * consumer ({@link Rx.consume}): each burst goes out from the receive callback itself, with
+ * one native call, no await and no object per frame. A burst the other side refuses because
+ * it is down (`EIO`) is dropped and counted in `dropped`, as a switch drops frames for a port
  * whose link is down; any other refusal also counts in `errors`. The bridge goes on.
+ * Resolves when `rx` ends.
  */
-export async function pump(rx: Rx, send: SendPacked, counters: Float64Array, direction: 0 | 1): Promise<void> {
+export function pump(rx: Rx, send: SendPacked, counters: Float64Array, direction: 0 | 1): Promise<void> {
   const at = direction * WIDTH
-  for (;;) {
-    let burst: PackedFrames & { vnet?: Uint8Array }
-    try {
-      burst = await rx.readPacked()
-    } catch {
-      return // closed
-    }
+  const forward = (burst: PackedFrames): void => {
     const n = burst.lengths.length
     counters[at + 2]!++
     try {
@@ -68,6 +64,13 @@ export async function pump(rx: Rx, send: SendPacked, counters: Float64Array, dir
       counters[at + 3]! += n
     }
   }
+  return new Promise((resolve) => {
+    try {
+      rx.consume(forward, { onEnd: () => resolve() })
+    } catch {
+      resolve() // already closed
+    }
+  })
 }
 
 /** Whether a send failed only because the destination device is down (`EIO`). */

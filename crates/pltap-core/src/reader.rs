@@ -124,6 +124,75 @@ pub struct Burst<'a> {
     pub vnet: Option<&'a [u8]>,
 }
 
+/// Where the parts of a burst sit in the one buffer [`Burst::pack_into`] made: the frames
+/// from byte 0, their lengths (native-endian `u32`) from [`PackedLayout::lengths_at`], and
+/// on an offload device their virtio-net headers from [`PackedLayout::vnet_at`]. One
+/// buffer is one allocation per burst on the JS side, with aligned views for the lengths.
+///
+/// # Examples
+/// ```
+/// use pltap_core::reader::PackedLayout;
+/// let layout = PackedLayout { data_len: 61, count: 2, vnet: false };
+/// assert_eq!(layout.lengths_at(), 64); // padded to a multiple of 4
+/// assert_eq!(layout.total(), 72);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedLayout {
+    /// Bytes of frames, from offset 0.
+    pub data_len: usize,
+    /// Frames (lengths, and headers if any).
+    pub count: usize,
+    /// Whether 10-byte virtio-net headers follow the lengths.
+    pub vnet: bool,
+}
+
+impl PackedLayout {
+    /// Where the lengths start: `data_len` rounded up to a multiple of 4.
+    pub fn lengths_at(&self) -> usize {
+        self.data_len.next_multiple_of(4)
+    }
+
+    /// Where the virtio-net headers start (right after the lengths).
+    pub fn vnet_at(&self) -> usize {
+        self.lengths_at() + 4 * self.count
+    }
+
+    /// The buffer's size.
+    pub fn total(&self) -> usize {
+        self.vnet_at() + if self.vnet { crate::vnet::VNET_HDR_LEN * self.count } else { 0 }
+    }
+}
+
+impl Burst<'_> {
+    /// Writes the burst into `out` (cleared first) as one buffer laid out as
+    /// [`PackedLayout`] says, and returns the layout.
+    ///
+    /// # Examples
+    /// ```
+    /// use pltap_core::reader::Burst;
+    /// let burst = Burst { data: &[1, 2, 3], lengths: &[1, 2], timestamp: std::time::UNIX_EPOCH, vnet: None };
+    /// let mut out = Vec::new();
+    /// let layout = burst.pack_into(&mut out);
+    /// assert_eq!(out.len(), layout.total());
+    /// assert_eq!(&out[..3], &[1, 2, 3]);
+    /// assert_eq!(&out[4..8], &1u32.to_ne_bytes());
+    /// ```
+    pub fn pack_into(&self, out: &mut Vec<u8>) -> PackedLayout {
+        let layout = PackedLayout { data_len: self.data.len(), count: self.lengths.len(), vnet: self.vnet.is_some() };
+        out.clear();
+        out.reserve(layout.total());
+        out.extend_from_slice(self.data);
+        out.resize(layout.lengths_at(), 0);
+        for len in self.lengths {
+            out.extend_from_slice(&len.to_ne_bytes());
+        }
+        if let Some(vnet) = self.vnet {
+            out.extend_from_slice(vnet);
+        }
+        layout
+    }
+}
+
 /// Where a [`Reader`] delivers. Every method runs on the reader's thread; a panic in
 /// one is caught and reported to [`Sink::failed`] as [`Error::Internal`].
 pub trait Sink: Send + 'static {
@@ -672,5 +741,29 @@ mod tests {
         }
         // A slab sized for a small stride caps the burst even if the budget allows more.
         assert_eq!(burst_cap(0, 64, &o, 10), 10);
+    }
+
+    #[test]
+    fn a_packed_burst_has_its_frames_lengths_and_headers_at_the_layouts_offsets() {
+        let data: Vec<u8> = (1..=7).collect();
+        let vnet: Vec<u8> = (100..120).collect();
+        let burst = Burst { data: &data, lengths: &[3, 4], timestamp: std::time::UNIX_EPOCH, vnet: Some(&vnet) };
+        let mut out = vec![0xee; 3]; // cleared first
+        let layout = burst.pack_into(&mut out);
+        assert_eq!(layout, PackedLayout { data_len: 7, count: 2, vnet: true });
+        assert_eq!((layout.lengths_at(), layout.vnet_at(), layout.total()), (8, 16, 36));
+        let mut want = data.clone();
+        want.push(0); // padding
+        want.extend_from_slice(&3u32.to_ne_bytes());
+        want.extend_from_slice(&4u32.to_ne_bytes());
+        want.extend_from_slice(&vnet);
+        assert_eq!(out, want);
+        // Without headers, and with data already aligned: no padding, nothing after the lengths.
+        let burst = Burst { data: &data[..4], lengths: &[4], timestamp: std::time::UNIX_EPOCH, vnet: None };
+        let layout = burst.pack_into(&mut out);
+        assert_eq!((layout.lengths_at(), layout.total()), (4, 8));
+        let mut want = data[..4].to_vec();
+        want.extend_from_slice(&4u32.to_ne_bytes());
+        assert_eq!(out, want);
     }
 }

@@ -428,10 +428,11 @@ impl JsNetdev {
     }
 
     /// Starts a reader thread that delivers bursts of frames to `callback`, with at most
-    /// `max_bytes` read and not yet released (see `NativeRx.release`).
+    /// `max_bytes` read and not yet released (see `NativeRx.release`). Each burst is one
+    /// buffer laid out as `pltap_core::reader::PackedLayout` says (see `rx::RxCallArgs`).
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
@@ -441,7 +442,7 @@ impl JsNetdev {
     /// event loop and each burst is read and delivered in the loop's callback.
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, frames: Buffer | null, lengths: Uint32Array | null, sec: number | null, nsec: number | null, vnet: Buffer | null) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start_loop(
         &self,

@@ -13,12 +13,12 @@
 //! bursts that left its queue; each burst carries its receive timestamp.
 
 use crate::error::{IntoNapi, guard, test_panic_point, to_napi};
-use crate::uv::{Caller, Event, READABLE, Watch};
+use crate::uv::{Caller, Event, READABLE, Watch, copy_to_js};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use pltap_core::netdev::Netdev;
-use pltap_core::reader::{Burst, BurstReader, Reader, ReaderHandle, ReaderOptions, Sink};
+use pltap_core::reader::{Burst, BurstReader, PackedLayout, Reader, ReaderHandle, ReaderOptions, Sink};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::ops::ControlFlow;
 use std::rc::Rc;
@@ -28,34 +28,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Bursts delivered but not yet handled by the JS thread (`'thread'` mode).
 pub const MAX_INFLIGHT: usize = 4;
 
-/// Arguments of the JS callback: an encoded error, or a burst (frames back to back,
-/// their lengths, and the receive timestamp as seconds and nanoseconds since the epoch).
-/// On an offload device with `deliver: 'super'`, a sixth argument carries the frames'
-/// 10-byte virtio-net headers.
-pub type RxCallArgs =
-    FnArgs<(Option<String>, Option<Buffer>, Option<Uint32Array>, Option<f64>, Option<u32>, Option<Buffer>)>;
+/// In the `'loop'` mode, a packed burst up to this size is copied into memory V8 allocates
+/// (no finalizer, cheapest for the small bursts that latency is made of); a larger one
+/// (super-frames, long bursts) is handed over as the Rust allocation it was packed into,
+/// which saves V8 zero-filling a big buffer only to have it overwritten.
+const COPY_MAX: usize = 16 * 1024;
 
-/// The JS arguments for a burst.
-fn burst_args(data: Vec<u8>, lens: Vec<u32>, at: SystemTime, vnet: Option<Vec<u8>>) -> RxCallArgs {
+/// Arguments of the JS callback: an encoded error, or a burst packed in one buffer as
+/// [`PackedLayout`] says (the frames, their lengths, and on an offload device with
+/// `deliver: 'super'` their 10-byte virtio-net headers), the layout's frame bytes and
+/// frame count, the receive timestamp as seconds and nanoseconds since the epoch, and
+/// whether headers follow the lengths. One allocation per burst, with no finalizer in the
+/// `'loop'` mode (V8 owns the copy), and one native-to-JS value per part: the facade makes
+/// its views of the buffer in JS, where that is cheap.
+pub type RxCallArgs<B = Uint8Array> = FnArgs<(Option<String>, Option<B>, u32, u32, f64, u32, bool)>;
+
+/// The JS arguments for a burst packed as `layout` into `buf`.
+fn burst_args<B>(buf: B, layout: PackedLayout, at: SystemTime) -> RxCallArgs<B> {
     let t = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     FnArgs::from((
         None,
-        Some(data.into()),
-        Some(Uint32Array::new(lens)),
-        Some(t.as_secs() as f64),
-        Some(t.subsec_nanos()),
-        vnet.map(Buffer::from),
+        Some(buf),
+        layout.data_len as u32,
+        layout.count as u32,
+        t.as_secs() as f64,
+        t.subsec_nanos(),
+        layout.vnet,
     ))
 }
 
 /// The JS arguments for a failure.
-fn failure_args(reason: String) -> RxCallArgs {
-    FnArgs::from((Some(reason), None, None, None, None, None))
+fn failure_args<B>(reason: String) -> RxCallArgs<B> {
+    FnArgs::from((Some(reason), None, 0, 0, 0.0, 0, false))
 }
 
 enum RxEvent {
-    /// Frames, lengths, the receive time and (offload, `deliver: 'super'`) their headers.
-    Burst(Vec<u8>, Vec<u32>, SystemTime, Option<Vec<u8>>),
+    /// A burst packed as the layout says, and its receive time.
+    Burst(Vec<u8>, PackedLayout, SystemTime),
     Failed(String),
 }
 
@@ -69,8 +78,9 @@ impl Sink for JsSink {
     }
 
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
-        let vnet = burst.vnet.map(<[u8]>::to_vec);
-        let event = RxEvent::Burst(burst.data.to_vec(), burst.lengths.to_vec(), burst.timestamp, vnet);
+        let mut packed = Vec::new();
+        let layout = burst.pack_into(&mut packed);
+        let event = RxEvent::Burst(packed, layout, burst.timestamp);
         match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
             Status::Ok => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()), // the environment is going away
@@ -88,6 +98,8 @@ struct LoopRx {
     /// Taken on close, so that a closed Rx holds neither the port nor its device.
     reader: RefCell<Option<BurstReader>>,
     failed: Cell<bool>,
+    /// Where a burst is packed before V8 copies it (reused: no allocation of ours per burst).
+    packed: RefCell<Vec<u8>>,
 }
 
 impl LoopRx {
@@ -103,38 +115,59 @@ impl LoopRx {
         }
     }
 
-    /// The burst (or failure) to hand to JS for `event`, if any.
-    fn read(&self, event: Event) -> Option<RxCallArgs> {
+    /// Hands the burst (or failure) for `event`, if any, to JS; `true` if it was a failure.
+    fn deliver(&self, caller: &Caller<'_>, event: Event) -> bool {
         test_panic_point("rx_callback");
-        let mut slot = self.reader.borrow_mut();
-        let reader = slot.as_mut()?;
-        match reader.read_burst(|_, _| {}) {
-            Ok(Some(b)) => {
-                Some(burst_args(b.data.to_vec(), b.lengths.to_vec(), b.timestamp, b.vnet.map(<[u8]>::to_vec)))
+        let mut packed = self.packed.borrow_mut();
+        // The reader is borrowed only for the read: JS may close or pause it from the callback.
+        let read = {
+            let mut slot = self.reader.borrow_mut();
+            let Some(reader) = slot.as_mut() else { return false };
+            reader.read_burst(|_, _| {}).map(|b| b.map(|b| (b.pack_into(&mut packed), b.timestamp)))
+        };
+        let failure = match read {
+            Ok(Some((layout, at))) if packed.len() > COPY_MAX => {
+                // Large (super-frames): hand JS this allocation rather than zero a new one and copy.
+                let owned = std::mem::take(&mut *packed);
+                drop(packed);
+                let _ = caller.call(burst_args(Uint8Array::new(owned), layout, at));
+                return false;
             }
-            Ok(None) => match event {
-                Event::Failed(e) => Some(failure_args(to_napi(pltap_core::Error::os("poll", "poll", e)).reason)),
-                Event::Ready => None,
+            Ok(Some((layout, at))) => match copy_to_js(&caller.env(), &packed) {
+                Ok(buf) => {
+                    drop(packed);
+                    let _ = caller.call(burst_args(buf, layout, at));
+                    return false;
+                }
+                Err(e) => e.reason,
             },
-            Err(e) => Some(failure_args(to_napi(e).reason)),
-        }
+            Ok(None) => match event {
+                Event::Failed(e) => to_napi(pltap_core::Error::os("poll", "poll", e)).reason,
+                Event::Ready => return false,
+            },
+            Err(e) => to_napi(e).reason,
+        };
+        drop(packed);
+        let _ = caller.call(failure_args::<Uint8Array>(failure));
+        true
     }
 
     fn on_event(&self, caller: &Caller<'_>, event: Event) {
         // napi-rs is not around this callback: a panic is the Rx's failure, as in the
         // thread mode's callback.
-        let args = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read(event)))
-            .unwrap_or_else(|p| Some(failure_args(to_napi(crate::error::panic_error("the Rx callback", p)).reason)));
-        if let Some(args) = args {
-            if args.data.0.is_some() {
-                self.failed.set(true);
-            }
-            let _ = caller.call(args);
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(caller, event)))
+            .unwrap_or_else(|p| {
+                let reason = to_napi(crate::error::panic_error("the Rx callback", p)).reason;
+                let _ = caller.call(failure_args::<Uint8Array>(reason));
+                true
+            });
+        if failed {
+            self.failed.set(true);
         }
         // JS ran: it may have paused, released or closed.
         if let Err(e) = self.update() {
             self.failed.set(true);
-            let _ = caller.call(failure_args(e.reason));
+            let _ = caller.call(failure_args::<Uint8Array>(e.reason));
         }
     }
 
@@ -182,7 +215,7 @@ impl JsRx {
                     on_js.consumed();
                     test_panic_point("rx_callback");
                     match ctx.value {
-                        RxEvent::Burst(data, lens, at, vnet) => burst_args(data, lens, at, vnet),
+                        RxEvent::Burst(packed, layout, at) => burst_args(Uint8Array::new(packed), layout, at),
                         RxEvent::Failed(msg) => failure_args(msg),
                     }
                 }));
@@ -206,7 +239,12 @@ impl JsRx {
         let opts = ReaderOptions { max_batch: max_batch as usize, max_bytes: max_bytes as usize, max_pending: 1 };
         let reader = BurstReader::new(dev, opts).into_napi()?;
         let handle = reader.handle();
-        let state = Rc::new(LoopRx { watch: OnceCell::new(), reader: RefCell::new(None), failed: Cell::new(false) });
+        let state = Rc::new(LoopRx {
+            watch: OnceCell::new(),
+            reader: RefCell::new(None),
+            failed: Cell::new(false),
+            packed: RefCell::new(Vec::new()),
+        });
         let weak = Rc::downgrade(&state);
         let watch = Watch::new(env, reader.fd(), &callback, "pltap:rx", false, move |caller, event| {
             if let Some(state) = weak.upgrade() {

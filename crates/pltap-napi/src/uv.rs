@@ -209,6 +209,18 @@ impl Block {
     }
 }
 
+/// A `Uint8Array` over a new V8-owned `ArrayBuffer` holding a copy of `bytes`: one
+/// allocation and no finalizer, unlike a `Buffer` made from Rust memory (which also pays
+/// for node's prototype switch). napi-rs 3.13's `Uint8ArraySlice::copy_from` allocates the
+/// buffer but does not copy into it, hence this.
+pub fn copy_to_js<'env>(env: &Env, bytes: &[u8]) -> Result<Uint8ArraySlice<'env>> {
+    let mut view = Uint8ArraySlice::copy_from(env, bytes)?;
+    // SAFETY: `view` was just made over a new buffer of `bytes.len()` bytes that no JS
+    // code has seen yet: this is the only access to its memory.
+    unsafe { view.as_mut() }.copy_from_slice(bytes);
+    Ok(view)
+}
+
 /// A poll handle on the loop of the JS thread that made it, calling `on_event` on that
 /// thread when the descriptor is ready. Closed by [`Watch::close`] (idempotent), or by
 /// the environment's teardown. Not `Send`.
@@ -377,6 +389,11 @@ impl Caller<'_> {
             b.release_js(); // closed during the call
         }
         check(if status == sys::Status::napi_pending_exception { 0 } else { status }, "napi_make_callback")
+    }
+
+    /// The environment the watch calls into (to make the callback's arguments).
+    pub fn env(&self) -> Env {
+        Env::from_raw(self.block.env)
     }
 
     /// Closes the watch (see [`Watch::close`]): a one-shot watch closes itself here.
