@@ -1,8 +1,9 @@
 // The receive wake modes: 'loop' (a libuv poll handle on the owning thread's event loop, the
 // burst read in its callback) and 'thread' (a reader thread). The kernel is the peer: it
-// answers ARP requests the tests send, and the replies come back through the Rx.
+// answers ARP requests the tests send, and the replies come back through the Rx (its queue,
+// or a consumer set with Rx.consume).
 
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import test from 'ava'
@@ -28,6 +29,7 @@ announceSkips('rxwake.spec.ts')
 const WAKES: RxWake[] = ['loop', 'thread']
 const PEER_MAC = '02:00:c6:12:96:02'
 const WORKER = fileURLToPath(new URL('./fixtures/worker-rx.mjs', import.meta.url))
+const CONSUMER = fileURLToPath(new URL('./fixtures/consume-keepalive.mjs', import.meta.url))
 
 /** ARP requests "who has 198.18.<net>.1" from `count` senders 198.18.<net>.(10+i): the kernel answers each. */
 function requests(net: number, count: number): Buffer[] {
@@ -271,5 +273,105 @@ for (const [i, wake] of WAKES.entries()) {
     // The failure stays: later reads reject with it at once; close still works.
     t.is((await t.throwsAsync(rx.read(), { instanceOf: PltapError })).code, 'EBADFD')
     await rx.close()
+  })
+}
+
+for (const [i, wake] of WAKES.entries()) {
+  devTest(`${wake}: consume receives the kernel's replies as bursts, nothing queued; after stop a read gets the next`, async (t) => {
+    const net = 157 + i
+    const dev = await upDevice(t, net, { name: `kCons${i}`, ifname: `tKn${i}` })
+    const rx = dev.rxOpen({ wake })
+    const seen = new Set<string>()
+    let bursts = 0
+    let frames = 0
+    let maxQueued = 0
+    let badLengths = 0
+    const ended: unknown[] = []
+    const stop = rx.consume(
+      (burst) => {
+        bursts++
+        frames += burst.lengths.length
+        maxQueued = Math.max(maxQueued, rx.queued)
+        if (burst.lengths.reduce((a, b) => a + b, 0) !== burst.data.length) badLengths++
+        let offset = 0
+        for (const len of burst.lengths) {
+          const a = parseArp(burst.data.subarray(offset, offset + len))
+          offset += len
+          if (a?.op === 2 && a.targetIp.startsWith(`198.18.${net}.`)) seen.add(a.targetIp)
+        }
+      },
+      { onEnd: (err) => ended.push(err) },
+    )
+    // A read made while consuming waits: the replies all go to the consumer.
+    let settled = false
+    const pending = rx.read({ signal: AbortSignal.timeout(30_000) }).finally(() => (settled = true))
+    t.is(dev.sendBatch(requests(net, 3)), 3)
+    await waitFor('the three replies to reach the consumer', () => seen.size >= 3)
+    t.deepEqual([...seen].sort(), expected(net, 3))
+    t.true(bursts >= 1 && frames >= 3, `${frames} frames in ${bursts} bursts`)
+    t.is(badLengths, 0, 'the lengths of every burst add up to its data')
+    t.is(maxQueued, 0, 'nothing was queued while consuming')
+    t.is(rx.queued, 0)
+    t.false(settled, 'the read still waits')
+    t.is(rx.dropped, 0)
+    stop()
+    stop() // idempotent
+    // Now the read gets the next reply.
+    const framesWhileConsuming = frames
+    t.is(dev.sendBatch(requests(net, 1)), 1)
+    const a = parseArp(await pending)
+    t.is(a?.op, 2)
+    t.is(a?.targetIp, `198.18.${net}.10`)
+    t.is(frames, framesWhileConsuming, 'the removed consumer got nothing more')
+    t.deepEqual(ended, [], 'no onEnd after stop')
+    // A new consumer; closing the Rx ends it with onEnd(undefined).
+    const ended2: unknown[] = []
+    rx.consume(() => {}, { onEnd: (err) => ended2.push(err) })
+    await rx.close()
+    t.deepEqual(ended2, [undefined])
+    t.deepEqual(ended, [])
+  })
+
+  devTest(`${wake}: a consumer keeps the process alive; removing it or closing the device lets the process exit`, async (t) => {
+    const ends = ['stop', 'close'] as const
+    await Promise.all(
+      ends.map(async (end, k) => {
+        const child = spawn(process.execPath, [CONSUMER, `tKk${i}${k}_%d`, wake, end], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+        t.teardown(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+        })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once('close', (code, signal) => resolve({ code, signal })),
+        )
+        // "alive": the child went idle and its unreferenced timer still fired, so the consumer
+        // held the loop. Had it not, the child would exit first (and fail this wait).
+        await Promise.race([
+          waitFor(`${end}: the child to print "alive"`, () => stdout.includes('alive\n')),
+          exited.then((e) => {
+            if (!stdout.includes('alive\n'))
+              throw new Error(`${end}: the child exited (${e.code}, ${e.signal}) before "alive": ${stdout} ${stderr}`)
+          }),
+        ])
+        t.is(child.exitCode, null, `${end}: still running`)
+        t.is(child.signalCode, null)
+        const realName = /^consuming (\S+)\n/.exec(stdout)?.[1]
+        t.regex(realName ?? '', new RegExp(`^tKk${i}${k}_\\d+$`))
+        t.truthy(ipLink(realName!), 'the device is there')
+        child.stdin.write('stop\n')
+        // A deadline, not a wait: a child that the consumer still holds is killed and fails below.
+        const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        const { code, signal } = await exited
+        clearTimeout(deadline)
+        t.is(signal, null, `${end}: the child did not exit within 30 s of "stop": ${stdout} ${stderr}`)
+        t.is(code, 0, stderr)
+        const ending = end === 'close' ? 'ended undefined\n' : ''
+        t.regex(stdout, new RegExp(`^consuming ${realName}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
+        await waitFor(`${realName} to go with the process`, () => ipLink(realName!) === null)
+      }),
+    )
   })
 }

@@ -159,7 +159,8 @@ export interface ConsumeOptions {
    * `undefined`, or because its reader failed (e.g. the device was deleted), with the
    * error. Not called after the consumer is removed with the function `consume` returned.
    * Without it, a failure is rethrown as an uncaught exception (as an `'error'` event with
-   * no listener is), since nothing else would report it.
+   * no listener is), since nothing else would report it. An exception `onEnd` throws is
+   * rethrown the same way; the close goes on.
    */
   onEnd?: (err: unknown) => void
 }
@@ -335,21 +336,23 @@ export class Rx implements AsyncIterable<Buffer> {
     if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
     this.#throwIfClosed()
     if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
+    this.#start() // a reader that cannot start fails the Rx, and the consumer ends below
     const consumer: Consumer = { fn, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
     this.#consumer = consumer
-    if (this.#queued > 0) {
+    if (this.#queued > 0 || this.#failure !== undefined) {
+      // What came before the consumer, then (if the reader already failed) its end.
       queueMicrotask(() => {
         while (this.#consumer === consumer && this.#queued > 0) this.#hand(consumer, this.#takeBurst())
+        if (this.#consumer === consumer && this.#failure !== undefined) this.#endConsumer(this.#failure)
       })
     }
-    this.#start()
-    if (this.#failure !== undefined) this.#endConsumer(this.#failure) // it could not start
     return () => {
       if (this.#consumer !== consumer) return
       this.#consumer = undefined
       consumer.endKeepAlive()
-      // Reads that waited meanwhile get the frames again.
-      if (this.#waiters.length > 0) this.#updateKeepAlive()
+      // Reads that waited meanwhile get the queued frames, then the next bursts.
+      while (this.#queued > 0 && this.#waiters.length > 0) this.#waiters.shift()!.take()
+      this.#updateKeepAlive()
     }
   }
 
@@ -358,9 +361,7 @@ export class Rx implements AsyncIterable<Buffer> {
     try {
       consumer.fn(burst)
     } catch (err) {
-      queueMicrotask(() => {
-        throw err
-      })
+      rethrowLater(err)
     }
   }
 
@@ -370,11 +371,14 @@ export class Rx implements AsyncIterable<Buffer> {
     if (consumer === undefined) return
     this.#consumer = undefined
     consumer.endKeepAlive()
-    if (consumer.onEnd !== undefined) consumer.onEnd(err)
-    else if (err !== undefined) {
-      queueMicrotask(() => {
-        throw err
-      })
+    if (consumer.onEnd === undefined) {
+      if (err !== undefined) rethrowLater(err)
+      return
+    }
+    try {
+      consumer.onEnd(err)
+    } catch (thrown) {
+      rethrowLater(thrown) // the close (or the failure's bookkeeping) goes on
     }
   }
 
@@ -406,7 +410,8 @@ export class Rx implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Returns the next frame, or `null` if none is queued. Synchronous and never waits.
+   * Returns the next frame, or `null` if none is queued (always `null` while a consumer
+   * takes the frames, see {@link Rx.consume}). Synchronous and never waits.
    * Before the reader thread runs this reads the device directly (one nonblocking `read`).
    *
    * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close; an OS error (e.g. `EBADFD`) if the device is gone.
@@ -418,6 +423,7 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   recv(): Buffer | null {
     this.#throwIfClosed()
+    if (this.#consumer !== undefined) return null // the consumer takes every frame
     if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
@@ -464,7 +470,8 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Resolves with `take()` once frames are queued; rejects on close, failure or abort. */
   #wait<T>(signal: AbortSignal | undefined, take: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(closedError(`Rx on ${this.#owner.realName}`))
-    if (this.#queued > 0) return Promise.resolve(take())
+    const consuming = this.#consumer !== undefined // the consumer takes the queue: wait behind it
+    if (this.#queued > 0 && !consuming) return Promise.resolve(take())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#start()
@@ -716,9 +723,7 @@ export class Rx implements AsyncIterable<Buffer> {
       try {
         fn(burst)
       } catch (err) {
-        queueMicrotask(() => {
-          throw err
-        })
+        rethrowLater(err)
       }
     }
   }
@@ -764,4 +769,11 @@ export function unpackBurst(
       : new Uint32Array(packed.slice(lengthsAt, vnetAt).buffer)
   const vnet = hasVnet ? Buffer.from(buffer, byteOffset + vnetAt, 10 * count) : null
   return { data, lengths, vnet }
+}
+
+/** Rethrows `err` from a microtask: an uncaught exception that leaves the caller's state consistent. */
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err
+  })
 }
