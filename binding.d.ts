@@ -99,12 +99,12 @@ export declare class NativeNetdev {
    * `max_bytes` read and not yet released (see `NativeRx.release`). Each burst is one
    * buffer laid out as `pltap_core::reader::PackedLayout` says (see `rx::RxCallArgs`).
    */
-  rxStart(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStart(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean, forwarded: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Like `rxStart`, in the `'loop'` wake mode: the device is watched on this thread's
    * event loop and each burst is read and delivered in the loop's callback.
    */
-  rxStartLoop(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
+  rxStartLoop(callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean, forwarded: boolean) => void, maxBatch: number, maxBytes: number): NativeRx
   /**
    * Subscribes to the kernel's announcements about the device: `callback` gets
    * `'changed'`, `'removed'` or `'resync'` on the JS thread. The callback does not
@@ -162,6 +162,13 @@ export declare class NativeRx {
    * the reader may read that much again.
    */
   release(bytes: number): void
+  /**
+   * Forwards every burst read from now on to `target` natively, before JS sees it
+   * (`null`: stop forwarding); `deliver`: whether JS still gets the forwarded bursts.
+   */
+  setForward(target: JsNetdev | undefined | null, deliver: boolean): void
+  /** What the native forwarding wrote and dropped so far. */
+  get forwarded(): NativeForwardCounters
   /** Frames the reader discarded because they did not fit its buffer. */
   get truncated(): number
   /** Stops the reader (joins its thread, or closes its poll handle); idempotent. */
@@ -240,6 +247,20 @@ export interface NativeCounters {
   txBytes: number
   txErrors: number
   txDropped: number
+}
+
+/** `pltap_core::forward::ForwardCounters` in JS. */
+export interface NativeForwardCounters {
+  /** Frames written to the target. */
+  frames: number
+  /** Their bytes. */
+  bytes: number
+  /** Bursts forwarded. */
+  bursts: number
+  /** Frames not written (target down, queue full, or refused). */
+  dropped: number
+  /** Bursts refused for another reason than the link down or the queue full. */
+  errors: number
 }
 
 /** What `RTM_GETLINK` reports about the device now. */

@@ -250,7 +250,7 @@ async function bridgedStream(
   bOffload: object | undefined,
   vnet: boolean,
   bytes: number,
-  capture?: (ns: ChildNs, ifname: string) => () => Promise<void>,
+  capture?: (ns: ChildNs, ifname: string) => Promise<() => Promise<void>>,
   dev: { mode?: 'tap' | 'tun'; packetInfo?: boolean } = {},
   wake?: 'loop' | 'thread',
 ): Promise<{ a: Netdev; b: Netdev; aSeen: number[] }> {
@@ -265,7 +265,8 @@ async function bridgedStream(
   const aSeen: number[] = []
   const stopAB = pump(a, b, vnet, aSeen, wake)
   const stopBA = pump(b, a, vnet, [], wake)
-  const stopCapture = capture?.(ns, b.realName)
+  // The capture must listen before the first byte is sent.
+  const stopCapture = capture ? await capture(ns, b.realName) : undefined
   const data = randomBytes(bytes)
   const reply = await sendStream(`198.18.${net}.2`, 5001, data)
   await stopCapture?.()
@@ -295,7 +296,7 @@ devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel a
   t.teardown(() => rmSync(pcapDir, { recursive: true, force: true }))
   const pcap = join(pcapDir, 'split.pcap')
   const haveCapture = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump')
-  const capture = (ns: ChildNs, ifname: string) => {
+  const capture = async (ns: ChildNs, ifname: string) => {
     if (!haveCapture) return async () => {}
     const p = spawn('nsenter', ['-t', String(ns.pid), '-n', 'tcpdump', '-i', ifname, '-s', '0', '-B', '65536', '-U', '-w', pcap, 'tcp'], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -304,10 +305,13 @@ devSerial("deliver: 'split' hands over MTU frames with valid checksums (kernel a
     p.stderr!.on('data', (d) => (err += d))
     const exited = new Promise<void>((r) => p.once('exit', () => r()))
     // tcpdump says "listening on" once the capture runs.
-    const ready = waitFor('tcpdump to listen', () => err.includes('listening on'), 30_000)
-    void ready.catch(() => {})
+    try {
+      await waitFor('tcpdump to listen', () => err.includes('listening on'), 30_000)
+    } catch (e) {
+      p.kill('SIGKILL')
+      throw e
+    }
     return async () => {
-      await ready
       p.kill('SIGINT')
       await exited
     }

@@ -16,8 +16,11 @@ const range = (xs) => {
 /** What issue 8 / issue 9 accept, per row (checked against the same run's C rows). */
 const CHECKS = {
   'pltap-tap': 'per-frame',
+  'pltap-tap-js': 'per-frame',
   'pltap-tun': 'per-frame',
+  'pltap-tun-js': 'per-frame',
   'pltap-offload': 'pass',
+  'pltap-offload-js': 'pass',
   'pltap-coalesce': 'coalesce',
 }
 

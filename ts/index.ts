@@ -44,5 +44,5 @@ export type {
   RouteOptions,
 } from './netdev/types.js'
 export { Netdev } from './netdev.js'
-export type { ConsumeOptions, PackedFrames, ReadBatchOptions, ReadOptions, RxOptions, RxWake } from './rx.js'
+export type { ConsumeOptions, ForwardCounters, PackedFrames, ReadBatchOptions, ReadOptions, RxOptions, RxWake } from './rx.js'
 export { DEFAULT_WAKE, Rx } from './rx.js'

@@ -20,6 +20,7 @@ import {
   toPackedVnet,
 } from './netdev/offload.js'
 import { argError, checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
+import { registerFramePort } from './netdev/ports.js'
 import { checkQueueOptions, NetdevQueue, type QueueTransfer, revokeTransfer } from './netdev/queue.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats, RouteOptions } from './netdev/types.js'
@@ -88,6 +89,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
     this.#native = nativeDev
     this.realName = nativeDev.realName
     for (const n of [nativeDev, ...queueNatives]) this.#queues.push(this.#newQueue(n))
+    registerFramePort(this, () => this.#frames())
     this.#link = new LinkState(
       nativeDev,
       this.realName,

@@ -1,6 +1,9 @@
 import { type NativeNetdev, NativeRx } from '../binding.js'
 import { closedError, fromNative, native, PltapError } from './errors.js'
 import { keepAlive } from './keep-alive.js'
+import { framePortOf } from './netdev/ports.js'
+import type { NetdevQueue } from './netdev/queue.js'
+import type { Netdev } from './netdev.js'
 import { Ring } from './ring.js'
 import { checkFunction, checkInt, checkObject, checkSignal } from './validate.js'
 
@@ -165,12 +168,39 @@ export interface ConsumeOptions {
   onEnd?: (err: unknown) => void
 }
 
-/** A consumer and what ends it. */
+/** A consumer (a JS function, or a native forwarding target) and what ends it. */
 interface Consumer {
-  fn: (burst: PackedFrames) => void
+  /** The JS consumer ({@link Rx.consume}); `undefined` for a forward. */
+  fn: ((burst: PackedFrames) => void) | undefined
+  /** The forwarding target's descriptor ({@link Rx.forward}); `undefined` for a JS consumer. */
+  target: NativeNetdev | undefined
   onEnd: ((err: unknown) => void) | undefined
   endKeepAlive: () => void
 }
+
+/**
+ * What {@link Rx.forward} wrote to its target and what the target refused, since the `Rx`
+ * opened (cumulative over every forward).
+ *
+ * @example
+ * ```ts
+ * const { frames, dropped } = rx.forwarded
+ * ```
+ */
+export interface ForwardCounters {
+  /** Frames written to the target. */
+  frames: number
+  /** Their bytes. */
+  bytes: number
+  /** Bursts forwarded (each one native call). */
+  bursts: number
+  /** Frames not written: the target was down (`EIO`), its queue full, or it refused them. */
+  dropped: number
+  /** Bursts refused for another reason than the link being down or the queue full. */
+  errors: number
+}
+
+const NO_FORWARDS: ForwardCounters = Object.freeze({ frames: 0, bytes: 0, bursts: 0, dropped: 0, errors: 0 })
 
 let loopAvailable: boolean | undefined
 /** Whether this runtime can watch a descriptor on its event loop (Node can). @internal */
@@ -228,8 +258,10 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Ends the keep-alive held while reads wait (see {@link keepAlive}). */
   #endKeepAlive: (() => void) | undefined
   #observers: ((burst: PackedFrames) => void)[] = []
-  /** The consumer bursts go to instead of the queue (see {@link Rx.consume}), if any. */
+  /** The consumer bursts go to instead of the queue (see {@link Rx.consume}, {@link Rx.forward}), if any. */
   #consumer: Consumer | undefined
+  /** {@link Rx.forwarded} once the reader is gone. */
+  #lastForwarded: ForwardCounters = NO_FORWARDS
   #lastTimestamp: bigint | null = null
   readonly #wake: RxWake
   readonly #batch: number
@@ -302,9 +334,11 @@ export class Rx implements AsyncIterable<Buffer> {
     const entry = (burst: PackedFrames): void => fn(burst)
     this.#observers.push(entry)
     this.#start()
+    if (this.#consumer?.target !== undefined) this.#route() // forwarded bursts now come to JS too
     return () => {
       const i = this.#observers.indexOf(entry)
       if (i >= 0) this.#observers.splice(i, 1)
+      if (this.#consumer?.target !== undefined) this.#route()
     }
   }
 
@@ -337,7 +371,7 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#throwIfClosed()
     if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
     this.#start() // a reader that cannot start fails the Rx, and the consumer ends below
-    const consumer: Consumer = { fn, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
+    const consumer: Consumer = { fn, target: undefined, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
     this.#consumer = consumer
     if (this.#queued > 0 || this.#failure !== undefined) {
       // What came before the consumer, then (if the reader already failed) its end.
@@ -356,10 +390,83 @@ export class Rx implements AsyncIterable<Buffer> {
     }
   }
 
+  /**
+   * Forwards every burst read from now on to `target` (another device, or a queue of one)
+   * natively, in the receive callback, before any JavaScript runs: a patch cable between
+   * two ports, with no per-burst cost in JS. The reader writes each burst as
+   * {@link Netdev.sendPacked} would (with its virtio-net headers between `deliver: 'super'`
+   * offload devices) and counts what the target took and refused in {@link Rx.forwarded}: a
+   * target that is down or full drops frames (counted), as a switch does, and forwarding goes
+   * on. Observers ({@link Rx.observe}) still see every burst, after it was sent. Frames that
+   * were already queued stay for reads; new ones do not enter the queue. Like a consumer, a
+   * forward keeps the process alive until it is removed (the returned function, idempotent)
+   * or the `Rx` closes, and `options.onEnd` hears of the close or of the reader's failure.
+   * To forward both ways, forward each device's `Rx` to the other.
+   *
+   * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close or if `target` is closed;
+   *   `ERR_PLTAP_BUSY` if the `Rx` already has a consumer or a forward; `TypeError` if `target`
+   *   is not a `Netdev` or `NetdevQueue`, or `options.onEnd` not a function.
+   * @example
+   * ```ts
+   * // A two-port bridge with no JavaScript per burst.
+   * const rxA = a.rxOpen()
+   * const rxB = b.rxOpen()
+   * const stops = [rxA.forward(b), rxB.forward(a)]
+   * // ... later
+   * console.log(rxA.forwarded) // { frames, bytes, bursts, dropped, errors }
+   * for (const stop of stops) stop()
+   * ```
+   */
+  forward(target: Netdev | NetdevQueue, options: ConsumeOptions = {}): () => void {
+    const port = framePortOf('target', target)
+    checkObject('options', options)
+    if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
+    this.#throwIfClosed()
+    if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
+    this.#start()
+    const consumer: Consumer = { fn: undefined, target: port, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
+    this.#consumer = consumer
+    if (this.#failure !== undefined) {
+      queueMicrotask(() => {
+        if (this.#consumer === consumer) this.#endConsumer(this.#failure)
+      })
+    } else this.#route()
+    return () => {
+      if (this.#consumer !== consumer) return
+      this.#consumer = undefined
+      consumer.endKeepAlive()
+      this.#route()
+      this.#updateKeepAlive()
+    }
+  }
+
+  /**
+   * What {@link Rx.forward} wrote and dropped so far (all zero if it never forwarded); the
+   * values stay after close.
+   *
+   * @example
+   * ```ts
+   * rxA.forward(devB)
+   * // ... later
+   * console.log(`${rxA.forwarded.frames} frames forwarded, ${rxA.forwarded.dropped} dropped`)
+   * ```
+   */
+  get forwarded(): ForwardCounters {
+    return this.#reader?.forwarded ?? this.#lastForwarded
+  }
+
+  /** Tells the native reader where bursts go: to the forward target if any, and to JS too while observers watch. */
+  #route(): void {
+    const reader = this.#reader
+    if (reader === undefined) return
+    const target = this.#consumer?.target
+    native(() => reader.setForward(target ?? null, target !== undefined && this.#observers.length > 0))
+  }
+
   /** Gives `burst` to the consumer; an exception it throws is rethrown later. */
   #hand(consumer: Consumer, burst: PackedFrames): void {
     try {
-      consumer.fn(burst)
+      consumer.fn?.(burst)
     } catch (err) {
       rethrowLater(err)
     }
@@ -423,7 +530,7 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   recv(): Buffer | null {
     this.#throwIfClosed()
-    if (this.#consumer !== undefined) return null // the consumer takes every frame
+    if (this.#consumer?.fn !== undefined) return null // the consumer takes every frame
     if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
@@ -470,7 +577,7 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Resolves with `take()` once frames are queued; rejects on close, failure or abort. */
   #wait<T>(signal: AbortSignal | undefined, take: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(closedError(`Rx on ${this.#owner.realName}`))
-    const consuming = this.#consumer !== undefined // the consumer takes the queue: wait behind it
+    const consuming = this.#consumer?.fn !== undefined // a JS consumer takes the queue: wait behind it
     if (this.#queued > 0 && !consuming) return Promise.resolve(take())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
@@ -585,6 +692,7 @@ export class Rx implements AsyncIterable<Buffer> {
     if (reader !== undefined) {
       reader.close()
       this.#dropped += reader.truncated // final once the thread is joined
+      this.#lastForwarded = reader.forwarded
     }
     const err = closedError(`Rx on ${this.#owner.realName}`)
     for (const w of this.#waiters.splice(0)) w.reject(err)
@@ -654,7 +762,8 @@ export class Rx implements AsyncIterable<Buffer> {
       sec: number,
       nsec: number,
       vnet: boolean,
-    ): void => this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet)
+      forwarded: boolean,
+    ): void => this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet, forwarded)
     const nativeDev = this.#owner.native
     try {
       this.#reader = native(() =>
@@ -683,6 +792,7 @@ export class Rx implements AsyncIterable<Buffer> {
     sec: number,
     nsec: number,
     hasVnet: boolean,
+    forwarded = false,
   ): void {
     if (this.#closed) return
     if (err !== null) {
@@ -695,9 +805,12 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#lastTimestamp = timestamp
     if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
     const consumer = this.#consumer
-    if (consumer !== undefined) {
+    if (forwarded || consumer?.fn !== undefined) {
       this.#reader?.release(frames.length) // the burst never enters the queue
-      this.#hand(consumer, vnet === null ? { data: frames, lengths, timestamp } : { data: frames, lengths, timestamp, vnet })
+      // A forwarded burst came for the observers only; one read before a forward took effect is queued.
+      if (!forwarded && consumer !== undefined) {
+        this.#hand(consumer, vnet === null ? { data: frames, lengths, timestamp } : { data: frames, lengths, timestamp, vnet })
+      }
       return
     }
     if (this.#queued >= this.#highWaterMark + 8 * this.#batch) {

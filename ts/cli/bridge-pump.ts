@@ -4,7 +4,10 @@
  * @internal
  * @module
  */
-import type { PackedFrames, Rx } from '../rx.js'
+
+import type { NetdevQueue } from '../netdev/queue.js'
+import type { Netdev } from '../netdev.js'
+import type { ForwardCounters, PackedFrames, Rx } from '../rx.js'
 
 /** Counter slots of one direction, in order. */
 export const DIRECTION_FIELDS = ['frames', 'bytes', 'bursts', 'dropped', 'errors'] as const
@@ -69,6 +72,41 @@ export function pump(rx: Rx, send: SendPacked, counters: Float64Array, direction
       rx.consume(forward, { onEnd: () => resolve() })
     } catch {
       resolve() // already closed
+    }
+  })
+}
+
+/**
+ * Forwards every burst `rx` reads to `target` natively ({@link Rx.forward}: no JavaScript
+ * per burst) until `rx` is closed (or fails), keeping the counters of direction
+ * `direction` in step with {@link Rx.forwarded}: when `rx` ends, and every `refreshMs`
+ * if given (for live counters; without it no timer runs). Resolves when `rx` ends.
+ */
+export function forwardPump(
+  rx: Rx,
+  target: Netdev | NetdevQueue,
+  counters: Float64Array,
+  direction: 0 | 1,
+  refreshMs?: number,
+): Promise<void> {
+  const at = direction * WIDTH
+  const copy = (c: ForwardCounters): void => {
+    DIRECTION_FIELDS.forEach((f, k) => {
+      counters[at + k] = c[f]
+    })
+  }
+  return new Promise((resolve) => {
+    const timer = refreshMs === undefined ? undefined : setInterval(() => copy(rx.forwarded), refreshMs)
+    timer?.unref()
+    const end = (): void => {
+      if (timer !== undefined) clearInterval(timer)
+      copy(rx.forwarded)
+      resolve()
+    }
+    try {
+      rx.forward(target, { onEnd: end })
+    } catch {
+      end() // already closed
     }
   })
 }

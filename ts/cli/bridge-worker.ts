@@ -7,8 +7,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import * as pkg from '../index.js'
+import type { NetdevQueue } from '../netdev/queue.js'
 import type { Rx, RxOptions } from '../rx.js'
-import { pump, type SendPacked } from './bridge-pump.js'
+import type { BridgeEngine } from './bridge.js'
+import { forwardPump, pump, type SendPacked } from './bridge-pump.js'
 
 /** The part of the multi-queue API (issue 8 item 3) a worker uses. */
 interface AdoptedQueue {
@@ -23,7 +25,17 @@ const {
   b: tb,
   counters,
   rxOptions,
-} = workerData as { a: unknown; b: unknown; counters: Float64Array; index: number; rxOptions: RxOptions }
+  engine,
+  intervalMs,
+} = workerData as {
+  a: unknown
+  b: unknown
+  counters: Float64Array
+  index: number
+  rxOptions: RxOptions
+  engine: BridgeEngine
+  intervalMs: number | undefined
+}
 const port = parentPort!
 
 async function main(): Promise<void> {
@@ -36,7 +48,13 @@ async function main(): Promise<void> {
     (q: AdoptedQueue): SendPacked =>
     (d, l, v) =>
       v === undefined ? q.sendPacked(d, l) : q.sendPacked(d, l, v)
-  const pumps = [pump(rxA, send(qb), counters, 0), pump(rxB, send(qa), counters, 1)]
+  const pumps =
+    engine === 'native'
+      ? [
+          forwardPump(rxA, qb as unknown as NetdevQueue, counters, 0, intervalMs),
+          forwardPump(rxB, qa as unknown as NetdevQueue, counters, 1, intervalMs),
+        ]
+      : [pump(rxA, send(qb), counters, 0), pump(rxB, send(qa), counters, 1)]
   port.once('message', async () => {
     await Promise.all([rxA.close(), rxB.close()])
     await Promise.all(pumps)

@@ -13,7 +13,7 @@ import * as pkg from '../index.js'
 import type { NetdevOptions } from '../netdev/types.js'
 import { Netdev } from '../netdev.js'
 import { Rx, type RxOptions } from '../rx.js'
-import { newCounters, pump, type SendPacked, sumDirection } from './bridge-pump.js'
+import { forwardPump, newCounters, pump, type SendPacked, sumDirection } from './bridge-pump.js'
 
 /** The usage text (`pltap bridge --help` prints it on stdout, a usage error on stderr). */
 export const USAGE = `Usage: pltap bridge [options] <ifA> <ifB>
@@ -30,6 +30,11 @@ Options:
   --queues N              N queues per device (IFF_MULTI_QUEUE), queue i of ifA paired with
                           queue i of ifB in worker thread i (1..256, default 1)
   --interval S            print live counters on stderr every S seconds (0.05..3600)
+  --engine native|js      native (default): each burst is written to the other device
+                          by the receive path itself (Rx.forward, no JavaScript per
+                          burst); js: handed to a JS consumer that sends it
+                          (Rx.consume + sendPacked), what a TS service's own forwarding
+                          costs
   --wake loop|thread      how the receive path wakes (RxOptions.wake, issue 8 item 2);
                           default: the library's
   --offload               virtio-net header offload: forward the kernel's super-frames
@@ -91,7 +96,11 @@ interface BridgeArgs {
   intervalMs: number | undefined
   offload: OffloadMode | undefined
   wake: 'loop' | 'thread' | undefined
+  engine: BridgeEngine
 }
+
+/** How a burst gets from one device to the other: see `--engine`. @internal */
+export type BridgeEngine = 'native' | 'js'
 
 /** Parses argv; returns the options, or an exit status (help printed, or a usage error). */
 function parse(argv: string[]): BridgeArgs | number {
@@ -138,7 +147,9 @@ function parse(argv: string[]): BridgeArgs | number {
   }
   const wake = values.wake
   if (wake !== undefined && wake !== 'loop' && wake !== 'thread') return usage(`--wake must be loop or thread, not ${JSON.stringify(wake)}`)
-  return { ifA, ifB, mode, queues, intervalMs, offload, wake }
+  const engine = values.engine ?? 'native'
+  if (engine !== 'native' && engine !== 'js') return usage(`--engine must be native or js, not ${JSON.stringify(engine)}`)
+  return { ifA, ifB, mode, queues, intervalMs, offload, wake, engine }
 }
 
 const OPTIONS = {
@@ -148,6 +159,7 @@ const OPTIONS = {
   offload: { type: 'boolean' },
   'offload-mode': { type: 'string' },
   wake: { type: 'string' },
+  engine: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -217,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
     finish =
       args.queues > 1
         ? await startWorkers(a as MultiQueueNetdev, b as MultiQueueNetdev, args, rxOptions, counters)
-        : startPumps(a, b, rxOptions, counters, wakes)
+        : startPumps(a, b, rxOptions, counters, wakes, args)
   } catch (err) {
     await Promise.all([a.close(), b.close()])
     throw err
@@ -225,7 +237,7 @@ export async function run(argv: string[]): Promise<number> {
   const dirAB = `${a.realName}>${b.realName}`
   const dirBA = `${b.realName}>${a.realName}`
   console.error(
-    `pltap bridge: forwarding between ${a.realName} and ${b.realName} (${args.mode}, ${args.queues} queue${args.queues > 1 ? 's' : ''}` +
+    `pltap bridge: forwarding between ${a.realName} and ${b.realName} (${args.mode}, ${args.engine}, ${args.queues} queue${args.queues > 1 ? 's' : ''}` +
       `${args.offload ? `, offload ${args.offload}` : ''}; SIGINT/SIGTERM to stop)`,
   )
   let timer: NodeJS.Timeout | undefined
@@ -263,6 +275,7 @@ export async function run(argv: string[]): Promise<number> {
     mode: args.mode,
     queues: args.queues,
     offload: args.offload ?? null,
+    engine: args.engine,
     wake: wakes.size > 0 ? [...wakes].join(',') : (args.wake ?? null),
     signal: signalled ? sig : null,
     seconds: Number(seconds.toFixed(3)),
@@ -287,7 +300,14 @@ function sender(target: { sendPacked: (...a: never[]) => number }): SendPacked {
 }
 
 /** One queue pair on this thread; returns what ends it (after the devices' Rx are closed). */
-function startPumps(a: Netdev, b: Netdev, rxOptions: RxOptions, counters: Float64Array[], wakes: Set<string>): () => Promise<void> {
+function startPumps(
+  a: Netdev,
+  b: Netdev,
+  rxOptions: RxOptions,
+  counters: Float64Array[],
+  wakes: Set<string>,
+  args: BridgeArgs,
+): () => Promise<void> {
   const c = newCounters(false)
   counters.push(c)
   const rxA = a.rxOpen(rxOptions)
@@ -296,7 +316,10 @@ function startPumps(a: Netdev, b: Netdev, rxOptions: RxOptions, counters: Float6
     const wake = (rx as unknown as { wake?: string }).wake
     if (wake !== undefined) wakes.add(wake)
   }
-  const pumps = [pump(rxA, sender(b), c, 0), pump(rxB, sender(a), c, 1)]
+  const pumps =
+    args.engine === 'native'
+      ? [forwardPump(rxA, b, c, 0, args.intervalMs), forwardPump(rxB, a, c, 1, args.intervalMs)]
+      : [pump(rxA, sender(b), c, 0), pump(rxB, sender(a), c, 1)]
   return async () => {
     await Promise.all([rxA.close(), rxB.close()])
     await Promise.all(pumps)
@@ -327,7 +350,15 @@ async function startWorkers(
       const c = newCounters(true)
       counters.push(c)
       const w = new Worker(join(__dirname, 'bridge-worker.js'), {
-        workerData: { a: a.queue(i).transfer(), b: b.queue(i).transfer(), counters: c, index: i, rxOptions },
+        workerData: {
+          a: a.queue(i).transfer(),
+          b: b.queue(i).transfer(),
+          counters: c,
+          index: i,
+          rxOptions,
+          engine: args.engine,
+          intervalMs: args.intervalMs,
+        },
       })
       workers.push(w)
       exited.push(new Promise((resolve) => w.once('exit', () => resolve())))

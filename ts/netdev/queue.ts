@@ -41,6 +41,7 @@ import { closedError, native, nativeAsync, PltapError } from '../errors.js'
 import { Rx, type RxOptions } from '../rx.js'
 import { checkBoolean, checkInt, checkObject, checkSignal, toFrame } from '../validate.js'
 import { argError, checkRxOptions } from './options.js'
+import { registerFramePort } from './ports.js'
 import { packFrames, toFrameList, toPacked } from './tx.js'
 import type { Counters, NetdevOptions } from './types.js'
 
@@ -222,6 +223,7 @@ export class NetdevQueue {
     this.name = nativeDev.realName
     this.#owner = owner
     this.#ownsNative = ownsNative
+    registerFramePort(this, () => this.#live())
   }
 
   /**

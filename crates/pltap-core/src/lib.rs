@@ -36,6 +36,7 @@
 
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod frame;
 pub mod iface;
 pub mod ifname;

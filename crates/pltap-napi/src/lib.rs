@@ -137,6 +137,13 @@ pub struct JsNetdev {
     inner: Arc<Netdev>,
 }
 
+impl JsNetdev {
+    /// The core device (a forwarding target).
+    pub(crate) fn core(&self) -> Arc<Netdev> {
+        self.inner.clone()
+    }
+}
+
 fn parse_spec(o: NativeOpenOptions) -> pltap_core::Result<NetdevOptions> {
     let mode = o.mode.parse()?;
     let timeout = Duration::from_millis(u64::from(o.timeout_ms.unwrap_or(10_000)));
@@ -432,7 +439,7 @@ impl JsNetdev {
     /// buffer laid out as `pltap_core::reader::PackedLayout` says (see `rx::RxCallArgs`).
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean, forwarded: boolean) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start(&self, callback: Function<'_, rx::RxCallArgs, ()>, max_batch: u32, max_bytes: u32) -> Result<JsRx> {
         guard("rxStart", || JsRx::start(self.inner.clone(), callback, max_batch, max_bytes))
@@ -442,7 +449,7 @@ impl JsNetdev {
     /// event loop and each burst is read and delivered in the loop's callback.
     #[napi(
         catch_unwind,
-        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean) => void, maxBatch: number, maxBytes: number"
+        ts_args_type = "callback: (err: string | null, packed: Uint8Array | null, dataLength: number, count: number, sec: number, nsec: number, vnet: boolean, forwarded: boolean) => void, maxBatch: number, maxBytes: number"
     )]
     pub fn rx_start_loop(
         &self,

@@ -17,12 +17,14 @@ use crate::uv::{Caller, Event, READABLE, Watch, copy_to_js};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use pltap_core::forward::{Forward, Forwarded};
 use pltap_core::netdev::Netdev;
 use pltap_core::reader::{Burst, BurstReader, PackedLayout, Reader, ReaderHandle, ReaderOptions, Sink};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bursts delivered but not yet handled by the JS thread (`'thread'` mode).
@@ -38,13 +40,14 @@ const COPY_MAX: usize = 16 * 1024;
 /// [`PackedLayout`] says (the frames, their lengths, and on an offload device with
 /// `deliver: 'super'` their 10-byte virtio-net headers), the layout's frame bytes and
 /// frame count, the receive timestamp as seconds and nanoseconds since the epoch, and
-/// whether headers follow the lengths. One allocation per burst, with no finalizer in the
+/// whether headers follow the lengths, and whether the burst was forwarded natively. One allocation per burst, with no finalizer in the
 /// `'loop'` mode (V8 owns the copy), and one native-to-JS value per part: the facade makes
 /// its views of the buffer in JS, where that is cheap.
-pub type RxCallArgs<B = Uint8Array> = FnArgs<(Option<String>, Option<B>, u32, u32, f64, u32, bool)>;
+pub type RxCallArgs<B = Uint8Array> = FnArgs<(Option<String>, Option<B>, u32, u32, f64, u32, bool, bool)>;
 
-/// The JS arguments for a burst packed as `layout` into `buf`.
-fn burst_args<B>(buf: B, layout: PackedLayout, at: SystemTime) -> RxCallArgs<B> {
+/// The JS arguments for a burst packed as `layout` into `buf`; `forwarded`: it was also
+/// written to the native forwarding target (JS shows it to its observers only).
+fn burst_args<B>(buf: B, layout: PackedLayout, at: SystemTime, forwarded: bool) -> RxCallArgs<B> {
     let t = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     FnArgs::from((
         None,
@@ -54,23 +57,54 @@ fn burst_args<B>(buf: B, layout: PackedLayout, at: SystemTime) -> RxCallArgs<B> 
         t.as_secs() as f64,
         t.subsec_nanos(),
         layout.vnet,
+        forwarded,
     ))
 }
 
 /// The JS arguments for a failure.
 fn failure_args<B>(reason: String) -> RxCallArgs<B> {
-    FnArgs::from((Some(reason), None, 0, 0, 0.0, 0, false))
+    FnArgs::from((Some(reason), None, 0, 0, 0.0, 0, false, false))
 }
 
 enum RxEvent {
-    /// A burst packed as the layout says, and its receive time.
-    Burst(Vec<u8>, PackedLayout, SystemTime),
+    /// A burst packed as the layout says, its receive time, and whether it was forwarded.
+    Burst(Vec<u8>, PackedLayout, SystemTime, bool),
     Failed(String),
 }
 
 type Tsfn = ThreadsafeFunction<RxEvent, (), RxCallArgs, Status, false, true>;
 
-struct JsSink(Tsfn);
+/// Where each burst goes besides JS: the native forwarding target, if any
+/// ([`pltap_core::forward`]), and whether JS still gets the bursts it forwards (for the
+/// facade's observers). Shared by the JS object and the engine (the reader thread, or the
+/// loop's callback).
+#[derive(Default)]
+struct Route {
+    forward: Forward,
+    deliver_forwarded: AtomicBool,
+}
+
+impl Route {
+    /// Forwards `burst` if a target is set. `None`: JS need not see it (its bytes are
+    /// released at once, nothing else holds them); `Some(forwarded)`: deliver it to JS,
+    /// saying whether it was forwarded (JS then only shows it to its observers).
+    fn route(&self, burst: &Burst<'_>, handle: &ReaderHandle) -> Option<bool> {
+        if self.forward.forward(burst) == Forwarded::NoTarget {
+            return Some(false);
+        }
+        if self.deliver_forwarded.load(Relaxed) {
+            return Some(true);
+        }
+        handle.release(burst.data.len());
+        None
+    }
+}
+
+struct JsSink {
+    tsfn: Tsfn,
+    route: Arc<Route>,
+    handle: ReaderHandle,
+}
 
 impl Sink for JsSink {
     fn started(&mut self) {
@@ -78,17 +112,21 @@ impl Sink for JsSink {
     }
 
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
+        let Some(forwarded) = self.route.route(&burst, &self.handle) else {
+            self.handle.consumed();
+            return ControlFlow::Continue(());
+        };
         let mut packed = Vec::new();
         let layout = burst.pack_into(&mut packed);
-        let event = RxEvent::Burst(packed, layout, burst.timestamp);
-        match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
+        let event = RxEvent::Burst(packed, layout, burst.timestamp, forwarded);
+        match self.tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
             Status::Ok => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()), // the environment is going away
         }
     }
 
     fn failed(&mut self, error: pltap_core::Error) {
-        self.0.call(RxEvent::Failed(to_napi(error).reason), ThreadsafeFunctionCallMode::NonBlocking);
+        self.tsfn.call(RxEvent::Failed(to_napi(error).reason), ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
@@ -100,6 +138,8 @@ struct LoopRx {
     failed: Cell<bool>,
     /// Where a burst is packed before V8 copies it (reused: no allocation of ours per burst).
     packed: RefCell<Vec<u8>>,
+    route: Arc<Route>,
+    handle: ReaderHandle,
 }
 
 impl LoopRx {
@@ -123,20 +163,27 @@ impl LoopRx {
         let read = {
             let mut slot = self.reader.borrow_mut();
             let Some(reader) = slot.as_mut() else { return false };
-            reader.read_burst(|_, _| {}).map(|b| b.map(|b| (b.pack_into(&mut packed), b.timestamp)))
+            match reader.read_burst(|_, _| {}) {
+                Ok(Some(b)) => match self.route.route(&b, &self.handle) {
+                    None => return false,
+                    Some(forwarded) => Ok(Some((b.pack_into(&mut packed), b.timestamp, forwarded))),
+                },
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
         };
         let failure = match read {
-            Ok(Some((layout, at))) if packed.len() > COPY_MAX => {
+            Ok(Some((layout, at, forwarded))) if packed.len() > COPY_MAX => {
                 // Large (super-frames): hand JS this allocation rather than zero a new one and copy.
                 let owned = std::mem::take(&mut *packed);
                 drop(packed);
-                let _ = caller.call(burst_args(Uint8Array::new(owned), layout, at));
+                let _ = caller.call(burst_args(Uint8Array::new(owned), layout, at, forwarded));
                 return false;
             }
-            Ok(Some((layout, at))) => match copy_to_js(&caller.env(), &packed) {
+            Ok(Some((layout, at, forwarded))) => match copy_to_js(&caller.env(), &packed) {
                 Ok(buf) => {
                     drop(packed);
-                    let _ = caller.call(burst_args(buf, layout, at));
+                    let _ = caller.call(burst_args(buf, layout, at, forwarded));
                     return false;
                 }
                 Err(e) => e.reason,
@@ -184,11 +231,27 @@ enum Engine {
     Loop(Rc<LoopRx>),
 }
 
+/// `pltap_core::forward::ForwardCounters` in JS.
+#[napi(object)]
+pub struct NativeForwardCounters {
+    /// Frames written to the target.
+    pub frames: f64,
+    /// Their bytes.
+    pub bytes: f64,
+    /// Bursts forwarded.
+    pub bursts: f64,
+    /// Frames not written (target down, queue full, or refused).
+    pub dropped: f64,
+    /// Bursts refused for another reason than the link down or the queue full.
+    pub errors: f64,
+}
+
 /// A running receive engine (`NativeRx` in JS), in either wake mode.
 #[napi(js_name = "NativeRx")]
 pub struct JsRx {
     engine: Engine,
     handle: ReaderHandle,
+    route: Arc<Route>,
 }
 
 impl JsRx {
@@ -215,15 +278,18 @@ impl JsRx {
                     on_js.consumed();
                     test_panic_point("rx_callback");
                     match ctx.value {
-                        RxEvent::Burst(packed, layout, at) => burst_args(Uint8Array::new(packed), layout, at),
+                        RxEvent::Burst(packed, layout, at, forwarded) => {
+                            burst_args(Uint8Array::new(packed), layout, at, forwarded)
+                        }
                         RxEvent::Failed(msg) => failure_args(msg),
                     }
                 }));
                 Ok(args
                     .unwrap_or_else(|p| failure_args(to_napi(crate::error::panic_error("the Rx callback", p)).reason)))
             })?;
-        reader.start(JsSink(tsfn)).into_napi()?;
-        Ok(JsRx { engine: Engine::Thread(reader), handle })
+        let route = Arc::new(Route::default());
+        reader.start(JsSink { tsfn, route: route.clone(), handle: handle.clone() }).into_napi()?;
+        Ok(JsRx { engine: Engine::Thread(reader), handle, route })
     }
 
     /// `'loop'` mode: watches the device on `env`'s event loop (unreferenced: it does not
@@ -244,6 +310,8 @@ impl JsRx {
             reader: RefCell::new(None),
             failed: Cell::new(false),
             packed: RefCell::new(Vec::new()),
+            route: Arc::new(Route::default()),
+            handle: handle.clone(),
         });
         let weak = Rc::downgrade(&state);
         let watch = Watch::new(env, reader.fd(), &callback, "pltap:rx", false, move |caller, event| {
@@ -254,7 +322,8 @@ impl JsRx {
         *state.reader.borrow_mut() = Some(reader);
         let _ = state.watch.set(watch);
         state.update()?;
-        Ok(JsRx { engine: Engine::Loop(state), handle })
+        let route = state.route.clone();
+        Ok(JsRx { engine: Engine::Loop(state), handle, route })
     }
 
     /// Re-evaluates the loop mode's polling after a change of the reader's state.
@@ -309,6 +378,32 @@ impl JsRx {
             let bytes = if bytes.is_finite() && bytes > 0.0 { bytes as usize } else { 0 };
             self.handle.release(bytes);
             self.update()
+        })
+    }
+
+    /// Forwards every burst read from now on to `target` natively, before JS sees it
+    /// (`null`: stop forwarding); `deliver`: whether JS still gets the forwarded bursts.
+    #[napi(catch_unwind)]
+    pub fn set_forward(&self, target: Option<&crate::JsNetdev>, deliver: bool) -> Result<()> {
+        guard("Rx.setForward", || {
+            self.route.deliver_forwarded.store(deliver, Relaxed);
+            self.route.forward.set(target.map(crate::JsNetdev::core));
+            Ok(())
+        })
+    }
+
+    /// What the native forwarding wrote and dropped so far.
+    #[napi(getter, catch_unwind)]
+    pub fn forwarded(&self) -> Result<NativeForwardCounters> {
+        guard("Rx.forwarded", || {
+            let c = self.route.forward.counters();
+            Ok(NativeForwardCounters {
+                frames: c.frames as f64,
+                bytes: c.bytes as f64,
+                bursts: c.bursts as f64,
+                dropped: c.dropped as f64,
+                errors: c.errors as f64,
+            })
         })
     }
 
