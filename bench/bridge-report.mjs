@@ -20,6 +20,7 @@ const CHECKS = {
   'pltap-tun': 'per-frame',
   'pltap-tun-js': 'per-frame',
   'pltap-offload': 'pass',
+  'pltap-offload-thread': 'pass',
   'pltap-offload-js': 'pass',
   'pltap-coalesce': 'coalesce',
 }

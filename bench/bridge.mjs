@@ -133,6 +133,14 @@ const ROWS = [
     feature: 'offload',
   },
   {
+    id: 'pltap-offload-thread',
+    label: 'pltap bridge --offload --wake thread, pass-through',
+    kind: 'pltap',
+    args: ['--offload', '--wake', 'thread'],
+    baseline: 'c-vnet',
+    feature: 'offload',
+  },
+  {
     id: 'pltap-offload-js',
     label: 'pltap bridge --offload --engine js, pass-through',
     kind: 'pltap',

@@ -353,9 +353,23 @@ impl Watch {
 /// What `on_event` uses: the JS call, and the watch itself.
 pub struct Caller<'a> {
     block: &'a Block,
+    /// The handle scope of this callback, opened by the first use that makes JS values
+    /// (a callback that only does native work, such as a native forward, never enters V8).
+    scope: Cell<sys::napi_handle_scope>,
 }
 
 impl Caller<'_> {
+    /// Opens the callback's handle scope if it is not open yet.
+    fn enter(&self) {
+        if self.scope.get().is_null() {
+            let mut scope = std::ptr::null_mut();
+            // SAFETY: on the JS thread, in a libuv callback outside any JS frame: a handle
+            // scope of our own for the values made until `on_poll` closes it.
+            unsafe { sys::napi_open_handle_scope(self.block.env, &mut scope) };
+            self.scope.set(scope);
+        }
+    }
+
     /// Calls the watch's JS function with `args` through `napi_make_callback` (so the
     /// microtasks it queues run right after it). An exception it throws becomes an
     /// uncaught exception (`napi_fatal_exception`), as from any event callback. No-op
@@ -363,6 +377,7 @@ impl Caller<'_> {
     pub fn call(&self, args: impl JsValuesTupleIntoVec) -> Result<()> {
         let b = self.block;
         let Some((func, ctx)) = b.js.get() else { return Ok(()) };
+        self.enter();
         let argv = match args.into_vec(b.env) {
             Ok(argv) => argv,
             Err(e) => {
@@ -374,7 +389,7 @@ impl Caller<'_> {
         let mut recv = std::ptr::null_mut();
         let mut result = std::ptr::null_mut();
         b.calling.set(b.calling.get() + 1);
-        // SAFETY: we are on the JS thread inside the handle scope `on_poll` opened; `func`
+        // SAFETY: we are on the JS thread inside the callback's handle scope (`enter`); `func`
         // and `ctx` are live (released only when `calling` is back to 0); `argv` holds
         // `argv.len()` values of this scope.
         // (`recv` must be an object: the global one, as for any event callback.)
@@ -393,6 +408,7 @@ impl Caller<'_> {
 
     /// The environment the watch calls into (to make the callback's arguments).
     pub fn env(&self) -> Env {
+        self.enter();
         Env::from_raw(self.block.env)
     }
 
@@ -414,7 +430,7 @@ impl Drop for Watch {
 /// exception. Call on the JS thread, in a handle scope.
 fn clear_exception(env: sys::napi_env, fatal: bool) {
     let mut pending = false;
-    // SAFETY: on the environment's thread, inside the handle scope `on_poll` opened.
+    // SAFETY: on the environment's thread, inside the callback's handle scope (`enter`).
     unsafe {
         sys::napi_is_exception_pending(env, &mut pending);
         if pending {
@@ -427,7 +443,8 @@ fn clear_exception(env: sys::napi_env, fatal: bool) {
     }
 }
 
-/// `uv_poll_cb`: runs `on_event` inside a handle scope, on the loop's thread.
+/// `uv_poll_cb`: runs `on_event` on the loop's thread, inside a handle scope opened only
+/// if it makes JS values.
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) {
     let block_ptr = handle.cast::<Block>().cast_const();
     // SAFETY: the handle is the first field of a live Block (libuv holds a strong count
@@ -449,17 +466,16 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) 
     let Ok(mut slot) = block.on_event.try_borrow_mut() else { return };
     let Some(mut f) = slot.take() else { return };
     drop(slot);
-    let mut scope = std::ptr::null_mut();
-    // SAFETY: on the JS thread, outside any JS frame (a libuv callback): a handle scope
-    // of our own for the values the callback makes, closed below.
-    unsafe { sys::napi_open_handle_scope(block.env, &mut scope) };
-    let caller = Caller { block: &block };
+    let caller = Caller { block: &block, scope: Cell::new(std::ptr::null_mut()) };
     // A panic must not unwind into libuv; the owner catches its own, this is a backstop.
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&caller, event))).is_err() {
         block.close();
     }
-    // SAFETY: the scope opened above.
-    unsafe { sys::napi_close_handle_scope(block.env, scope) };
+    let scope = caller.scope.get();
+    if !scope.is_null() {
+        // SAFETY: the scope `Caller::enter` opened in this callback.
+        unsafe { sys::napi_close_handle_scope(block.env, scope) };
+    }
     // Put the callback back unless the watch closed meanwhile (then it goes now, with
     // whatever it holds: nothing of the environment's, see the module documentation).
     if block.state.get() == State::Open {
