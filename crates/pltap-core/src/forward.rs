@@ -39,8 +39,8 @@
 //! ```
 
 use crate::netdev::Netdev;
-use crate::reader::Burst;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::reader::{Burst, ReaderHandle};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// What a [`Forward`] has written, and what its target refused (cumulative).
@@ -72,7 +72,22 @@ struct Counts {
 #[derive(Default)]
 pub struct Forward {
     target: Mutex<Option<Arc<Netdev>>>,
+    /// Whether a forwarded burst is still delivered (to observers), see [`Forward::route`].
+    deliver_forwarded: AtomicBool,
     counts: Counts,
+}
+
+/// Where [`Forward::route`] sends a burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Deliver it as usual; `forwarded` says whether it was also written to the target
+    /// (then it is delivered only to be seen, e.g. by observers: it is the target's now).
+    Deliver {
+        /// It went to the target too.
+        forwarded: bool,
+    },
+    /// Forwarded, and nobody wants to see it: its bytes are already released.
+    Done,
 }
 
 /// What [`Forward::forward`] did with a burst.
@@ -91,6 +106,27 @@ impl Forward {
     /// An empty slot: bursts are not forwarded until [`Forward::set`].
     pub fn new() -> Forward {
         Forward::default()
+    }
+
+    /// Sets (`Some`) or clears (`None`) the target and whether forwarded bursts are still
+    /// delivered ([`Forward::route`]); takes effect from the next burst.
+    pub fn set_route(&self, target: Option<Arc<Netdev>>, deliver_forwarded: bool) {
+        self.deliver_forwarded.store(deliver_forwarded, Relaxed);
+        self.set(target);
+    }
+
+    /// What a receive engine does with `burst`: forward it if a target is set, then
+    /// deliver it unless it was forwarded and forwarded bursts are not delivered, in which
+    /// case its bytes are released to `handle` at once (nothing else holds them).
+    pub fn route(&self, burst: &Burst<'_>, handle: &ReaderHandle) -> Route {
+        if self.forward(burst) == Forwarded::NoTarget {
+            return Route::Deliver { forwarded: false };
+        }
+        if self.deliver_forwarded.load(Relaxed) {
+            return Route::Deliver { forwarded: true };
+        }
+        handle.release(burst.data.len());
+        Route::Done
     }
 
     /// Sets (`Some`) or clears (`None`) the target; takes effect from the next burst.

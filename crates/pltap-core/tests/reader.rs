@@ -389,20 +389,22 @@ fn kernel_rx_packets(name: &str) -> u64 {
     pltap_core::Iface::new(pltap_core::IfName::new(name).unwrap()).unwrap().kernel_counters().unwrap().rx_packets
 }
 
-/// Forwards every burst through `forward`, and reports each outcome.
+/// Routes every burst through `forward` (forwarding it if a target is set), and reports
+/// each route.
 struct ForwardSink {
     forward: Arc<pltap_core::forward::Forward>,
-    tx: Sender<pltap_core::forward::Forwarded>,
+    tx: Sender<pltap_core::forward::Route>,
     handle: pltap_core::reader::ReaderHandle,
 }
 
 impl Sink for ForwardSink {
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
-        let outcome = self.forward.forward(&burst);
-        // Nothing else holds the burst: its bytes and its pending slot are free at once.
-        self.handle.release(burst.data.len());
+        let route = self.forward.route(&burst, &self.handle);
+        if route != pltap_core::forward::Route::Done {
+            self.handle.release(burst.data.len()); // delivered: this sink is done with it at once
+        }
         self.handle.consumed();
-        let _ = self.tx.send(outcome);
+        let _ = self.tx.send(route);
         ControlFlow::Continue(())
     }
     fn failed(&mut self, error: Error) {
@@ -412,31 +414,30 @@ impl Sink for ForwardSink {
 
 #[test]
 fn a_forward_writes_every_burst_to_its_target_and_counts_what_the_target_refuses() {
-    use pltap_core::forward::{Forward, ForwardCounters, Forwarded};
+    use pltap_core::forward::{Forward, ForwardCounters, Route};
     privileged(|| {
         let a = port("rf0");
         let b = Arc::new(open_direct("rf1"));
-        pltap_core::Iface::new(pltap_core::IfName::new("rf1").unwrap()).unwrap().set_up(true).unwrap();
+        let rf1 = pltap_core::Iface::new(pltap_core::IfName::new("rf1").unwrap()).unwrap();
+        rf1.set_up(true).unwrap();
         let forward = Arc::new(Forward::new());
-        let (tx, outcomes) = channel();
+        let (tx, routes) = channel();
         let reader = Reader::new(a.clone(), ReaderOptions::default()).unwrap();
         let handle = reader.handle();
         reader.start(ForwardSink { forward: forward.clone(), tx, handle }).unwrap();
-        // No target yet: the bursts are the sink's to deliver.
+        let next = || routes.recv_timeout(WAIT).expect("no burst");
+        // No target yet: the bursts are delivered as usual.
         send(1, 100);
-        assert_eq!(outcomes.recv_timeout(WAIT), Ok(Forwarded::NoTarget));
+        assert_eq!(next(), Route::Deliver { forwarded: false });
         assert_eq!(forward.counters(), ForwardCounters::default());
 
-        forward.set(Some(b.clone()));
+        // A target, and nobody to see forwarded bursts: forwarded and done.
+        forward.set_route(Some(b.clone()), false);
         assert!(forward.is_set());
         let before = kernel_rx_packets("rf1");
         send(10, 100);
-        let mut sent = 0;
-        while sent < 10 {
-            match outcomes.recv_timeout(WAIT) {
-                Ok(Forwarded::Sent { sent: n }) => sent += n,
-                other => panic!("expected a forwarded burst, got {other:?}"),
-            }
+        while forward.counters().frames < 10 {
+            assert_eq!(next(), Route::Done);
         }
         let c = forward.counters();
         assert_eq!((c.frames, c.bytes, c.dropped, c.errors), (10, 10 * (HEADERS as u64 + 100), 0, 0), "{c:?}");
@@ -444,29 +445,33 @@ fn a_forward_writes_every_burst_to_its_target_and_counts_what_the_target_refuses
         assert_eq!(kernel_rx_packets("rf1") - before, 10, "the kernel received them on rf1");
         assert_eq!(b.stats().unwrap().port.tx_packets, 10, "and rf1's port counted them");
 
+        // Forwarded bursts still delivered when someone wants to see them.
+        forward.set_route(Some(b.clone()), true);
+        send(1, 100);
+        assert_eq!(next(), Route::Deliver { forwarded: true });
+        assert_eq!(forward.counters().frames, 11);
+
         // A target that is down refuses with EIO: dropped, not an error.
-        pltap_core::Iface::new(pltap_core::IfName::new("rf1").unwrap()).unwrap().set_up(false).unwrap();
+        forward.set_route(Some(b.clone()), false);
+        rf1.set_up(false).unwrap();
         send(3, 100);
         // However the kernel bursts them, none is written.
         while forward.counters().dropped < 3 {
-            match outcomes.recv_timeout(WAIT) {
-                Ok(Forwarded::Sent { sent: 0 }) => {}
-                other => panic!("expected a refused burst, got {other:?}"),
-            }
+            assert_eq!(next(), Route::Done);
         }
         let c = forward.counters();
-        assert_eq!((c.frames, c.dropped, c.errors), (10, 3, 0), "{c:?}");
+        assert_eq!((c.frames, c.dropped, c.errors), (11, 3, 0), "{c:?}");
 
         // A closed target: dropped and counted as an error.
         assert!(b.close());
         send(1, 100);
-        assert_eq!(outcomes.recv_timeout(WAIT), Ok(Forwarded::Sent { sent: 0 }));
+        assert_eq!(next(), Route::Done);
         let c = forward.counters();
-        assert_eq!((c.frames, c.dropped, c.errors), (10, 4, 1), "{c:?}");
+        assert_eq!((c.frames, c.dropped, c.errors), (11, 4, 1), "{c:?}");
 
         forward.set(None);
         send(1, 100);
-        assert_eq!(outcomes.recv_timeout(WAIT), Ok(Forwarded::NoTarget));
+        assert_eq!(next(), Route::Deliver { forwarded: false });
         reader.stop();
     });
 }

@@ -17,14 +17,13 @@ use crate::uv::{Caller, Event, READABLE, Watch, copy_to_js};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use pltap_core::forward::{Forward, Forwarded};
+use pltap_core::forward::{Forward, Route};
 use pltap_core::netdev::Netdev;
 use pltap_core::reader::{Burst, BurstReader, PackedLayout, Reader, ReaderHandle, ReaderOptions, Sink};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bursts delivered but not yet handled by the JS thread (`'thread'` mode).
@@ -74,35 +73,9 @@ enum RxEvent {
 
 type Tsfn = ThreadsafeFunction<RxEvent, (), RxCallArgs, Status, false, true>;
 
-/// Where each burst goes besides JS: the native forwarding target, if any
-/// ([`pltap_core::forward`]), and whether JS still gets the bursts it forwards (for the
-/// facade's observers). Shared by the JS object and the engine (the reader thread, or the
-/// loop's callback).
-#[derive(Default)]
-struct Route {
-    forward: Forward,
-    deliver_forwarded: AtomicBool,
-}
-
-impl Route {
-    /// Forwards `burst` if a target is set. `None`: JS need not see it (its bytes are
-    /// released at once, nothing else holds them); `Some(forwarded)`: deliver it to JS,
-    /// saying whether it was forwarded (JS then only shows it to its observers).
-    fn route(&self, burst: &Burst<'_>, handle: &ReaderHandle) -> Option<bool> {
-        if self.forward.forward(burst) == Forwarded::NoTarget {
-            return Some(false);
-        }
-        if self.deliver_forwarded.load(Relaxed) {
-            return Some(true);
-        }
-        handle.release(burst.data.len());
-        None
-    }
-}
-
 struct JsSink {
     tsfn: Tsfn,
-    route: Arc<Route>,
+    forward: Arc<Forward>,
     handle: ReaderHandle,
 }
 
@@ -112,7 +85,7 @@ impl Sink for JsSink {
     }
 
     fn burst(&mut self, burst: Burst<'_>) -> ControlFlow<()> {
-        let Some(forwarded) = self.route.route(&burst, &self.handle) else {
+        let Route::Deliver { forwarded } = self.forward.route(&burst, &self.handle) else {
             self.handle.consumed();
             return ControlFlow::Continue(());
         };
@@ -138,7 +111,7 @@ struct LoopRx {
     failed: Cell<bool>,
     /// Where a burst is packed before V8 copies it (reused: no allocation of ours per burst).
     packed: RefCell<Vec<u8>>,
-    route: Arc<Route>,
+    forward: Arc<Forward>,
     handle: ReaderHandle,
 }
 
@@ -164,9 +137,9 @@ impl LoopRx {
             let mut slot = self.reader.borrow_mut();
             let Some(reader) = slot.as_mut() else { return false };
             match reader.read_burst(|_, _| {}) {
-                Ok(Some(b)) => match self.route.route(&b, &self.handle) {
-                    None => return false,
-                    Some(forwarded) => Ok(Some((b.pack_into(&mut packed), b.timestamp, forwarded))),
+                Ok(Some(b)) => match self.forward.route(&b, &self.handle) {
+                    Route::Done => return false,
+                    Route::Deliver { forwarded } => Ok(Some((b.pack_into(&mut packed), b.timestamp, forwarded))),
                 },
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
@@ -251,7 +224,7 @@ pub struct NativeForwardCounters {
 pub struct JsRx {
     engine: Engine,
     handle: ReaderHandle,
-    route: Arc<Route>,
+    forward: Arc<Forward>,
 }
 
 impl JsRx {
@@ -287,9 +260,9 @@ impl JsRx {
                 Ok(args
                     .unwrap_or_else(|p| failure_args(to_napi(crate::error::panic_error("the Rx callback", p)).reason)))
             })?;
-        let route = Arc::new(Route::default());
-        reader.start(JsSink { tsfn, route: route.clone(), handle: handle.clone() }).into_napi()?;
-        Ok(JsRx { engine: Engine::Thread(reader), handle, route })
+        let forward = Arc::new(Forward::new());
+        reader.start(JsSink { tsfn, forward: forward.clone(), handle: handle.clone() }).into_napi()?;
+        Ok(JsRx { engine: Engine::Thread(reader), handle, forward })
     }
 
     /// `'loop'` mode: watches the device on `env`'s event loop (unreferenced: it does not
@@ -310,7 +283,7 @@ impl JsRx {
             reader: RefCell::new(None),
             failed: Cell::new(false),
             packed: RefCell::new(Vec::new()),
-            route: Arc::new(Route::default()),
+            forward: Arc::new(Forward::new()),
             handle: handle.clone(),
         });
         let weak = Rc::downgrade(&state);
@@ -322,8 +295,8 @@ impl JsRx {
         *state.reader.borrow_mut() = Some(reader);
         let _ = state.watch.set(watch);
         state.update()?;
-        let route = state.route.clone();
-        Ok(JsRx { engine: Engine::Loop(state), handle, route })
+        let forward = state.forward.clone();
+        Ok(JsRx { engine: Engine::Loop(state), handle, forward })
     }
 
     /// Re-evaluates the loop mode's polling after a change of the reader's state.
@@ -386,8 +359,7 @@ impl JsRx {
     #[napi(catch_unwind)]
     pub fn set_forward(&self, target: Option<&crate::JsNetdev>, deliver: bool) -> Result<()> {
         guard("Rx.setForward", || {
-            self.route.deliver_forwarded.store(deliver, Relaxed);
-            self.route.forward.set(target.map(crate::JsNetdev::core));
+            self.forward.set_route(target.map(crate::JsNetdev::core), deliver);
             Ok(())
         })
     }
@@ -396,7 +368,7 @@ impl JsRx {
     #[napi(getter, catch_unwind)]
     pub fn forwarded(&self) -> Result<NativeForwardCounters> {
         guard("Rx.forwarded", || {
-            let c = self.route.forward.counters();
+            let c = self.forward.counters();
             Ok(NativeForwardCounters {
                 frames: c.frames as f64,
                 bytes: c.bytes as f64,
