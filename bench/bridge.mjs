@@ -33,7 +33,7 @@ const CLI = path.join(root, 'dist', 'cli', 'main.js')
 // ---- Options ---------------------------------------------------------------------------------
 
 const USAGE = `usage: node bench/bridge.mjs [--rounds N] [--seconds S] [--quick] [--rows id,id,...] [--no-save]
-       node bench/bridge.mjs --soak [--frames N] [--mode tap|tun]
+       node bench/bridge.mjs --soak [--frames N] [--mode tap|tun] [--engine native|js]
   --rounds N     rounds; each runs every row, C before pltap (default 3)
   --seconds S    seconds per iperf3 test (default 5)
   --quick        CI smoke run: 1 round, 1 s per test, 50 pings, 1 s idle sample
@@ -58,6 +58,7 @@ try {
       soak: { type: 'boolean' },
       frames: { type: 'string' },
       mode: { type: 'string' },
+      engine: { type: 'string' },
       note: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -479,7 +480,8 @@ async function trial(row, forwarderBin, round) {
 
 async function soak(forwarderBin) {
   const mode = opts.mode ?? 'tap'
-  const row = { id: `pltap-${mode}-soak`, kind: 'pltap', args: ['--mode', mode], extra: ['--interval', '1'] }
+  const engine = opts.engine ?? 'native'
+  const row = { id: `pltap-${mode}-soak`, kind: 'pltap', args: ['--mode', mode, '--engine', engine], extra: ['--interval', '1'] }
   const fwd = await bringUp(row, forwarderBin)
   const pid = fwd.pid
   const forwarded = () => {
@@ -534,6 +536,7 @@ async function soak(forwarderBin) {
   const last = samples.at(-1)
   return {
     mode,
+    engine,
     frames: SOAK_FRAMES,
     seconds: (last.t - started) / 1000,
     floods,
@@ -604,7 +607,7 @@ async function main() {
       '',
       'Smoke figures unless the run was made on a quiet machine; see the machine block.',
       '',
-      `\`${command}\`: ${s.forwarded} frames (UDP 64-byte flood A→B, ${s.mode}) through \`pltap bridge\` in ${s.seconds.toFixed(0)} s.`,
+      `\`${command}\`: ${s.forwarded} frames (UDP 64-byte flood A→B, ${s.mode}) through \`pltap bridge --engine ${s.engine ?? 'native'}\` in ${s.seconds.toFixed(0)} s.`,
       '',
       '| | start | after warm-up (5 %) | end | max | growth after warm-up |',
       '|---|---:|---:|---:|---:|---:|',

@@ -36,11 +36,21 @@ const rel = (p) => path.relative(root, p).split(path.sep).join('/')
 const base = file.replace(/\.json$/, '')
 const m = result.machine
 const st = result.settings
-const soakName = newest(/^bridge-soak-\d{8}T\d{6}Z\.json$/)
-let soakText = ''
-if (soakName) {
-  const s = JSON.parse(readFileSync(path.join(results, soakName), 'utf8')).soak
-  soakText = `Soak (\`${rel(path.join(results, soakName.replace(/\.json$/, '.md')))}\`): ${(s.forwarded / 1e6).toFixed(1)} M frames of a UDP 64-byte flood through \`pltap bridge\` (${s.mode}) in ${s.seconds.toFixed(0)} s; RSS ${(s.rss.warmKb / 1024).toFixed(1)} MB after warm-up, ${(s.rss.endKb / 1024).toFixed(1)} MB at the end (growth ${(s.rss.growthAfterWarmupKb / 1024).toFixed(2)} MB), descriptors ${s.fds.start} → ${s.fds.end}.\n`
+// The newest soak of each bridge engine (soaks from before the engines were the JS path).
+const soakTexts = []
+for (const engine of ['native', 'js']) {
+  const name = readdirSync(results)
+    .filter((n) => /^bridge-soak-\d{8}T\d{6}Z\.json$/.test(n))
+    .sort()
+    .reverse()
+    .find((n) => (JSON.parse(readFileSync(path.join(results, n), 'utf8')).soak.engine ?? 'js') === engine)
+  if (!name) continue
+  const s = JSON.parse(readFileSync(path.join(results, name), 'utf8')).soak
+  soakTexts.push(
+    `Soak (\`${rel(path.join(results, name.replace(/\.json$/, '.md')))}\`): ${(s.forwarded / 1e6).toFixed(1)} M frames of a UDP 64-byte flood through \`pltap bridge --engine ${engine}\` (${s.mode}) in ${s.seconds.toFixed(0)} s; RSS ${(s.rss.warmKb / 1024).toFixed(1)} MB after warm-up, ${(s.rss.endKb / 1024).toFixed(1)} MB at the end (growth ${(s.rss.growthAfterWarmupKb / 1024).toFixed(2)} MB), descriptors ${s.fds.start} → ${s.fds.end}.\n`,
+  )
+}
+const soakText = soakTexts.join('\n')
 }
 const block = [
   BEGIN,
