@@ -51,7 +51,6 @@ for (const engine of ['native', 'js']) {
   )
 }
 const soakText = soakTexts.join('\n')
-}
 const block = [
   BEGIN,
   `\`npm run bench:bridge\` (as root; method: [bench/README.md](bench/README.md#the-bridge-benchmark)) runs two network namespaces joined by a forwarder between two devices, with the kernel of each namespace as the peer: iperf3 TCP (${st.seconds} s), iperf3 UDP 64-byte flood, ping RTT and idle CPU, for \`pltap bridge\` and a C \`poll\` + \`read\`/\`write\` forwarder of its own, alternating in every round. Newest run: [\`${rel(`${base}.md`)}\`](${rel(`${base}.md`)}), ${result.startedAt.slice(0, 10)}, ${st.rounds} round(s), ${m.nproc} vCPU, Linux ${m.kernel}, Node ${m.node}, commit ${m.commit}${st.quick ? ', **--quick smoke run**' : ''}. Medians; ×C is against the matching C forwarder of the same run.`,
