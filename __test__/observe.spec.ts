@@ -6,17 +6,9 @@
 import test, { type ExecutionContext } from 'ava'
 import type { NativeNetdev } from '../binding.js'
 import { PltapError } from '../ts/errors.ts'
-import { type PackedFrames, Rx, type RxOptions, unpackBurst } from '../ts/rx.ts'
+import { type BurstCallback, type PackedFrames, Rx, type RxOptions, unpackBurst } from '../ts/rx.ts'
 
-type Deliver = (
-  err: string | null,
-  packed: Uint8Array | null,
-  dataLength: number,
-  count: number,
-  sec: number,
-  nsec: number,
-  vnet: boolean,
-) => void
+type Deliver = BurstCallback
 
 /**
  * Frames packed as the native reader hands a burst over (PackedLayout: data, padding to 4,

@@ -1,24 +1,29 @@
 // The receive wake modes: 'loop' (a libuv poll handle on the owning thread's event loop, the
 // burst read in its callback) and 'thread' (a reader thread). The kernel is the peer: it
 // answers ARP requests the tests send, and the replies come back through the Rx (its queue,
-// or a consumer set with Rx.consume).
+// or a consumer set with Rx.consume), or are forwarded natively (Rx.forward) into another
+// device, whose kernel counters then show them received.
 
 import { execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { openNetdev } from '../binding.js'
-import { DEFAULT_WAKE, type Netdev, PltapError, type Rx, type RxWake } from '../ts/index.ts'
+import { DEFAULT_WAKE, type ErrorCode, type ForwardCounters, Netdev, PltapError, type Rx, type RxWake } from '../ts/index.ts'
 import {
   announceSkips,
   arpFrame,
   DIST_INDEX,
   devSerial,
   devTest,
+  ipFlags,
   ipLink,
   parseArp,
+  procNetDev,
+  quietIpv6,
   ROOT,
   run,
+  type Teardown,
   upDevice,
   waitFor,
   withDevice,
@@ -30,6 +35,7 @@ const WAKES: RxWake[] = ['loop', 'thread']
 const PEER_MAC = '02:00:c6:12:96:02'
 const WORKER = fileURLToPath(new URL('./fixtures/worker-rx.mjs', import.meta.url))
 const CONSUMER = fileURLToPath(new URL('./fixtures/consume-keepalive.mjs', import.meta.url))
+const FORWARDER = fileURLToPath(new URL('./fixtures/forward-keepalive.mjs', import.meta.url))
 
 /** ARP requests "who has 198.18.<net>.1" from `count` senders 198.18.<net>.(10+i): the kernel answers each. */
 function requests(net: number, count: number): Buffer[] {
@@ -375,3 +381,396 @@ for (const [i, wake] of WAKES.entries()) {
     )
   })
 }
+
+// ---- Rx.forward: native forwarding into another device ------------------------------------
+
+/**
+ * A target device: open, IPv6 off and UP with no address, so that its kernel sends nothing
+ * and receives only what is written into it.
+ */
+async function targetDevice(t: Teardown, name: string, ifname: string, queues?: number): Promise<Netdev> {
+  const dev = await withDevice(t, { name, ifname, ...(queues === undefined ? {} : { queues }) })
+  quietIpv6(dev.realName)
+  await dev.up()
+  return dev
+}
+
+/**
+ * What the kernel of `dev` received: the frames written into the device. `stats().kernel` is
+ * seen from the port (rx and tx swapped, as in Open vSwitch), so it is the kernel's tx there.
+ */
+function intoKernel(dev: Netdev): { frames: number; bytes: number } {
+  const k = dev.stats().kernel
+  if (k === null) throw new Error(`no kernel counters for ${dev.realName}`)
+  return { frames: k.txPackets, bytes: k.txBytes }
+}
+
+/** The kernel's own receive count of `name` (/proc/net/dev, not swapped). */
+function kernelRxPackets(name: string): number {
+  const c = procNetDev(name)
+  if (c === undefined) throw new Error(`no interface ${name}`)
+  return c.rxPackets
+}
+
+/** Waits until `rx` forwarded at least `atLeast` frames more than `base`, all of them received by `target`'s kernel. */
+async function forwardedInto(
+  what: string,
+  rx: Rx,
+  target: Netdev,
+  base: { forwarded: ForwardCounters; into: { frames: number } },
+  atLeast: number,
+): Promise<ForwardCounters> {
+  return waitFor(what, () => {
+    const f = rx.forwarded
+    const n = f.frames - base.forwarded.frames
+    return n >= atLeast && intoKernel(target).frames - base.into.frames === n && f
+  })
+}
+
+/** How many of a burst's frames are ARP replies to 198.18.<net>.x, added to `seen` by target IP. */
+function arpReplies(burst: { data: Buffer; lengths: Uint32Array }, net: number, seen: Set<string>): void {
+  let offset = 0
+  for (const len of burst.lengths) {
+    const a = parseArp(burst.data.subarray(offset, offset + len))
+    offset += len
+    if (a?.op === 2 && a.targetIp.startsWith(`198.18.${net}.`)) seen.add(a.targetIp)
+  }
+}
+
+const NO_FORWARDS = { frames: 0, bytes: 0, bursts: 0, dropped: 0, errors: 0 }
+
+/** `fn` throws a PltapError with `code`. */
+function throwsCode(t: ExecutionContext, fn: () => unknown, code: ErrorCode, message?: string): void {
+  const e = t.throws(fn, { instanceOf: PltapError }, message)
+  t.is(e?.code, code, message)
+}
+
+for (const [i, wake] of WAKES.entries()) {
+  devTest(
+    `${wake}: forward writes the kernel's replies into another device natively; observers see them; after stop they queue again`,
+    async (t) => {
+      const net = 160 + i
+      const a = await upDevice(t, net, { name: `kFwdA${i}`, ifname: `tKfa${i}` })
+      const b = await targetDevice(t, `kFwdB${i}`, `tKfb${i}`)
+      const rx = a.rxOpen({ wake })
+      t.deepEqual(rx.forwarded, NO_FORWARDS)
+      const procBase = kernelRxPackets(b.realName)
+      const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+
+      // Replies queued before the forward stay for reads.
+      rx.observe(() => {})() // starts the reader, takes nothing
+      t.is(a.sendBatch(requests(net, 2)), 2)
+      await waitFor('two replies to be queued', () => rx.queued >= 2)
+      const ended: unknown[] = []
+      const stop = rx.forward(b, { onEnd: (err) => ended.push(err) })
+      t.deepEqual(await replies(rx, net, 2), expected(net, 2), 'the replies queued before the forward are read')
+      t.is(rx.queued, 0)
+      t.deepEqual(rx.forwarded, NO_FORWARDS, 'what was queued before was not forwarded')
+
+      // New replies go into b, counted once each, and reach no JS: no queue, no burst delivered.
+      const stamp = rx.lastTimestamp
+      let maxQueued = 0
+      const watch = setInterval(() => (maxQueued = Math.max(maxQueued, rx.queued)), 5)
+      t.teardown(() => clearInterval(watch))
+      t.is(a.sendBatch(requests(net, 3)), 3)
+      const f1 = await forwardedInto('three replies to be forwarded into b', rx, b, base, 3)
+      t.true(f1.bursts >= 1 && f1.bursts <= f1.frames, JSON.stringify(f1))
+      t.is(f1.dropped, 0)
+      t.is(f1.errors, 0)
+      t.is(intoKernel(b).bytes - base.into.bytes, f1.bytes, "b's kernel received the bytes forwarded")
+      t.is(b.stats().port.txPackets, f1.frames, "b's port wrote them")
+      t.is(b.stats().port.txBytes, f1.bytes)
+      t.is(rx.queued, 0)
+      t.is(rx.recv(), null, 'nothing to read: the replies were forwarded')
+      t.is(rx.lastTimestamp, stamp, 'with no observer, no forwarded burst reached JavaScript')
+
+      // An observer added now sees every forwarded burst (and they still go to b, not the queue).
+      const seen = new Set<string>()
+      let observed = 0
+      let badLengths = 0
+      const base2 = { forwarded: rx.forwarded, into: intoKernel(b) }
+      const unobserve = rx.observe((burst) => {
+        observed += burst.lengths.length
+        if (burst.lengths.reduce((x, y) => x + y, 0) !== burst.data.length) badLengths++
+        arpReplies(burst, net, seen)
+      })
+      t.is(a.sendBatch(requests(net, 3)), 3)
+      await waitFor('the observer to see the three forwarded replies', () => seen.size >= 3)
+      t.deepEqual([...seen].sort(), expected(net, 3))
+      const f2 = await forwardedInto('the three replies to be forwarded into b', rx, b, base2, 3)
+      await waitFor('the observer to see every frame forwarded since it was added', () => observed === f2.frames - base2.forwarded.frames)
+      t.is(badLengths, 0)
+      t.not(rx.lastTimestamp, stamp, 'the observed bursts reached JavaScript')
+      t.is(rx.queued, 0)
+      t.is(rx.forwarded.dropped, 0)
+
+      // Removed, it sees nothing more; forwarding goes on.
+      unobserve()
+      unobserve() // idempotent
+      const seenBefore = observed
+      const stamp2 = rx.lastTimestamp
+      const base3 = { forwarded: rx.forwarded, into: intoKernel(b) }
+      t.is(a.sendBatch(requests(net, 3)), 3)
+      await forwardedInto('three more replies to be forwarded into b', rx, b, base3, 3)
+      t.is(observed, seenBefore, 'the removed observer saw nothing more')
+      t.is(rx.lastTimestamp, stamp2, 'with the observer gone, the forwarded bursts no longer reach JavaScript')
+      t.is(rx.queued, 0)
+      clearInterval(watch)
+      t.is(maxQueued, 0, 'nothing was queued while forwarding')
+
+      // After stop, the replies are queued for reads again; nothing more goes to b.
+      stop()
+      stop() // idempotent
+      const final = rx.forwarded
+      const intoFinal = intoKernel(b)
+      t.is(a.sendBatch(requests(net, 2)), 2)
+      t.deepEqual(await replies(rx, net, 2), expected(net, 2), 'after stop the replies are read')
+      t.deepEqual(rx.forwarded, final)
+      t.deepEqual(intoKernel(b), intoFinal, 'nothing more reached b')
+      t.is(kernelRxPackets(b.realName) - procBase, final.frames, "the kernel's own rx count of b: every frame forwarded")
+      t.is(final.errors + final.dropped, 0)
+      t.is(rx.dropped, 0)
+      await rx.close()
+      t.deepEqual(ended, [], 'no onEnd after stop')
+      t.deepEqual(rx.forwarded, final, 'the counters stay after close')
+    },
+  )
+
+  devTest(
+    `${wake}: forward to a target that is down drops and counts (no errors); to a closed one counts errors; it goes on`,
+    async (t) => {
+      const net = 162 + i
+      const a = await upDevice(t, net, { name: `kFwdDa${i}`, ifname: `tKda${i}` })
+      const b = await targetDevice(t, `kFwdDb${i}`, `tKdb${i}`)
+      const rx = a.rxOpen({ wake })
+      const ended: unknown[] = []
+      rx.forward(b, { onEnd: (err) => ended.push(err) })
+      const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+      t.is(a.sendBatch(requests(net, 1)), 1)
+      await forwardedInto('a reply to be forwarded into b', rx, b, base, 1)
+
+      // Down: every frame is dropped (EIO), none an error; none enters the queue.
+      const setLink = async (state: 'up' | 'down'): Promise<void> => {
+        const r = await run('ip', ['link', 'set', 'dev', b.realName, state])
+        t.is(r.code, 0, r.stderr)
+        await waitFor(`${b.realName} to be ${state}`, () => ipFlags(b.realName).includes('UP') === (state === 'up'))
+      }
+      await setLink('down')
+      const atDown = rx.forwarded
+      const intoAtDown = intoKernel(b)
+      t.is(a.sendBatch(requests(net, 3)), 3)
+      await waitFor('three replies to be dropped', () => rx.forwarded.dropped - atDown.dropped >= 3)
+      const down = rx.forwarded
+      t.is(down.frames, atDown.frames, 'nothing was written while b was down')
+      t.is(down.bytes, atDown.bytes)
+      t.true(down.bursts > atDown.bursts, 'the bursts were tried')
+      t.is(down.errors, 0, 'a target that is down is not an error')
+      t.deepEqual(intoKernel(b), intoAtDown)
+      t.false(ipFlags(b.realName).includes('UP'), 'b is still down')
+      t.is(rx.queued, 0, 'the dropped frames did not enter the queue')
+
+      // Up again: forwarding resumes.
+      await setLink('up')
+      const baseUp = { forwarded: rx.forwarded, into: intoKernel(b) }
+      t.is(a.sendBatch(requests(net, 2)), 2)
+      const up = await forwardedInto('replies to be forwarded again', rx, b, baseUp, 2)
+      t.is(up.errors, 0)
+      t.is(up.dropped, down.dropped)
+
+      // The target Netdev closed: each burst is refused and counted as an error; the forward goes on.
+      await b.close()
+      t.is(a.sendBatch(requests(net, 3)), 3)
+      await waitFor('three replies to be refused', () => rx.forwarded.dropped - up.dropped >= 3)
+      const closed = rx.forwarded
+      t.true(closed.errors > 0, JSON.stringify(closed))
+      t.is(closed.errors, closed.bursts - up.bursts, 'every burst since the close was an error')
+      t.is(closed.frames, up.frames)
+      t.false(rx.closed)
+      t.deepEqual(ended, [], 'the forward did not end')
+      t.is(a.sendBatch(requests(net, 1)), 1)
+      await waitFor('the next reply to be refused too', () => rx.forwarded.dropped > closed.dropped)
+      t.is(rx.queued, 0)
+      await rx.close()
+      t.deepEqual(ended, [undefined])
+    },
+  )
+
+  devTest(`${wake}: forward to a NetdevQueue: the queue writes, its device's kernel receives; a closed queue counts errors`, async (t) => {
+    // 'loop' forwards to queue 0 of a plain device, 'thread' to queue 1 of a 2-queue device.
+    const [queues, index] = i === 0 ? ([1, 0] as const) : ([2, 1] as const)
+    const net = 165 + i
+    const a = await upDevice(t, net, { name: `kFwdQa${i}`, ifname: `tKqa${i}` })
+    const b = await targetDevice(t, `kFwdQb${i}`, `tKqb${i}`, queues)
+    t.is(b.queueCount, queues)
+    const queue = b.queue(index)
+    const rx = a.rxOpen({ wake })
+    const stop = rx.forward(queue)
+    const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+    t.is(a.sendBatch(requests(net, 3)), 3)
+    const f = await forwardedInto('three replies to be forwarded into the queue', rx, b, base, 3)
+    t.is(f.errors + f.dropped, 0)
+    t.is(queue.counters().txPackets, f.frames, 'the queue wrote them')
+    t.is(queue.counters().txBytes, f.bytes)
+    if (index !== 0) t.is(b.queue(0).counters().txPackets, 0, 'not queue 0')
+    t.is(rx.queued, 0)
+    if (index !== 0) {
+      // A queue of its own: closing it closes its descriptor, and the forward counts errors.
+      await queue.close()
+      t.is(a.sendBatch(requests(net, 2)), 2)
+      await waitFor('the replies to be refused by the closed queue', () => rx.forwarded.dropped >= 2)
+      t.true(rx.forwarded.errors > 0)
+      t.is(rx.forwarded.frames, f.frames)
+      stop()
+      throwsCode(t, () => rx.forward(queue), 'ERR_PLTAP_CLOSED', 'a closed queue is no target')
+    } else {
+      stop()
+      await b.close()
+      t.true(queue.closed)
+      throwsCode(t, () => rx.forward(queue), 'ERR_PLTAP_CLOSED', 'the queue of a closed device is no target')
+    }
+  })
+
+  devTest(`${wake}: deleting the device under a forward ends it with onEnd(the OS error); a later forward ends the same way`, async (t) => {
+    const a = await withDevice(t, { name: `kFwdG${i}`, ifname: `tKfg${i}` })
+    const b = await withDevice(t, { name: `kFwdH${i}`, ifname: `tKfh${i}` })
+    const rx = a.rxOpen({ wake })
+    const ended: unknown[] = []
+    rx.forward(b, { onEnd: (err) => ended.push(err) })
+    execFileSync('ip', ['link', 'del', 'dev', a.realName])
+    await waitFor('the forward to end', () => ended.length > 0)
+    t.is(ended.length, 1)
+    t.true(ended[0] instanceof PltapError)
+    t.is((ended[0] as PltapError).code, 'EBADFD')
+    const again: unknown[] = []
+    rx.forward(b, { onEnd: (err) => again.push(err) })
+    await waitFor('the second forward to end', () => again.length > 0)
+    t.is((again[0] as PltapError).code, 'EBADFD')
+    await rx.close()
+    t.is(ended.length, 1, 'onEnd once')
+    t.is(again.length, 1)
+  })
+
+  devTest(`${wake}: a forward keeps the process alive; removing it or closing the device lets the process exit`, async (t) => {
+    await Promise.all(
+      (['stop', 'close'] as const).map(async (end, k) => {
+        const child = spawn(process.execPath, [FORWARDER, `tKfk${i}${k}_%d`, wake, end], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+        t.teardown(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+        })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once('close', (code, signal) => resolve({ code, signal })),
+        )
+        // "alive": the child went idle and its unreferenced timer still fired, so the forward
+        // held the loop. Had it not, the child would exit first (and fail this wait).
+        await Promise.race([
+          waitFor(`${end}: the child to print "alive"`, () => stdout.includes('alive\n')),
+          exited.then((e) => {
+            if (!stdout.includes('alive\n'))
+              throw new Error(`${end}: the child exited (${e.code}, ${e.signal}) before "alive": ${stdout} ${stderr}`)
+          }),
+        ])
+        t.is(child.exitCode, null, `${end}: still running`)
+        const m = /^forwarding (\S+) (\S+)\n/.exec(stdout)
+        t.truthy(m, stdout)
+        const [, source, target] = m ?? []
+        t.regex(source ?? '', new RegExp(`^tKfk${i}${k}_\\d+$`))
+        t.truthy(ipLink(source!), 'the device is there')
+        child.stdin.write('stop\n')
+        // A deadline, not a wait: a child that the forward still holds is killed and fails below.
+        const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        const { code, signal } = await exited
+        clearTimeout(deadline)
+        t.is(signal, null, `${end}: the child did not exit within 30 s of "stop": ${stdout} ${stderr}`)
+        t.is(code, 0, stderr)
+        const ending = end === 'close' ? 'ended undefined\n' : ''
+        t.regex(stdout, new RegExp(`^forwarding ${source} ${target}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
+        await waitFor(`${source} and ${target} to go with the process`, () => ipLink(source!) === null && ipLink(target!) === null)
+      }),
+    )
+  })
+}
+
+devTest(
+  'forward: bad targets are TypeErrors; forward and consume exclude each other; a closed Rx or target is ERR_PLTAP_CLOSED; onEnd once at close',
+  async (t) => {
+    const net = 164
+    const a = await upDevice(t, net, { name: 'kFwdErrA', ifname: 'tKfe0' })
+    const b = await targetDevice(t, 'kFwdErrB', 'tKfe1')
+    const rx = a.rxOpen()
+    const typeError = (fn: () => unknown, what: string): void => {
+      const e = t.throws(fn, { instanceOf: TypeError }, what) as TypeError & { code?: string }
+      t.is(e?.code, 'ERR_INVALID_ARG_TYPE', what)
+    }
+    const bads: [string, unknown][] = [
+      ['{}', {}],
+      ['null', null],
+      ['undefined', undefined],
+      ['a string', b.realName],
+      ['a number', 3],
+      ['an Rx', rx],
+      ['a bare Netdev.prototype object', Object.create(Netdev.prototype)],
+      ['a look-alike', { name: b.name, realName: b.realName, sendPacked: () => 0 }],
+    ]
+    for (const [what, bad] of bads) typeError(() => rx.forward(bad as Netdev), what)
+    for (const [what, options] of [
+      ['options null', null],
+      ['options a string', 'x'],
+      ['onEnd not a function', { onEnd: 'x' }],
+    ] as const) {
+      typeError(() => rx.forward(b, options as never), what)
+    }
+    t.deepEqual(rx.forwarded, NO_FORWARDS)
+    rx.consume(() => {})() // nothing was left set by the refused calls
+
+    // A consumer and a forward exclude each other, either way.
+    const stopConsume = rx.consume(() => {})
+    throwsCode(t, () => rx.forward(b), 'ERR_PLTAP_BUSY', 'forward while consuming')
+    stopConsume()
+    const ended: unknown[] = []
+    const stop = rx.forward(b, { onEnd: (err) => ended.push(err) })
+    throwsCode(t, () => rx.consume(() => {}), 'ERR_PLTAP_BUSY', 'consume while forwarding')
+    throwsCode(t, () => rx.forward(b), 'ERR_PLTAP_BUSY', 'a second forward')
+    throwsCode(t, () => rx.forward(b.queue(0)), 'ERR_PLTAP_BUSY', 'a second forward, to a queue')
+    // The refusals left the forward in place.
+    const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+    t.is(a.sendBatch(requests(net, 3)), 3)
+    await forwardedInto('three replies to be forwarded into b', rx, b, base, 3)
+    stop()
+    rx.consume(() => {})() // free again
+    const ended2: unknown[] = []
+    rx.forward(b, { onEnd: (err) => ended2.push(err) })
+    const counters = rx.forwarded
+    t.deepEqual(Object.keys(counters).sort(), ['bursts', 'bytes', 'dropped', 'errors', 'frames'])
+    t.true(counters.frames >= 3)
+
+    // Close: onEnd(undefined) once, not for the stopped forward; the counters stay.
+    await rx.close()
+    await rx.close()
+    t.deepEqual(ended2, [undefined])
+    t.deepEqual(ended, [], 'no onEnd after stop')
+    t.deepEqual(rx.forwarded, counters, 'the counters stay after close')
+    throwsCode(t, () => rx.forward(b), 'ERR_PLTAP_CLOSED', 'forward on a closed Rx')
+    throwsCode(t, () => rx.forward(b, { onEnd: () => {} }), 'ERR_PLTAP_CLOSED', 'forward with onEnd on a closed Rx')
+    typeError(() => rx.forward({} as Netdev), 'a bad target is a TypeError on a closed Rx too')
+    t.deepEqual(ended2, [undefined])
+
+    // A closed target (a Netdev, a queue of one) is refused; nothing is left set.
+    const rx2 = a.rxOpen()
+    const c = await withDevice(t, { name: 'kFwdErrC', ifname: 'tKfe2' })
+    const cQueue = c.queue(0)
+    await c.close()
+    throwsCode(t, () => rx2.forward(c), 'ERR_PLTAP_CLOSED', 'a closed Netdev')
+    throwsCode(t, () => rx2.forward(cQueue), 'ERR_PLTAP_CLOSED', "a closed Netdev's queue")
+    t.deepEqual(rx2.forwarded, NO_FORWARDS)
+    // Closing the Rx's own Netdev ends its forward with onEnd(undefined).
+    const ended3: unknown[] = []
+    rx2.forward(b, { onEnd: (err) => ended3.push(err) })
+    await a.close()
+    t.true(rx2.closed)
+    t.deepEqual(ended3, [undefined])
+  },
+)

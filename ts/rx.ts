@@ -209,6 +209,23 @@ export function canUseLoop(): boolean {
   return loopAvailable
 }
 
+/**
+ * The native reader's callback (`NativeNetdev.rxStart` / `rxStartLoop`): an encoded error,
+ * or a burst packed as {@link unpackBurst} reads it, its receive time (seconds and
+ * nanoseconds since the epoch), whether virtio-net headers follow, and whether it was also
+ * forwarded natively ({@link Rx.forward}). @internal
+ */
+export type BurstCallback = (
+  err: string | null,
+  packed: Uint8Array | null,
+  dataLength: number,
+  count: number,
+  sec: number,
+  nsec: number,
+  vnet: boolean,
+  forwarded?: boolean,
+) => void
+
 /** Someone waiting for frames: `take` consumes what it needs from the queue (which is not empty). */
 type Waiter = { take: () => void; reject: (err: unknown) => void }
 
@@ -754,16 +771,8 @@ export class Rx implements AsyncIterable<Buffer> {
 
   #start(): void {
     if (this.#reader !== undefined || this.#failure !== undefined) return
-    const onBurst = (
-      err: string | null,
-      packed: Uint8Array | null,
-      dataLength: number,
-      count: number,
-      sec: number,
-      nsec: number,
-      vnet: boolean,
-      forwarded: boolean,
-    ): void => this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet, forwarded)
+    const onBurst: BurstCallback = (err, packed, dataLength, count, sec, nsec, vnet, forwarded) =>
+      this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet, forwarded)
     const nativeDev = this.#owner.native
     try {
       this.#reader = native(() =>
