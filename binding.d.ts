@@ -167,6 +167,16 @@ export declare class NativeRx {
    * (`null`: stop forwarding); `deliver`: whether JS still gets the forwarded bursts.
    */
   setForward(target: JsNetdev | undefined | null, deliver: boolean): void
+  /**
+   * The forwarding target may no longer be written through (closed, or transferred to
+   * another thread): later bursts are dropped and counted as errors.
+   */
+  revokeForward(): void
+  /**
+   * Forwards a burst that was read before the forward was set (it waited in the
+   * facade's queue) through the same target and counters; `vnet`: its headers.
+   */
+  forwardPacked(data: Uint8Array, lengths: Uint32Array, vnet?: Uint8Array | undefined | null): void
   /** What the native forwarding wrote and dropped so far. */
   get forwarded(): NativeForwardCounters
   /** Frames the reader discarded because they did not fit its buffer. */

@@ -457,15 +457,19 @@ for (const [i, wake] of WAKES.entries()) {
       const procBase = kernelRxPackets(b.realName)
       const base = { forwarded: rx.forwarded, into: intoKernel(b) }
 
-      // Replies queued before the forward stay for reads.
+      // Replies queued before the forward are forwarded first, and counted; reads wait behind it.
       rx.observe(() => {})() // starts the reader, takes nothing
       t.is(a.sendBatch(requests(net, 2)), 2)
       await waitFor('two replies to be queued', () => rx.queued >= 2)
+      const queuedBefore = rx.queued
       const ended: unknown[] = []
       const stop = rx.forward(b, { onEnd: (err) => ended.push(err) })
-      t.deepEqual(await replies(rx, net, 2), expected(net, 2), 'the replies queued before the forward are read')
+      t.is(rx.recv(), null, 'reads wait behind the forward')
+      const f0 = await forwardedInto('the queued replies to be forwarded into b', rx, b, base, queuedBefore)
+      t.is(f0.frames, queuedBefore, 'each queued frame forwarded once')
       t.is(rx.queued, 0)
-      t.deepEqual(rx.forwarded, NO_FORWARDS, 'what was queued before was not forwarded')
+      base.forwarded = rx.forwarded
+      base.into = intoKernel(b)
 
       // New replies go into b, counted once each, and reach no JS: no queue, no burst delivered.
       const stamp = rx.lastTimestamp
@@ -477,7 +481,7 @@ for (const [i, wake] of WAKES.entries()) {
       t.true(f1.bursts >= 1 && f1.bursts <= f1.frames, JSON.stringify(f1))
       t.is(f1.dropped, 0)
       t.is(f1.errors, 0)
-      t.is(intoKernel(b).bytes - base.into.bytes, f1.bytes, "b's kernel received the bytes forwarded")
+      t.is(intoKernel(b).bytes - base.into.bytes, f1.bytes - base.forwarded.bytes, "b's kernel received the bytes forwarded")
       t.is(b.stats().port.txPackets, f1.frames, "b's port wrote them")
       t.is(b.stats().port.txBytes, f1.bytes)
       t.is(rx.queued, 0)
@@ -628,6 +632,58 @@ for (const [i, wake] of WAKES.entries()) {
       t.true(queue.closed)
       throwsCode(t, () => rx.forward(queue), 'ERR_PLTAP_CLOSED', 'the queue of a closed device is no target')
     }
+  })
+
+  devTest(`${wake}: a forward on a full, paused queue forwards what waited and reads on`, async (t) => {
+    const net = 167 + i
+    const a = await upDevice(t, net, { name: `kFwdP${i}`, ifname: `tKpa${i}` })
+    const b = await targetDevice(t, `kFwdPb${i}`, `tKpb${i}`)
+    const rx = a.rxOpen({ wake, highWaterMark: 16, batch: 4 })
+    rx.observe(() => {})() // starts the reader, takes nothing
+    t.is(a.sendBatch(requests(net, 40)), 40)
+    await waitFor('the queue to fill to its high-water mark', () => rx.queued >= 16)
+    const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+    rx.forward(b)
+    // What waited is forwarded (and the paused reader resumes), then what the kernel still held.
+    const f = await forwardedInto('the 40 replies to be forwarded', rx, b, base, 40)
+    t.is(f.frames, 40)
+    t.is(f.errors + f.dropped, 0)
+    t.is(rx.queued, 0)
+    t.is(a.sendBatch(requests(net, 5)), 5)
+    await forwardedInto('five more', rx, b, base, 45)
+  })
+
+  devTest(`${wake}: closing the target queue 0, or transferring it, stops the forward writing through it`, async (t) => {
+    const net = 169 + i
+    const a = await upDevice(t, net, { name: `kFwdR${i}`, ifname: `tKra${i}` })
+    const b = await targetDevice(t, `kFwdRb${i}`, `tKrb${i}`)
+    const c = await targetDevice(t, `kFwdRc${i}`, `tKrc${i}`)
+    const rx = a.rxOpen({ wake })
+    // Closing queue 0 ends its frame I/O (the descriptor is the Netdev's and stays open).
+    const stop = rx.forward(b.queue(0))
+    const base = { forwarded: rx.forwarded, into: intoKernel(b) }
+    t.is(a.sendBatch(requests(net, 2)), 2)
+    await forwardedInto('two replies into queue 0', rx, b, base, 2)
+    await b.queue(0).close()
+    const written = b.stats().port.txPackets
+    t.is(a.sendBatch(requests(net, 3)), 3)
+    await waitFor('the replies to be refused', () => rx.forwarded.dropped >= 3)
+    t.true(rx.forwarded.errors > 0, JSON.stringify(rx.forwarded))
+    t.is(rx.forwarded.frames, 2)
+    t.is(b.stats().port.txPackets, written, 'nothing more written through the closed queue')
+    stop()
+    // Transferring c's queue 0 hands its descriptor to another thread: a forward to c stops too.
+    rx.forward(c)
+    const cBase = { forwarded: rx.forwarded, into: intoKernel(c) }
+    t.is(a.sendBatch(requests(net, 2)), 2)
+    await forwardedInto('two replies into c', rx, c, cBase, 2)
+    c.queue(0).transfer() // never adopted: revoked (its descriptor closed) when c closes
+    const cWritten = c.stats().port.txPackets
+    const dropped = rx.forwarded.dropped
+    t.is(a.sendBatch(requests(net, 3)), 3)
+    await waitFor('the replies to be refused after the transfer', () => rx.forwarded.dropped >= dropped + 3)
+    t.is(c.stats().port.txPackets, cWritten, 'nothing written through the transferred descriptor')
+    throwsCode(t, () => rx.forward(c), 'ERR_PLTAP_CLOSED', 'c, whose frames went with its queue 0, is no target')
   })
 
   devTest(`${wake}: deleting the device under a forward ends it with onEnd(the OS error); a later forward ends the same way`, async (t) => {

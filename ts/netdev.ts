@@ -20,7 +20,7 @@ import {
   toPackedVnet,
 } from './netdev/offload.js'
 import { argError, checkConfig, checkRxOptions, toNativeOpenOptions } from './netdev/options.js'
-import { registerFramePort } from './netdev/ports.js'
+import { registerFramePort, revokeFramePort } from './netdev/ports.js'
 import { checkQueueOptions, NetdevQueue, type QueueTransfer, revokeTransfer } from './netdev/queue.js'
 import { packFrames, toFrameList, toPacked } from './netdev/tx.js'
 import type { NetdevConfig, NetdevEvents, NetdevFlags, NetdevOptions, NetdevStats, RouteOptions } from './netdev/types.js'
@@ -895,6 +895,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
         this.#transfers.add(t)
         if (q.index !== 0) return
         this.#framesTransferred = true
+        revokeFramePort(this)
         for (const rx of this.#rxs) void rx.close() // they would take the adopter's frames
       },
     }
@@ -938,6 +939,7 @@ export class Netdev extends EventEmitter<NetdevEvents> {
 
   async #close(): Promise<void> {
     this.#closed = true
+    revokeFramePort(this)
     this.#link.stop()
     for (const end of [...this.#writeWaits.values()]) end() // the writes retry and see the close
     await Promise.all([...this.#rxs].map((rx) => rx.close()))

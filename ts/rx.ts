@@ -414,11 +414,14 @@ export class Rx implements AsyncIterable<Buffer> {
    * {@link Netdev.sendPacked} would (with its virtio-net headers between `deliver: 'super'`
    * offload devices) and counts what the target took and refused in {@link Rx.forwarded}: a
    * target that is down or full drops frames (counted), as a switch does, and forwarding goes
-   * on. Observers ({@link Rx.observe}) still see every burst, after it was sent. Frames that
-   * were already queued stay for reads; new ones do not enter the queue. Like a consumer, a
-   * forward keeps the process alive until it is removed (the returned function, idempotent)
-   * or the `Rx` closes, and `options.onEnd` hears of the close or of the reader's failure.
-   * To forward both ways, forward each device's `Rx` to the other.
+   * on. Observers ({@link Rx.observe}) still see every burst, after it was sent. Bursts
+   * already queued are forwarded first (from a microtask), and while the forward is set
+   * reads wait, as behind a consumer. If the target's frame I/O ends (it is closed, or its
+   * queue is transferred to another thread), the forward stops writing through it and
+   * counts every later burst as dropped and an error. Like a consumer, a forward keeps the
+   * process alive until it is removed (the returned function, idempotent) or the `Rx`
+   * closes, and `options.onEnd` hears of the close or of the reader's failure. To forward
+   * both ways, forward each device's `Rx` to the other.
    *
    * @throws {@link PltapError} `ERR_PLTAP_CLOSED` after close or if `target` is closed;
    *   `ERR_PLTAP_BUSY` if the `Rx` already has a consumer or a forward; `TypeError` if `target`
@@ -435,24 +438,41 @@ export class Rx implements AsyncIterable<Buffer> {
    * ```
    */
   forward(target: Netdev | NetdevQueue, options: ConsumeOptions = {}): () => void {
-    const port = framePortOf('target', target)
+    framePortOf('target', target, () => {}).release() // checks it before anything changes
     checkObject('options', options)
     if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
     this.#throwIfClosed()
     if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
     this.#start()
-    const consumer: Consumer = { fn: undefined, target: port, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
+    // The target's frame I/O may end first (closed, or its descriptor handed to another
+    // thread): the reader then stops writing through it and counts errors.
+    const port = framePortOf('target', target, () => {
+      if (this.#consumer === consumer) native(() => this.#reader?.revokeForward())
+    })
+    const consumer: Consumer = {
+      fn: undefined,
+      target: port.native,
+      onEnd: options.onEnd as ConsumeOptions['onEnd'],
+      endKeepAlive: chain(keepAlive(), port.release),
+    }
     this.#consumer = consumer
-    if (this.#failure !== undefined) {
+    if (this.#failure === undefined) this.#route()
+    if (this.#queued > 0 || this.#failure !== undefined) {
+      // What came before the forward goes the same way, then (if the reader already failed) its end.
       queueMicrotask(() => {
-        if (this.#consumer === consumer) this.#endConsumer(this.#failure)
+        while (this.#consumer === consumer && this.#queued > 0) {
+          const b = this.#takeBurst()
+          native(() => this.#reader?.forwardPacked(b.data, b.lengths, b.vnet ?? null))
+        }
+        if (this.#consumer === consumer && this.#failure !== undefined) this.#endConsumer(this.#failure)
       })
-    } else this.#route()
+    }
     return () => {
       if (this.#consumer !== consumer) return
       this.#consumer = undefined
       consumer.endKeepAlive()
       this.#route()
+      // Reads that waited meanwhile get the next bursts.
       this.#updateKeepAlive()
     }
   }
@@ -547,7 +567,7 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   recv(): Buffer | null {
     this.#throwIfClosed()
-    if (this.#consumer?.fn !== undefined) return null // the consumer takes every frame
+    if (this.#consumer !== undefined) return null // the consumer (or forward) takes every frame
     if (this.#queued > 0) return this.#shift()
     if (this.#failure !== undefined) throw this.#failure
     if (this.#reader !== undefined) return null
@@ -594,7 +614,7 @@ export class Rx implements AsyncIterable<Buffer> {
   /** Resolves with `take()` once frames are queued; rejects on close, failure or abort. */
   #wait<T>(signal: AbortSignal | undefined, take: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(closedError(`Rx on ${this.#owner.realName}`))
-    const consuming = this.#consumer?.fn !== undefined // a JS consumer takes the queue: wait behind it
+    const consuming = this.#consumer !== undefined // a consumer or a forward takes the queue: wait behind it
     if (this.#queued > 0 && !consuming) return Promise.resolve(take())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (signal?.aborted) return Promise.reject(signal.reason)
@@ -814,11 +834,14 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#lastTimestamp = timestamp
     if (this.#observers.length > 0) this.#notify({ data: frames, lengths, timestamp })
     const consumer = this.#consumer
-    if (forwarded || consumer?.fn !== undefined) {
+    if (forwarded || consumer !== undefined) {
       this.#reader?.release(frames.length) // the burst never enters the queue
-      // A forwarded burst came for the observers only; one read before a forward took effect is queued.
-      if (!forwarded && consumer !== undefined) {
-        this.#hand(consumer, vnet === null ? { data: frames, lengths, timestamp } : { data: frames, lengths, timestamp, vnet })
+      if (forwarded) return // it came for the observers only
+      if (consumer!.fn !== undefined) {
+        this.#hand(consumer!, vnet === null ? { data: frames, lengths, timestamp } : { data: frames, lengths, timestamp, vnet })
+      } else {
+        // Read before the forward took effect (on its way from the reader thread): sent the same way.
+        native(() => this.#reader?.forwardPacked(frames, lengths, vnet))
       }
       return
     }
@@ -898,4 +921,12 @@ function rethrowLater(err: unknown): void {
   queueMicrotask(() => {
     throw err
   })
+}
+
+/** Both `a` and `b`, in that order. */
+function chain(a: () => void, b: () => void): () => void {
+  return () => {
+    a()
+    b()
+  }
 }

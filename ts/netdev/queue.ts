@@ -41,7 +41,7 @@ import { closedError, native, nativeAsync, PltapError } from '../errors.js'
 import { Rx, type RxOptions } from '../rx.js'
 import { checkBoolean, checkInt, checkObject, checkSignal, toFrame } from '../validate.js'
 import { argError, checkRxOptions } from './options.js'
-import { registerFramePort } from './ports.js'
+import { registerFramePort, revokeFramePort } from './ports.js'
 import { packFrames, toFrameList, toPacked } from './tx.js'
 import type { Counters, NetdevOptions } from './types.js'
 
@@ -449,6 +449,7 @@ export class NetdevQueue {
       state: new Int32Array(new SharedArrayBuffer(4)),
     })
     this.#state = 'transferred'
+    revokeFramePort(this)
     this.#release()
     if (this.#owner !== undefined) this.#owner.onTransfer(this, t)
     else revokeAtExit(t)
@@ -479,6 +480,7 @@ export class NetdevQueue {
   async #close(): Promise<void> {
     if (this.#state !== 'open') return
     this.#state = 'closed'
+    revokeFramePort(this)
     await Promise.all([...this.#rxs].map((rx) => rx.close()))
     if (this.#ownsNative) this.#native.close()
   }

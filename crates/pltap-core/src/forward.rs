@@ -71,10 +71,24 @@ struct Counts {
 /// The target of a receive engine's bursts, if any, and the counters of what it was sent.
 #[derive(Default)]
 pub struct Forward {
-    target: Mutex<Option<Arc<Netdev>>>,
+    target: Mutex<Target>,
     /// Whether a forwarded burst is still delivered (to observers), see [`Forward::route`].
     deliver_forwarded: AtomicBool,
     counts: Counts,
+}
+
+/// The slot's state.
+#[derive(Default)]
+enum Target {
+    /// Bursts are the engine's to deliver.
+    #[default]
+    None,
+    /// Bursts are written here.
+    Device(Arc<Netdev>),
+    /// The target may no longer be written through (its owner closed it or handed its
+    /// descriptor to another thread): bursts are dropped and counted as errors until the
+    /// slot is set again.
+    Revoked,
 }
 
 /// Where [`Forward::route`] sends a burst.
@@ -131,24 +145,38 @@ impl Forward {
 
     /// Sets (`Some`) or clears (`None`) the target; takes effect from the next burst.
     pub fn set(&self, target: Option<Arc<Netdev>>) {
-        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = target;
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = target.map_or(Target::None, Target::Device);
     }
 
-    /// Whether a target is set.
+    /// Revokes the target, if one is set: from now on bursts are still taken from the
+    /// engine but dropped and counted as errors, as a write to a closed device would be,
+    /// without touching the device (whose descriptor may be another thread's now).
+    pub fn revoke(&self) {
+        let mut target = self.target.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*target, Target::Device(_)) {
+            *target = Target::Revoked;
+        }
+    }
+
+    /// Whether a target is set (revoked or not).
     pub fn is_set(&self) -> bool {
-        self.target.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        !matches!(*self.target.lock().unwrap_or_else(PoisonError::into_inner), Target::None)
     }
 
     /// Writes `burst` to the target, if one is set, with its virtio-net headers when it
     /// carries them (an offload device with `deliver: Super` to another offload device:
     /// super-frames pass through untouched). Counts what was written and what was not.
     pub fn forward(&self, burst: &Burst<'_>) -> Forwarded {
-        let target = self.target.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let Some(target) = target else { return Forwarded::NoTarget };
+        let target = match &*self.target.lock().unwrap_or_else(PoisonError::into_inner) {
+            Target::None => return Forwarded::NoTarget,
+            Target::Device(dev) => Some(dev.clone()),
+            Target::Revoked => None,
+        };
         let n = burst.lengths.len();
-        let result = match burst.vnet {
-            Some(vnet) => target.send_packed_vnet(burst.data, burst.lengths, vnet),
-            None => target.send_packed(burst.data, burst.lengths),
+        let result = match (target, burst.vnet) {
+            (Some(target), Some(vnet)) => target.send_packed_vnet(burst.data, burst.lengths, vnet),
+            (Some(target), None) => target.send_packed(burst.data, burst.lengths),
+            (None, _) => Err(crate::Error::Closed),
         };
         let c = &self.counts;
         c.bursts.fetch_add(1, Relaxed);
@@ -199,5 +227,20 @@ mod tests {
         let burst = Burst { data: &[1, 2, 3], lengths: &[3], timestamp: std::time::UNIX_EPOCH, vnet: None };
         assert_eq!(forward.forward(&burst), Forwarded::NoTarget);
         assert_eq!(forward.counters(), ForwardCounters::default());
+    }
+
+    #[test]
+    fn a_revoked_target_takes_the_bursts_and_counts_them_as_errors() {
+        let forward = Forward::new();
+        forward.revoke(); // nothing set: nothing to revoke
+        assert!(!forward.is_set());
+        // A device is needed to set one; a revoked slot behaves the same whatever it held.
+        *forward.target.lock().unwrap() = Target::Revoked;
+        assert!(forward.is_set());
+        let burst = Burst { data: &[1, 2, 3, 4, 5], lengths: &[2, 3], timestamp: std::time::UNIX_EPOCH, vnet: None };
+        assert_eq!(forward.forward(&burst), Forwarded::Sent { sent: 0 });
+        assert_eq!(forward.counters(), ForwardCounters { frames: 0, bytes: 0, bursts: 1, dropped: 2, errors: 1 });
+        forward.set(None);
+        assert_eq!(forward.forward(&burst), Forwarded::NoTarget);
     }
 }

@@ -364,6 +364,28 @@ impl JsRx {
         })
     }
 
+    /// The forwarding target may no longer be written through (closed, or transferred to
+    /// another thread): later bursts are dropped and counted as errors.
+    #[napi(catch_unwind)]
+    pub fn revoke_forward(&self) -> Result<()> {
+        guard("Rx.revokeForward", || {
+            self.forward.revoke();
+            Ok(())
+        })
+    }
+
+    /// Forwards a burst that was read before the forward was set (it waited in the
+    /// facade's queue) through the same target and counters; `vnet`: its headers.
+    #[napi(catch_unwind)]
+    pub fn forward_packed(&self, data: &[u8], lengths: &[u32], vnet: Option<&[u8]>) -> Result<()> {
+        guard("Rx.forwardPacked", || {
+            let lengths = pltap_core::sys::snapshot_shared_u32(lengths);
+            let burst = Burst { data, lengths: &lengths, timestamp: SystemTime::now(), vnet };
+            self.forward.forward(&burst);
+            Ok(())
+        })
+    }
+
     /// What the native forwarding wrote and dropped so far.
     #[napi(getter, catch_unwind)]
     pub fn forwarded(&self) -> Result<NativeForwardCounters> {
