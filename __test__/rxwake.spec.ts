@@ -342,44 +342,60 @@ for (const [i, wake] of WAKES.entries()) {
     const ends = ['stop', 'close'] as const
     await Promise.all(
       ends.map(async (end, k) => {
-        const child = spawn(process.execPath, [CONSUMER, `tKk${i}${k}_%d`, wake, end], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-        t.teardown(() => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-        })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-          child.once('close', (code, signal) => resolve({ code, signal })),
-        )
-        // "alive": the child went idle and its unreferenced timer still fired, so the consumer
-        // held the loop. Had it not, the child would exit first (and fail this wait).
-        await Promise.race([
-          waitFor(`${end}: the child to print "alive"`, () => stdout.includes('alive\n')),
-          exited.then((e) => {
-            if (!stdout.includes('alive\n'))
-              throw new Error(`${end}: the child exited (${e.code}, ${e.signal}) before "alive": ${stdout} ${stderr}`)
-          }),
-        ])
-        t.is(child.exitCode, null, `${end}: still running`)
-        t.is(child.signalCode, null)
-        const realName = /^consuming (\S+)\n/.exec(stdout)?.[1]
+        const child = holdingChild(t, CONSUMER, [`tKk${i}${k}_%d`, wake, end], end)
+        await child.alive
+        const realName = /^consuming (\S+)\n/.exec(child.stdout())?.[1]
         t.regex(realName ?? '', new RegExp(`^tKk${i}${k}_\\d+$`))
         t.truthy(ipLink(realName!), 'the device is there')
-        child.stdin.write('stop\n')
-        // A deadline, not a wait: a child that the consumer still holds is killed and fails below.
-        const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
-        const { code, signal } = await exited
-        clearTimeout(deadline)
-        t.is(signal, null, `${end}: the child did not exit within 30 s of "stop": ${stdout} ${stderr}`)
-        t.is(code, 0, stderr)
+        await child.stop()
         const ending = end === 'close' ? 'ended undefined\n' : ''
-        t.regex(stdout, new RegExp(`^consuming ${realName}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
+        t.regex(child.stdout(), new RegExp(`^consuming ${realName}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
         await waitFor(`${realName} to go with the process`, () => ipLink(realName!) === null)
       }),
     )
   })
+}
+
+/**
+ * A child process (`fixture` with `args`) whose event loop only the receive path holds:
+ * `alive` resolves once it printed "alive" (it went idle and its unreferenced timer still
+ * fired) and fails if it exited first; `stop()` tells it to let go and checks that it then
+ * exits 0 by itself (within a 30 s deadline, not a wait: a child still held is killed).
+ */
+function holdingChild(t: ExecutionContext, fixture: string, args: string[], label: string) {
+  const child = spawn(process.execPath, [fixture, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  )
+  const alive = Promise.race([
+    waitFor(`${label}: the child to print "alive"`, () => stdout.includes('alive\n')),
+    exited.then((e) => {
+      if (!stdout.includes('alive\n'))
+        throw new Error(`${label}: the child exited (${e.code}, ${e.signal}) before "alive": ${stdout} ${stderr}`)
+    }),
+  ]).then(() => {
+    t.is(child.exitCode, null, `${label}: still running`)
+    t.is(child.signalCode, null)
+  })
+  return {
+    alive,
+    stdout: () => stdout,
+    async stop(): Promise<void> {
+      child.stdin.write('stop\n')
+      const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
+      const { code, signal } = await exited
+      clearTimeout(deadline)
+      t.is(signal, null, `${label}: the child did not exit within 30 s of "stop": ${stdout} ${stderr}`)
+      t.is(code, 0, stderr)
+    },
+  }
 }
 
 // ---- Rx.forward: native forwarding into another device ------------------------------------
@@ -709,41 +725,16 @@ for (const [i, wake] of WAKES.entries()) {
   devTest(`${wake}: a forward keeps the process alive; removing it or closing the device lets the process exit`, async (t) => {
     await Promise.all(
       (['stop', 'close'] as const).map(async (end, k) => {
-        const child = spawn(process.execPath, [FORWARDER, `tKfk${i}${k}_%d`, wake, end], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-        t.teardown(() => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-        })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-          child.once('close', (code, signal) => resolve({ code, signal })),
-        )
-        // "alive": the child went idle and its unreferenced timer still fired, so the forward
-        // held the loop. Had it not, the child would exit first (and fail this wait).
-        await Promise.race([
-          waitFor(`${end}: the child to print "alive"`, () => stdout.includes('alive\n')),
-          exited.then((e) => {
-            if (!stdout.includes('alive\n'))
-              throw new Error(`${end}: the child exited (${e.code}, ${e.signal}) before "alive": ${stdout} ${stderr}`)
-          }),
-        ])
-        t.is(child.exitCode, null, `${end}: still running`)
-        const m = /^forwarding (\S+) (\S+)\n/.exec(stdout)
-        t.truthy(m, stdout)
+        const child = holdingChild(t, FORWARDER, [`tKfk${i}${k}_%d`, wake, end], end)
+        await child.alive
+        const m = /^forwarding (\S+) (\S+)\n/.exec(child.stdout())
+        t.truthy(m, child.stdout())
         const [, source, target] = m ?? []
         t.regex(source ?? '', new RegExp(`^tKfk${i}${k}_\\d+$`))
         t.truthy(ipLink(source!), 'the device is there')
-        child.stdin.write('stop\n')
-        // A deadline, not a wait: a child that the forward still holds is killed and fails below.
-        const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
-        const { code, signal } = await exited
-        clearTimeout(deadline)
-        t.is(signal, null, `${end}: the child did not exit within 30 s of "stop": ${stdout} ${stderr}`)
-        t.is(code, 0, stderr)
+        await child.stop()
         const ending = end === 'close' ? 'ended undefined\n' : ''
-        t.regex(stdout, new RegExp(`^forwarding ${source} ${target}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
+        t.regex(child.stdout(), new RegExp(`^forwarding ${source} ${target}\\nalive\\n${ending}stopped after \\d+ frames\\n$`))
         await waitFor(`${source} and ${target} to go with the process`, () => ipLink(source!) === null && ipLink(target!) === null)
       }),
     )

@@ -791,8 +791,7 @@ export class Rx implements AsyncIterable<Buffer> {
 
   #start(): void {
     if (this.#reader !== undefined || this.#failure !== undefined) return
-    const onBurst: BurstCallback = (err, packed, dataLength, count, sec, nsec, vnet, forwarded) =>
-      this.#onBurst(err, packed, dataLength, count, sec, nsec, vnet, forwarded)
+    const onBurst = this.#onBurst
     const nativeDev = this.#owner.native
     try {
       this.#reader = native(() =>
@@ -813,16 +812,8 @@ export class Rx implements AsyncIterable<Buffer> {
     this.#endConsumer(failure)
   }
 
-  #onBurst(
-    err: string | null,
-    packed: Uint8Array | null,
-    dataLength: number,
-    count: number,
-    sec: number,
-    nsec: number,
-    hasVnet: boolean,
-    forwarded = false,
-  ): void {
+  /** The native reader's callback: a burst (or the reader's failure) arrives. */
+  readonly #onBurst: BurstCallback = (err, packed, dataLength, count, sec, nsec, hasVnet, forwarded = false) => {
     if (this.#closed) return
     if (err !== null) {
       this.#fail(fromNative(new Error(err)))
