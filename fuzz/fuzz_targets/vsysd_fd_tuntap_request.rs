@@ -10,12 +10,18 @@
 //! most `MAX_REPLY` bytes, and `pltap_core::vsys::decode_reply` reads it (no
 //! descriptor) as `Refused` with reason `refused: <why>`, control characters turned
 //! into spaces, cut at a character boundary to fit.
+//!
+//! The flags extension, `parse_request_ext` (what the helper really serves): accepted
+//! exactly for a 4-byte word whose bits other than `IFF_VNET_HDR` are `IFF_TUN` or
+//! `IFF_TAP`, with `vnet_hdr` saying whether that bit was set; an old client's request
+//! (1 or 2) means what `parse_request` says, with no vnet header; a refusal has a message
+//! that round-trips like the old parser's.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pltap_core::Mode;
 use pltap_core::vsys::{MAX_REPLY, ReplyKind, decode_reply};
-use pltap_vsysd::tuntap::{parse_request, refusal};
+use pltap_vsysd::tuntap::{IFF_VNET_HDR, Request, parse_request, parse_request_ext, refusal};
 
 /// `refusal(why)` decodes back to the documented reason.
 fn check_refusal_round_trip(why: &str) {
@@ -59,6 +65,27 @@ fuzz_target!(|data: &[u8]| {
     }
     for mode in [Mode::Tun, Mode::Tap] {
         assert_eq!(parse_request(&i32::from(mode.tun_flag()).to_ne_bytes()), Ok(mode));
+    }
+    match parse_request_ext(data) {
+        Ok(Request { mode, vnet_hdr }) => {
+            let v = word.unwrap_or_else(|| panic!("the extension accepted {data:?}"));
+            assert_eq!(vnet_hdr, v & IFF_VNET_HDR != 0, "vnet_hdr of {v:#x}");
+            let want = match v & !IFF_VNET_HDR {
+                1 => Mode::Tun,
+                2 => Mode::Tap,
+                other => panic!("the extension accepted {v:#x} (type {other:#x})"),
+            };
+            assert_eq!(mode, want);
+            if !vnet_hdr {
+                assert_eq!(parse_request(data), Ok(mode), "an old client's request means what it always did");
+            }
+        }
+        Err(msg) => {
+            assert!(!matches!(word.map(|v| v & !IFF_VNET_HDR), Some(1 | 2)), "the extension refused {data:?}: {msg}");
+            assert!(parse_request(data).is_err(), "the extension refused what the old parser takes: {data:?}");
+            assert!(!msg.is_empty());
+            check_refusal_round_trip(&msg);
+        }
     }
     check_refusal_round_trip(&String::from_utf8_lossy(data));
 });
