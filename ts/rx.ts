@@ -383,17 +383,32 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   consume(fn: (burst: PackedFrames) => void, options: ConsumeOptions = {}): () => void {
     checkFunction('fn', fn)
+    const onEnd = this.#checkAttach(options)
+    this.#start() // a reader that cannot start fails the Rx, and the consumer ends at once
+    const consumer: Consumer = { fn, target: undefined, onEnd, endKeepAlive: keepAlive() }
+    return this.#attach(consumer, (burst) => this.#hand(consumer, burst))
+  }
+
+  /** What {@link Rx.consume} and {@link Rx.forward} check before anything changes; returns `options.onEnd`. */
+  #checkAttach(options: ConsumeOptions): ConsumeOptions['onEnd'] {
     checkObject('options', options)
     if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
     this.#throwIfClosed()
     if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
-    this.#start() // a reader that cannot start fails the Rx, and the consumer ends below
-    const consumer: Consumer = { fn, target: undefined, onEnd: options.onEnd as ConsumeOptions['onEnd'], endKeepAlive: keepAlive() }
+    return options.onEnd as ConsumeOptions['onEnd']
+  }
+
+  /**
+   * Installs `consumer` (a JS consumer or a forward): what is queued goes to `take` first,
+   * from a microtask, then the consumer ends if the reader already failed. Returns the
+   * function that removes it (idempotent); reads that waited meanwhile then get frames again.
+   */
+  #attach(consumer: Consumer, take: (burst: PackedFrames) => void): () => void {
     this.#consumer = consumer
+    if (consumer.target !== undefined && this.#failure === undefined) this.#route()
     if (this.#queued > 0 || this.#failure !== undefined) {
-      // What came before the consumer, then (if the reader already failed) its end.
       queueMicrotask(() => {
-        while (this.#consumer === consumer && this.#queued > 0) this.#hand(consumer, this.#takeBurst())
+        while (this.#consumer === consumer && this.#queued > 0) take(this.#takeBurst())
         if (this.#consumer === consumer && this.#failure !== undefined) this.#endConsumer(this.#failure)
       })
     }
@@ -401,7 +416,7 @@ export class Rx implements AsyncIterable<Buffer> {
       if (this.#consumer !== consumer) return
       this.#consumer = undefined
       consumer.endKeepAlive()
-      // Reads that waited meanwhile get the queued frames, then the next bursts.
+      if (consumer.target !== undefined) this.#route()
       while (this.#queued > 0 && this.#waiters.length > 0) this.#waiters.shift()!.take()
       this.#updateKeepAlive()
     }
@@ -439,42 +454,16 @@ export class Rx implements AsyncIterable<Buffer> {
    */
   forward(target: Netdev | NetdevQueue, options: ConsumeOptions = {}): () => void {
     framePortOf('target', target, () => {}).release() // checks it before anything changes
-    checkObject('options', options)
-    if (options.onEnd !== undefined) checkFunction('options.onEnd', options.onEnd)
-    this.#throwIfClosed()
-    if (this.#consumer !== undefined) throw new PltapError('ERR_PLTAP_BUSY', `Rx on ${this.#owner.realName} already has a consumer`)
+    const onEnd = this.#checkAttach(options)
     this.#start()
     // The target's frame I/O may end first (closed, or its descriptor handed to another
     // thread): the reader then stops writing through it and counts errors.
     const port = framePortOf('target', target, () => {
       if (this.#consumer === consumer) native(() => this.#reader?.revokeForward())
     })
-    const consumer: Consumer = {
-      fn: undefined,
-      target: port.native,
-      onEnd: options.onEnd as ConsumeOptions['onEnd'],
-      endKeepAlive: chain(keepAlive(), port.release),
-    }
-    this.#consumer = consumer
-    if (this.#failure === undefined) this.#route()
-    if (this.#queued > 0 || this.#failure !== undefined) {
-      // What came before the forward goes the same way, then (if the reader already failed) its end.
-      queueMicrotask(() => {
-        while (this.#consumer === consumer && this.#queued > 0) {
-          const b = this.#takeBurst()
-          native(() => this.#reader?.forwardPacked(b.data, b.lengths, b.vnet ?? null))
-        }
-        if (this.#consumer === consumer && this.#failure !== undefined) this.#endConsumer(this.#failure)
-      })
-    }
-    return () => {
-      if (this.#consumer !== consumer) return
-      this.#consumer = undefined
-      consumer.endKeepAlive()
-      this.#route()
-      // Reads that waited meanwhile get the next bursts.
-      this.#updateKeepAlive()
-    }
+    const consumer: Consumer = { fn: undefined, target: port.native, onEnd, endKeepAlive: chain(keepAlive(), port.release) }
+    // What was queued before goes the same way, through the same counters.
+    return this.#attach(consumer, (b) => native(() => this.#reader?.forwardPacked(b.data, b.lengths, b.vnet ?? null)))
   }
 
   /**

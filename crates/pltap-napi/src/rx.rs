@@ -1,8 +1,8 @@
 //! The receive path's conversions. A core burst read (`pltap_core::reader`, which owns the
 //! reads, the backpressure and the accounting) reaches JS in one of two wake modes:
 //!
-//! - `'thread'`: a core [`Reader`] thread delivers each burst to a [`Sink`] that turns it
-//!   into a `Buffer` + `Uint32Array` and crosses into JS once per burst through a
+//! - `'thread'`: a core [`Reader`] thread delivers each burst to a [`Sink`] that packs it
+//!   into one buffer ([`Burst::pack_into`]) and crosses into JS once per burst through a
 //!   thread-safe function. At most [`MAX_INFLIGHT`] bursts wait for the JS thread.
 //! - `'loop'`: a libuv poll handle on the owning thread's event loop ([`crate::uv::Watch`])
 //!   calls [`BurstReader::read_burst`] when the device is readable and hands the burst to
@@ -10,7 +10,9 @@
 //!   the reader is paused or its byte budget is spent, and starts again on resume/release.
 //!
 //! In both, the facade `pause()`s at its high-water mark and `release()`s the bytes of
-//! bursts that left its queue; each burst carries its receive timestamp.
+//! bursts that left its queue; each burst carries its receive timestamp. Before any of
+//! that, the core's [`Forward`] routes each burst: written natively to the `Rx.forward`
+//! target if one is set, and then delivered to JS only if observers want to see it.
 
 use crate::error::{IntoNapi, guard, test_panic_point, to_napi};
 use crate::uv::{Caller, Event, READABLE, Watch, copy_to_js};
@@ -38,10 +40,11 @@ const COPY_MAX: usize = 16 * 1024;
 /// Arguments of the JS callback: an encoded error, or a burst packed in one buffer as
 /// [`PackedLayout`] says (the frames, their lengths, and on an offload device with
 /// `deliver: 'super'` their 10-byte virtio-net headers), the layout's frame bytes and
-/// frame count, the receive timestamp as seconds and nanoseconds since the epoch, and
-/// whether headers follow the lengths, and whether the burst was forwarded natively. One allocation per burst, with no finalizer in the
-/// `'loop'` mode (V8 owns the copy), and one native-to-JS value per part: the facade makes
-/// its views of the buffer in JS, where that is cheap.
+/// frame count, the receive timestamp as seconds and nanoseconds since the epoch, whether
+/// headers follow the lengths, and whether the burst was also forwarded natively
+/// ([`pltap_core::forward`]). One allocation per burst, with no finalizer in the `'loop'`
+/// mode (V8 owns the copy), and one native-to-JS value per part: the facade makes its
+/// views of the buffer in JS, where that is cheap.
 pub type RxCallArgs<B = Uint8Array> = FnArgs<(Option<String>, Option<B>, u32, u32, f64, u32, bool, bool)>;
 
 /// The JS arguments for a burst packed as `layout` into `buf`; `forwarded`: it was also
