@@ -16,6 +16,7 @@ import {
   ipLink,
   linkNames,
   OUTSIDER,
+  procNetDev,
   RemoteFailure,
   SLICE,
   type SliceService,
@@ -182,6 +183,39 @@ devSerial('the slice: down and up again keep the address; two devices get distin
   const b = await other.call<{ realName: string }>('open', { name: 'sB', vsysRoot: helper!.dir })
   t.regex(b.realName, /^tap1000-\d+$/)
   t.not(a.realName, b.realName)
+})
+
+devSerial('the slice (uid 1000, no capabilities) forwards natively between two devices it got from the helper', async (t) => {
+  const s = await slice(t)
+  const a = await s.call<{ realName: string }>('open', { name: 'sFwdA', vsysRoot: helper!.dir })
+  await s.call('setConfig', { localIp: '198.18.87.1', localNetmask: 24 })
+  t.regex(a.realName, /^tap1000-\d+$/)
+  const b = await s.call<{ realName: string; packetInfo: boolean }>('openPeer', {
+    name: 'sFwdB',
+    vsysRoot: helper!.dir,
+    config: { localIp: '198.18.88.1', localNetmask: 24 },
+  })
+  t.true(b.packetInfo, 'both devices carry tun_pi, as vsys devices do')
+  t.true(ipFlags(b.realName).includes('UP'))
+  await s.call('forward')
+  // The kernel asks for 198.18.87.2 on A; the slice's forward writes each request into B.
+  const before = procNetDev(b.realName)!.rxPackets
+  const pinger = spawn('ping', ['-c', '30', '-i', '0.2', '-W', '1', '-n', '198.18.87.2'], { stdio: 'ignore' })
+  t.teardown(() => pinger.kill())
+  type Counters = { frames: number; bytes: number; bursts: number; dropped: number; errors: number }
+  // Asked again after each answer (an event, not a clock); ping's 30 requests bound it.
+  let f = await s.call<Counters>('forwarded')
+  while (!(f.frames >= 2 && procNetDev(b.realName)!.rxPackets - before >= f.frames)) {
+    if (pinger.exitCode !== null) throw new Error(`ping ended before two requests were forwarded: ${JSON.stringify(f)}`)
+    await new Promise((r) => setTimeout(r, 50))
+    f = await s.call<Counters>('forwarded')
+  }
+  t.is(f.errors, 0)
+  t.true(f.bytes >= f.frames * 42, JSON.stringify(f))
+  pinger.kill()
+  const end = await s.call<Counters>('stopForward')
+  t.true(end.frames >= f.frames)
+  t.is(end.errors, 0)
 })
 
 devSerial('close() runs vif_down for a device that vif_up brought up, and only then (A11)', async (t) => {
